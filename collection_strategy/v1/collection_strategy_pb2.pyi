@@ -1,0 +1,347 @@
+import datetime
+
+from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
+    CHANNEL_SMS: _ClassVar[Channel]
+    CHANNEL_EMAIL: _ClassVar[Channel]
+    CHANNEL_PHONE: _ClassVar[Channel]
+    CHANNEL_LETTER: _ClassVar[Channel]
+    CHANNEL_PUSH: _ClassVar[Channel]
+
+class ContactOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONTACT_OUTCOME_UNSPECIFIED: _ClassVar[ContactOutcome]
+    CONTACT_OUTCOME_DELIVERED: _ClassVar[ContactOutcome]
+    CONTACT_OUTCOME_NO_ANSWER: _ClassVar[ContactOutcome]
+    CONTACT_OUTCOME_RIGHT_PARTY_CONTACT: _ClassVar[ContactOutcome]
+    CONTACT_OUTCOME_PROMISE_TO_PAY: _ClassVar[ContactOutcome]
+    CONTACT_OUTCOME_REFUSED: _ClassVar[ContactOutcome]
+    CONTACT_OUTCOME_FAILED: _ClassVar[ContactOutcome]
+CHANNEL_UNSPECIFIED: Channel
+CHANNEL_SMS: Channel
+CHANNEL_EMAIL: Channel
+CHANNEL_PHONE: Channel
+CHANNEL_LETTER: Channel
+CHANNEL_PUSH: Channel
+CONTACT_OUTCOME_UNSPECIFIED: ContactOutcome
+CONTACT_OUTCOME_DELIVERED: ContactOutcome
+CONTACT_OUTCOME_NO_ANSWER: ContactOutcome
+CONTACT_OUTCOME_RIGHT_PARTY_CONTACT: ContactOutcome
+CONTACT_OUTCOME_PROMISE_TO_PAY: ContactOutcome
+CONTACT_OUTCOME_REFUSED: ContactOutcome
+CONTACT_OUTCOME_FAILED: ContactOutcome
+
+class Consents(_message.Message):
+    __slots__ = ("sms", "email", "phone", "letter", "push", "electronic_opt_out")
+    SMS_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    LETTER_FIELD_NUMBER: _ClassVar[int]
+    PUSH_FIELD_NUMBER: _ClassVar[int]
+    ELECTRONIC_OPT_OUT_FIELD_NUMBER: _ClassVar[int]
+    sms: bool
+    email: bool
+    phone: bool
+    letter: bool
+    push: bool
+    electronic_opt_out: bool
+    def __init__(self, sms: _Optional[bool] = ..., email: _Optional[bool] = ..., phone: _Optional[bool] = ..., letter: _Optional[bool] = ..., push: _Optional[bool] = ..., electronic_opt_out: _Optional[bool] = ...) -> None: ...
+
+class GdprFlags(_message.Message):
+    __slots__ = ("objection", "restriction", "erasure_requested")
+    OBJECTION_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTION_FIELD_NUMBER: _ClassVar[int]
+    ERASURE_REQUESTED_FIELD_NUMBER: _ClassVar[int]
+    objection: bool
+    restriction: bool
+    erasure_requested: bool
+    def __init__(self, objection: _Optional[bool] = ..., restriction: _Optional[bool] = ..., erasure_requested: _Optional[bool] = ...) -> None: ...
+
+class LegalFlags(_message.Message):
+    __slots__ = ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship")
+    DISPUTE_FIELD_NUMBER: _ClassVar[int]
+    BANKRUPTCY_FIELD_NUMBER: _ClassVar[int]
+    CEASE_AND_DESIST_FIELD_NUMBER: _ClassVar[int]
+    ATTORNEY_REPRESENTED_FIELD_NUMBER: _ClassVar[int]
+    DECEASED_FIELD_NUMBER: _ClassVar[int]
+    VULNERABLE_FIELD_NUMBER: _ClassVar[int]
+    HARDSHIP_FIELD_NUMBER: _ClassVar[int]
+    dispute: bool
+    bankruptcy: bool
+    cease_and_desist: bool
+    attorney_represented: bool
+    deceased: bool
+    vulnerable: bool
+    hardship: bool
+    def __init__(self, dispute: _Optional[bool] = ..., bankruptcy: _Optional[bool] = ..., cease_and_desist: _Optional[bool] = ..., attorney_represented: _Optional[bool] = ..., deceased: _Optional[bool] = ..., vulnerable: _Optional[bool] = ..., hardship: _Optional[bool] = ...) -> None: ...
+
+class PaymentBehaviour(_message.Message):
+    __slots__ = ("broken_promises", "last_payment_at", "promise_to_pay_date")
+    BROKEN_PROMISES_FIELD_NUMBER: _ClassVar[int]
+    LAST_PAYMENT_AT_FIELD_NUMBER: _ClassVar[int]
+    PROMISE_TO_PAY_DATE_FIELD_NUMBER: _ClassVar[int]
+    broken_promises: int
+    last_payment_at: _timestamp_pb2.Timestamp
+    promise_to_pay_date: str
+    def __init__(self, broken_promises: _Optional[int] = ..., last_payment_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., promise_to_pay_date: _Optional[str] = ...) -> None: ...
+
+class PriorContact(_message.Message):
+    __slots__ = ("channel", "at", "outcome")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    channel: Channel
+    at: _timestamp_pb2.Timestamp
+    outcome: ContactOutcome
+    def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[ContactOutcome, str]] = ...) -> None: ...
+
+class CaseSnapshot(_message.Message):
+    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_DUE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    DAYS_PAST_DUE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    GDPR_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    country: str
+    region: str
+    time_zone: str
+    amount_due: str
+    currency: str
+    days_past_due: int
+    segment: str
+    product: str
+    consents: Consents
+    gdpr: GdprFlags
+    legal: LegalFlags
+    payment: PaymentBehaviour
+    prior_contacts: _containers.RepeatedCompositeFieldContainer[PriorContact]
+    attributes: _containers.ScalarMap[str, str]
+    preferred_channel: Channel
+    language: str
+    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ...) -> None: ...
+
+class DecideRequest(_message.Message):
+    __slots__ = ("case", "as_of", "explain")
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    case: CaseSnapshot
+    as_of: _timestamp_pb2.Timestamp
+    explain: bool
+    def __init__(self, case: _Optional[_Union[CaseSnapshot, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class DecideResponse(_message.Message):
+    __slots__ = ("decision",)
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ...) -> None: ...
+
+class DecideBatchRequest(_message.Message):
+    __slots__ = ("cases", "as_of", "explain")
+    CASES_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    cases: _containers.RepeatedCompositeFieldContainer[CaseSnapshot]
+    as_of: _timestamp_pb2.Timestamp
+    explain: bool
+    def __init__(self, cases: _Optional[_Iterable[_Union[CaseSnapshot, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class DecideBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CaseResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CaseResult, _Mapping]]] = ...) -> None: ...
+
+class DecideStreamRequest(_message.Message):
+    __slots__ = ("case", "as_of", "explain")
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    case: CaseSnapshot
+    as_of: _timestamp_pb2.Timestamp
+    explain: bool
+    def __init__(self, case: _Optional[_Union[CaseSnapshot, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class DecideStreamResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: CaseResult
+    def __init__(self, result: _Optional[_Union[CaseResult, _Mapping]] = ...) -> None: ...
+
+class CaseResult(_message.Message):
+    __slots__ = ("case_id", "decision", "error")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    decision: Decision
+    error: CaseError
+    def __init__(self, case_id: _Optional[str] = ..., decision: _Optional[_Union[Decision, _Mapping]] = ..., error: _Optional[_Union[CaseError, _Mapping]] = ...) -> None: ...
+
+class CaseError(_message.Message):
+    __slots__ = ("message", "field_violations")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FIELD_VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    field_violations: _containers.RepeatedCompositeFieldContainer[FieldViolation]
+    def __init__(self, message: _Optional[str] = ..., field_violations: _Optional[_Iterable[_Union[FieldViolation, _Mapping]]] = ...) -> None: ...
+
+class FieldViolation(_message.Message):
+    __slots__ = ("field", "description")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    description: str
+    def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class Decision(_message.Message):
+    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    OFFER_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    FIRED_RULES_FIELD_NUMBER: _ClassVar[int]
+    VETOES_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_ARM_FIELD_NUMBER: _ClassVar[int]
+    NEXT_REVIEW_AT_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    action: str
+    channel: Channel
+    window: ContactWindow
+    offer: OfferBounds
+    template: str
+    reasons: _containers.RepeatedCompositeFieldContainer[Reason]
+    fired_rules: _containers.RepeatedScalarFieldContainer[str]
+    vetoes: _containers.RepeatedCompositeFieldContainer[Veto]
+    policy: PolicyRef
+    experiment_arm: str
+    next_review_at: _timestamp_pb2.Timestamp
+    as_of: _timestamp_pb2.Timestamp
+    trace: _struct_pb2.Struct
+    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class ContactWindow(_message.Message):
+    __slots__ = ("start", "end", "time_zone", "local_start", "local_end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_START_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_END_FIELD_NUMBER: _ClassVar[int]
+    start: _timestamp_pb2.Timestamp
+    end: _timestamp_pb2.Timestamp
+    time_zone: str
+    local_start: str
+    local_end: str
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., local_start: _Optional[str] = ..., local_end: _Optional[str] = ...) -> None: ...
+
+class OfferBounds(_message.Message):
+    __slots__ = ("discount_pct_min", "discount_pct_max", "instalments_min", "instalments_max", "min_instalment", "max_deferral_days", "currency")
+    DISCOUNT_PCT_MIN_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNT_PCT_MAX_FIELD_NUMBER: _ClassVar[int]
+    INSTALMENTS_MIN_FIELD_NUMBER: _ClassVar[int]
+    INSTALMENTS_MAX_FIELD_NUMBER: _ClassVar[int]
+    MIN_INSTALMENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_DEFERRAL_DAYS_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    discount_pct_min: str
+    discount_pct_max: str
+    instalments_min: int
+    instalments_max: int
+    min_instalment: str
+    max_deferral_days: int
+    currency: str
+    def __init__(self, discount_pct_min: _Optional[str] = ..., discount_pct_max: _Optional[str] = ..., instalments_min: _Optional[int] = ..., instalments_max: _Optional[int] = ..., min_instalment: _Optional[str] = ..., max_deferral_days: _Optional[int] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class Reason(_message.Message):
+    __slots__ = ("code", "text")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    text: str
+    def __init__(self, code: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Veto(_message.Message):
+    __slots__ = ("rule_id", "guardrail", "reason", "channel")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    GUARDRAIL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    guardrail: str
+    reason: str
+    channel: Channel
+    def __init__(self, rule_id: _Optional[str] = ..., guardrail: _Optional[str] = ..., reason: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ...) -> None: ...
+
+class PolicyRef(_message.Message):
+    __slots__ = ("name", "version", "hash")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    hash: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("policies",)
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[PolicyInfo]
+    def __init__(self, policies: _Optional[_Iterable[_Union[PolicyInfo, _Mapping]]] = ...) -> None: ...
+
+class PolicyInfo(_message.Message):
+    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    LOADED_AT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RULE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    hash: str
+    loaded_at: _timestamp_pb2.Timestamp
+    kind: str
+    rule_count: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ...) -> None: ...

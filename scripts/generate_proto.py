@@ -1,0 +1,55 @@
+"""Regenerate the committed Python code for the API in proto/.
+
+Usage: python scripts/generate_proto.py [OUT_DIR]   (default: the repository root)
+The staleness test calls generate() into a temporary directory and compares.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from grpc_tools import protoc
+
+import grpc_tools
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTO_DIR = ROOT / "proto"
+WELL_KNOWN = Path(grpc_tools.__file__).parent / "_proto"
+
+
+def proto_files() -> list[Path]:
+    return sorted(PROTO_DIR.rglob("*.proto"))
+
+
+def generate(out_dir: Path) -> list[Path]:
+    """Write *_pb2.py, *_pb2.pyi and *_pb2_grpc.py for every proto; return them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for proto in proto_files():
+        args = [
+            "protoc",
+            f"-I{PROTO_DIR}",
+            f"-I{WELL_KNOWN}",
+            f"--python_out={out_dir}",
+            f"--pyi_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            str(proto.relative_to(PROTO_DIR)),
+        ]
+        if protoc.main(args) != 0:
+            raise SystemExit(f"protoc failed on {proto}")
+    written = []
+    for proto in proto_files():
+        package_dir = out_dir / proto.relative_to(PROTO_DIR).parent
+        for parent in [package_dir, *package_dir.relative_to(out_dir).parents]:
+            init = out_dir / parent / "__init__.py" if parent != package_dir else package_dir / "__init__.py"
+            if str(parent) != ".":
+                init.touch()
+        stem = proto.stem
+        written += [package_dir / f"{stem}_pb2.py", package_dir / f"{stem}_pb2.pyi", package_dir / f"{stem}_pb2_grpc.py"]
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
+    for path in generate(target):
+        print(path.relative_to(target))
