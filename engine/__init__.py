@@ -1,0 +1,1 @@
+"""The collection strategy engine: the domain, with no transport in it."""

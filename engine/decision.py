@@ -1,0 +1,67 @@
+"""What the engine answers: the decision and its parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.vocabulary import Channel
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Veto:
+    rule_id: str
+    guardrail: str
+    reason: str
+    channel: Channel | None = None  # None: the whole candidate was removed
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+    time_zone: str  # the zone, or zones joined by ",", the window was computed in
+    local_start: str
+    local_end: str
+
+
+@dataclass(frozen=True)
+class OfferBounds:
+    currency: str
+    discount_pct: tuple[Decimal, Decimal] | None = None
+    instalments: tuple[int, int] | None = None
+    min_instalment: Decimal | None = None
+    max_deferral_days: int | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRef:
+    name: str
+    version: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    case_id: str
+    action: str
+    channel: Channel | None
+    window: Window | None
+    offer: OfferBounds | None
+    template: str | None
+    reasons: tuple[Reason, ...]
+    fired_rules: tuple[str, ...]
+    vetoes: tuple[Veto, ...]
+    policy: PolicyRef
+    as_of: datetime
+    next_review_at: datetime
+    experiment_arm: str = ""
+    trace: dict[str, Any] | None = field(default=None, compare=False)

@@ -1,0 +1,198 @@
+"""Facts: what the rules see, derived once per request from the snapshot and as_of.
+
+Facts are a flat mapping from dotted paths ("consent.sms", "contacts.phone.last_7d")
+to plain values. A fact that is unknown for a case (no prior contact, no
+attribute of that name) is absent, and every comparison with an absent fact is
+false. FACT_TYPES is the catalogue the policy compiler checks rules against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from engine.snapshot import CaseSnapshot
+from engine.vocabulary import CONVERSATION_OUTCOMES, Channel, Outcome
+from engine.zones import possible_zones
+
+
+class FactType(str, Enum):
+    BOOL = "bool"
+    INT = "int"
+    MONEY = "money"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    type: FactType
+    description: str
+    choices: tuple[str, ...] = ()  # the only values a TEXT fact can take, when closed
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CONTACT_PERIODS = {"last_24h": timedelta(hours=24), "last_7d": timedelta(days=7), "last_30d": timedelta(days=30)}
+_CHANNELS = tuple(channel.value for channel in Channel)
+_OUTCOMES = tuple(outcome.value for outcome in Outcome)
+
+
+def _catalogue() -> dict[str, FactSpec]:
+    B, I, M, T = FactType.BOOL, FactType.INT, FactType.MONEY, FactType.TEXT
+    facts = {
+        "country": FactSpec(T, "ISO 3166-1 alpha-2 country code, e.g. PL"),
+        "region": FactSpec(T, "ISO 3166-2 subdivision without the country, e.g. MA"),
+        "segment": FactSpec(T, "customer segment, e.g. retail"),
+        "product": FactSpec(T, "product, e.g. credit_card"),
+        "currency": FactSpec(T, "ISO 4217 currency code"),
+        "language": FactSpec(T, "language of the reasons", ("en", "pl")),
+        "amount_due": FactSpec(M, "amount owed, compared as a decimal"),
+        "days_past_due": FactSpec(I, "days since the due date; negative before it"),
+        "preferred_channel": FactSpec(T, "the debtor's preferred channel", _CHANNELS),
+        "broken_promises": FactSpec(I, "promises to pay that were not kept"),
+        "days_since_last_payment": FactSpec(I, "whole days since the last payment"),
+        "promise.active": FactSpec(B, "a promise to pay whose date is today or later"),
+        "promise.days_until": FactSpec(I, "days until the promised payment date"),
+        "hours_since_last_contact": FactSpec(I, "whole hours since the last contact attempt"),
+        "hours_since_last_conversation": FactSpec(I, "whole hours since the last right-party conversation"),
+        "last_outcome": FactSpec(T, "outcome of the most recent contact attempt", _OUTCOMES),
+        "local.hour": FactSpec(I, "hour of day (0-23) in the debtor's time zone"),
+        "local.weekday": FactSpec(T, "weekday in the debtor's time zone", WEEKDAYS),
+        "local.is_holiday": FactSpec(B, "today is a public holiday where the debtor lives"),
+        "time_zone_known": FactSpec(B, "the snapshot named the debtor's time zone"),
+    }
+    for name in ("sms", "email", "phone", "letter", "push", "electronic_opt_out"):
+        facts[f"consent.{name}"] = FactSpec(B, f"consent for {name}" if name != "electronic_opt_out" else "opted out of electronic communications")
+    for name in ("objection", "restriction", "erasure_requested"):
+        facts[f"gdpr.{name}"] = FactSpec(B, f"GDPR {name.replace('_', ' ')}")
+    for name in ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship"):
+        facts[f"legal.{name}"] = FactSpec(B, name.replace("_", " "))
+    for channel in (*_CHANNELS, "all"):
+        for period in _CONTACT_PERIODS:
+            facts[f"contacts.{channel}.{period}"] = FactSpec(I, f"contact attempts by {channel} in the {period[5:]}")
+    for outcome in _OUTCOMES:
+        facts[f"outcomes.{outcome}.last_30d"] = FactSpec(I, f"contacts with outcome {outcome} in the last 30 days")
+    return facts
+
+
+FACT_TYPES: dict[str, FactSpec] = _catalogue()
+ATTRIBUTE_PREFIX = "attributes."
+
+
+def fact_spec(path: str) -> FactSpec | None:
+    """The type of a fact path, including free-form attributes; None if unknown."""
+    if path.startswith(ATTRIBUTE_PREFIX) and len(path) > len(ATTRIBUTE_PREFIX):
+        return FactSpec(FactType.TEXT, "free-form attribute from the snapshot")
+    return FACT_TYPES.get(path)
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """Everything derived once per request that later stages share."""
+
+    snapshot: CaseSnapshot
+    as_of: datetime
+    zones: tuple[ZoneInfo, ...]
+    facts: dict[str, Any]
+
+
+def is_public_holiday(country: str, region: str | None, day: date) -> bool:
+    return day in _holiday_calendar(country, region, day.year)
+
+
+def _holiday_calendar(country: str, region: str | None, year: int) -> Any:
+    key = (country, region, year)
+    calendar = _CALENDARS.get(key)
+    if calendar is None:
+        try:
+            calendar = holidays.country_holidays(country, subdiv=region, years=year)
+        except NotImplementedError:
+            try:  # the region is unknown to the holidays package: use the national calendar
+                calendar = holidays.country_holidays(country, years=year)
+            except NotImplementedError:
+                calendar = {}
+        _CALENDARS[key] = calendar
+    return calendar
+
+
+_CALENDARS: dict[tuple[str, str | None, int], Any] = {}
+
+
+def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
+    zones = possible_zones(snapshot)
+    facts: dict[str, Any] = {
+        "country": snapshot.country,
+        "segment": snapshot.segment,
+        "currency": snapshot.currency,
+        "language": snapshot.language,
+        "amount_due": snapshot.amount_due,
+        "days_past_due": snapshot.days_past_due,
+        "broken_promises": snapshot.payment.broken_promises,
+        "time_zone_known": snapshot.time_zone is not None,
+    }
+    for name, value in (("region", snapshot.region), ("product", snapshot.product)):
+        if value:
+            facts[name] = value
+    if snapshot.preferred_channel:
+        facts["preferred_channel"] = snapshot.preferred_channel.value
+    for group in ("consents", "gdpr", "legal"):
+        prefix = "consent" if group == "consents" else group
+        for name, value in getattr(snapshot, group):
+            facts[f"{prefix}.{name}"] = value
+    for key, value in snapshot.attributes.items():
+        facts[ATTRIBUTE_PREFIX + key] = value
+
+    if zones:
+        # With several possible zones, the first (sorted) one stands for the local clock.
+        local = as_of.astimezone(zones[0])
+        facts["local.hour"] = local.hour
+        facts["local.weekday"] = WEEKDAYS[local.weekday()]
+        facts["local.is_holiday"] = is_public_holiday(snapshot.country, snapshot.region, local.date())
+        today = local.date()
+    else:
+        today = as_of.date()
+
+    promise = snapshot.payment.promise_to_pay_date
+    facts["promise.active"] = promise is not None and promise >= today
+    if promise is not None and promise >= today:
+        facts["promise.days_until"] = (promise - today).days
+    if snapshot.payment.last_payment_at:
+        facts["days_since_last_payment"] = (as_of - snapshot.payment.last_payment_at).days
+
+    _contact_facts(snapshot, as_of, facts)
+    return CaseContext(snapshot, as_of, zones, facts)
+
+
+def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any]) -> None:
+    for channel in (*_CHANNELS, "all"):
+        for period in _CONTACT_PERIODS:
+            facts[f"contacts.{channel}.{period}"] = 0
+    for outcome in _OUTCOMES:
+        facts[f"outcomes.{outcome}.last_30d"] = 0
+    last_contact: datetime | None = None
+    last_conversation: datetime | None = None
+    last_outcome: Outcome | None = None
+    for contact in snapshot.prior_contacts:
+        age = as_of - contact.at
+        for period, length in _CONTACT_PERIODS.items():
+            if age < length:
+                facts[f"contacts.{contact.channel.value}.{period}"] += 1
+                facts[f"contacts.all.{period}"] += 1
+        if age < _CONTACT_PERIODS["last_30d"]:
+            facts[f"outcomes.{contact.outcome.value}.last_30d"] += 1
+        if last_contact is None or contact.at >= last_contact:
+            last_contact, last_outcome = contact.at, contact.outcome
+        if contact.outcome in CONVERSATION_OUTCOMES and (last_conversation is None or contact.at > last_conversation):
+            last_conversation = contact.at
+    if last_contact is not None and last_outcome is not None:
+        facts["hours_since_last_contact"] = int((as_of - last_contact).total_seconds() // 3600)
+        facts["last_outcome"] = last_outcome.value
+    if last_conversation is not None:
+        facts["hours_since_last_conversation"] = int((as_of - last_conversation).total_seconds() // 3600)
+
+

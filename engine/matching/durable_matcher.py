@@ -1,0 +1,120 @@
+"""Match rules with durable_rules' C engine, driven directly and defensively.
+
+durable_rules 2.0.28 (unmaintained since 2020) has hazards measured on these
+machines; this module is built around each of them:
+- its `Host` starts timer threads that segfault under concurrency and after
+  errors, and `delete_state` segfaults: we never create a Host, never start a
+  thread and never delete state; we call the C engine's functions ourselves;
+- a ruleset accepts at most 1,024 session ids in its life: every request uses
+  the one fixed sid and retracts the fact it asserted;
+- events are consumed by the first matching rule: we assert facts, which every
+  matching rule sees;
+- there is no `$in`: the compiler already turned `in` into an `$or`;
+- a fact holds at most ~250 properties: the fact carries only the paths the
+  policy reads, and a policy reading more than MAX_FACT_PATHS is refused;
+- actions are Python callbacks whose exceptions are swallowed into the state:
+  our rules have no Python action; we read the rule names from the action queue;
+- the C engine has no locks and never releases the GIL: one lock per ruleset
+  (parallelism comes from worker processes, not threads).
+Any failure throws the ruleset away (its queue may hold another request's
+actions) and raises MatcherFault, which the engine turns into "no contact".
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from decimal import Decimal
+from typing import Any
+
+import durable_rules_engine as durable
+
+from engine.matching import MatcherFault
+from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, paths_of
+
+MAX_FACT_PATHS = 200  # durable refuses facts of more than ~253 properties (error 302)
+MONEY_SCALE = 10_000  # money travels as integer ten-thousandths: exact in a double
+_SID = "0"
+_MARK = {"t": "case"}  # present in every fact, so a rule with no condition still matches
+_OPS = {"neq": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+_ruleset_names = itertools.count()
+
+
+def _encode(value: Any) -> Any:
+    return int(value * MONEY_SCALE) if isinstance(value, Decimal) else value
+
+
+def to_durable(condition: Condition) -> dict[str, Any]:
+    """The durable_rules JSON for one intermediate condition."""
+    if isinstance(condition, AllOf):
+        return {"$and": [to_durable(item) for item in condition.items]} if condition.items else _MARK
+    if isinstance(condition, AnyOf):
+        return {"$or": [to_durable(item) for item in condition.items]}
+    if isinstance(condition, Exists):
+        return {"$ex" if condition.present else "$nex": {condition.path: 1}}
+    if isinstance(condition, Matches):
+        return {"$mt": {condition.path: condition.pattern}}
+    value = _encode(condition.value)
+    if condition.op == "eq":
+        return {condition.path: value}
+    return {_OPS[condition.op]: {condition.path: value}}
+
+
+def ruleset_definition(policy: Policy) -> dict[str, Any]:
+    return {rule.id: {"all": [{"m": {"$and": [_MARK, to_durable(rule.condition)]}}]} for rule in policy.rules}
+
+
+class DurableMatcher:
+    def __init__(self, policy: Policy):
+        paths = sorted(set().union(*(paths_of(rule.condition) for rule in policy.rules)))
+        if len(paths) > MAX_FACT_PATHS:
+            raise ValueError(f"policy {policy.name} reads {len(paths)} facts; durable_rules holds at most {MAX_FACT_PATHS}")
+        self._paths = [(path, path.split(".")) for path in paths]
+        self._definition = json.dumps(ruleset_definition(policy))
+        self._name = f"{policy.name}-{policy.version}"
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._handle = self._create()
+
+    def _create(self) -> int:
+        return durable.create_ruleset(f"{self._name}-{next(_ruleset_names)}", self._definition)
+
+    def fact_document(self, facts: dict[str, Any]) -> dict[str, Any]:
+        """The nested JSON object asserted for these facts: only the paths rules read."""
+        document: dict[str, Any] = {"t": "case", "sid": _SID}
+        for path, parts in self._paths:
+            if path in facts:
+                node = document
+                for part in parts[:-1]:
+                    node = node.setdefault(part, {})
+                node[parts[-1]] = _encode(facts[path])
+        return document
+
+    def matching(self, facts: dict[str, Any]) -> list[str]:
+        document = self.fact_document(facts)
+        with self._lock:
+            document["id"] = str(next(self._ids))
+            text = json.dumps(document, separators=(",", ":"))
+            try:
+                return self._run(text)
+            except Exception as error:
+                self._handle = self._create()
+                raise MatcherFault(f"durable_rules failed: {error}") from error
+
+    def _run(self, text: str) -> list[str]:
+        handle = self._handle
+        fired: list[str] = []
+        _, state = durable.assert_fact(handle, text)
+        try:
+            started = durable.start_action_for_state(handle, state)
+            message = started[1] if started else None
+            while message:
+                # The queue yields '{"<rule id>":{"m":{...}}}'; rule ids hold no quotes.
+                fired.append(message[2 : message.index('"', 2)])
+                message = durable.complete_and_start_action(handle, state)
+        finally:
+            durable.retract_fact(handle, text)
+        if durable.start_action_for_state(handle, state):
+            raise RuntimeError("an action was still queued after the fact was retracted")
+        return fired

@@ -1,0 +1,152 @@
+"""Load policy files: YAML -> validated models -> intermediate form, every error with file:line."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import PolicyError, PolicyProblem
+from engine.policy.conditions import ConditionError, compile_when
+from engine.policy.ir import OfferTerms, Policy, Rule, Source
+from engine.policy.model import OfferSpec, PolicyFile, RuleSpec, ThenSpec
+from engine.policy.yaml_source import SourceMap, load_yaml
+from engine.vocabulary import Channel
+
+POLICY_SUFFIXES = (".yaml", ".yml")
+
+
+def policy_files(directory: Path) -> list[Path]:
+    """The policy files of a directory (its tests/ subfolder holds tests, not policy)."""
+    return sorted(path for path in directory.iterdir() if path.suffix in POLICY_SUFFIXES and path.is_file())
+
+
+def load_strategy(directory: Path) -> Policy:
+    """Load every policy file of a directory as one strategy.
+
+    All files must name the same policy and version; rule ids are unique across them.
+    """
+    files = policy_files(directory) if directory.is_dir() else []
+    if not files:
+        raise PolicyError([PolicyProblem(str(directory), 1, 1, "no policy files (*.yaml) found")])
+    problems: list[PolicyProblem] = []
+    parsed: list[tuple[Path, PolicyFile, list[Rule]]] = []
+    for path in files:
+        try:
+            parsed.append((path, *_load_file(path)))
+        except PolicyError as error:
+            problems += error.problems
+    if problems:
+        raise PolicyError(problems)
+    first_path, first, _ = parsed[0]
+    seen: dict[str, Source] = {}
+    rules: list[Rule] = []
+    for path, spec, file_rules in parsed:
+        if (spec.policy, spec.version) != (first.policy, first.version):
+            problems.append(PolicyProblem(str(path), 1, 1, f"names policy {spec.policy} {spec.version}, but {first_path.name} names {first.policy} {first.version}; files of one directory form one policy"))
+        for rule in file_rules:
+            if rule.id in seen:
+                other = seen[rule.id]
+                problems.append(PolicyProblem(rule.source.file, rule.source.line, 1, f"rule id `{rule.id}` is already used at {other.file}:{other.line}", rule.id))
+            seen[rule.id] = rule.source
+            rules.append(rule)
+    if problems:
+        raise PolicyError(problems)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    ordered = tuple(sorted(rules, key=lambda rule: (-rule.priority, rule.id)))
+    return Policy(first.policy, first.version, ordered, digest.hexdigest()[:16], tuple(str(path) for path in files))
+
+
+def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError([PolicyProblem(str(path), 1, 1, f"cannot be read: {error}")]) from None
+    data, source = load_yaml(text, str(path))
+    try:
+        spec = PolicyFile.model_validate(data)
+    except ValidationError as error:
+        raise PolicyError([_model_problem(item, data, source) for item in error.errors()]) from None
+    problems: list[PolicyProblem] = []
+    rules: list[Rule] = []
+    for index, rule_spec in enumerate(spec.rules):
+        try:
+            rules.append(_rule(rule_spec, index, source))
+        except ConditionError as error:
+            problems.append(source.problem(("rules", index, "when", *error.path), str(error), rule_spec.id))
+    if problems:
+        raise PolicyError(problems)
+    return spec, rules
+
+
+def _rule(spec: RuleSpec, index: int, source: SourceMap) -> Rule:
+    then = spec.then
+    channels: tuple[Channel | str, ...]
+    if then.channel is None:
+        channels = ()
+    elif isinstance(then.channel, list):
+        channels = tuple(dict.fromkeys(then.channel))
+    else:
+        channels = (then.channel,)
+    reason = {"en": spec.reason} if isinstance(spec.reason, str) else dict(spec.reason)
+    return Rule(
+        id=spec.id,
+        priority=spec.priority,
+        condition=compile_when(spec.when),
+        action=then.action,
+        channels=channels,
+        reason=reason,
+        source=Source(source.file, source.where(("rules", index))[0]),
+        template=then.template,
+        offer=_offer(then.offer),
+        review_in_days=then.review_in_days,
+    )
+
+
+def _offer(spec: OfferSpec | None) -> OfferTerms | None:
+    if spec is None:
+        return None
+    return OfferTerms(spec.discount_pct, spec.instalments, spec.min_instalment, spec.max_deferral_days)
+
+
+def _model_problem(item: dict[str, Any], data: Any, source: SourceMap) -> PolicyProblem:
+    loc = tuple(part for part in item["loc"] if not _is_union_branch(part))
+    rule_id = _rule_id(data, loc)
+    if item["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        known = _known_keys(loc[:-1])
+        hint = difflib.get_close_matches(key, known, n=1)
+        message = f"`{key}` is not a known key here" + (f"; did you mean `{hint[0]}`?" if hint else f"; expected one of {', '.join(known)}")
+    elif item["type"] == "missing":
+        message = f"`{loc[-1]}` is missing"
+    else:
+        field = ".".join(str(part) for part in loc if not isinstance(part, int)) or "file"
+        message = f"{field}: {item['msg'].removeprefix('Value error, ')}"
+    return source.problem(loc, message, rule_id)
+
+
+def _is_union_branch(part: Any) -> bool:
+    # pydantic names the union member it tried, e.g. "list[...]" or "literal['preferred']"
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "bool", "enum"))
+
+
+def _rule_id(data: Any, loc: tuple[Any, ...]) -> str | None:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int) and isinstance(data, dict):
+        rules = data.get("rules")
+        if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            rule_id = rules[loc[1]].get("id")
+            return str(rule_id) if rule_id is not None else None
+    return None
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    models = {"rules": RuleSpec, "then": ThenSpec, "offer": OfferSpec}
+    model: Any = PolicyFile
+    for part in loc:
+        model = models.get(part, model) if isinstance(part, str) else model
+    return list(model.model_fields)
