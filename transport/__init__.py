@@ -1,0 +1,1 @@
+"""The gRPC transport: proto <-> engine mapping, the servicer, metrics, the server."""

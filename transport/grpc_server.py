@@ -1,0 +1,91 @@
+"""Build and run one gRPC server process: servicer, health, reflection, graceful stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from collection_strategy.v1 import collection_strategy_pb2 as pb
+from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
+from engine.registry import PolicyRegistry
+from transport import metrics
+from transport.servicer import CollectionStrategyServicer
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    port: int
+    rules_dir: Path
+    threads: int = 8
+    max_concurrent_rpcs: int = 512
+    grace_seconds: float = 15.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    reuse_port: bool = True
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    registry: PolicyRegistry
+
+    def stop(self, grace: float) -> None:
+        """Stop taking new calls, let calls in flight finish within `grace`, then stop."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+
+def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -> RunningServer:
+    registry = registry or PolicyRegistry(config.rules_dir)
+    ref = registry.current.engine.ref
+    metrics.POLICY.labels("strategy", ref.name, ref.version, ref.hash).set(1)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+        options=[
+            ("grpc.so_reuseport", 1 if config.reuse_port else 0),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    pb_grpc.add_CollectionStrategyServiceServicer_to_server(CollectionStrategyServicer(registry), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"[::]:{config.port}"
+    if config.tls_cert and config.tls_key:
+        credentials = grpc.ssl_server_credentials([(config.tls_key.read_bytes(), config.tls_cert.read_bytes())])
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
+    server.start()
+    for service in ("", SERVICE_NAME):
+        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    return RunningServer(server, port, health_servicer, registry)
+
+
+def serve_forever(config: ServerConfig) -> None:
+    """Run one worker until SIGTERM or SIGINT, then drain calls in flight and exit."""
+    running = start_server(config)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    ref = running.registry.current.engine.ref
+    log.info("serving %s on port %d with policy %s %s (%s)", SERVICE_NAME, running.port, ref.name, ref.version, ref.hash)
+    stopping.wait()
+    log.info("draining calls in flight (up to %.0f s)", config.grace_seconds)
+    running.stop(config.grace_seconds)

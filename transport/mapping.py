@@ -1,0 +1,143 @@
+"""Map protobuf messages to engine inputs and engine decisions back to protobuf."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from collection_strategy.v1 import collection_strategy_pb2 as pb
+from engine.decision import Decision
+from engine.errors import FieldProblem
+from engine.vocabulary import Channel
+
+_CHANNEL_FROM_PROTO = {
+    pb.CHANNEL_SMS: "sms",
+    pb.CHANNEL_EMAIL: "email",
+    pb.CHANNEL_PHONE: "phone",
+    pb.CHANNEL_LETTER: "letter",
+    pb.CHANNEL_PUSH: "push",
+}
+_CHANNEL_TO_PROTO = {Channel(name): number for number, name in _CHANNEL_FROM_PROTO.items()}
+_OUTCOME_FROM_PROTO = {
+    pb.CONTACT_OUTCOME_DELIVERED: "delivered",
+    pb.CONTACT_OUTCOME_NO_ANSWER: "no_answer",
+    pb.CONTACT_OUTCOME_RIGHT_PARTY_CONTACT: "right_party_contact",
+    pb.CONTACT_OUTCOME_PROMISE_TO_PAY: "promise_to_pay",
+    pb.CONTACT_OUTCOME_REFUSED: "refused",
+    pb.CONTACT_OUTCOME_FAILED: "failed",
+}
+
+
+def as_of_from(request: Any) -> datetime:
+    """The request's as_of, or the server clock when it is not set."""
+    if request.HasField("as_of"):
+        return request.as_of.ToDatetime(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def _instant(message: Any, field: str) -> datetime | None:
+    return getattr(message, field).ToDatetime(tzinfo=timezone.utc) if message.HasField(field) else None
+
+
+def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
+    """The snapshot as plain data for engine.snapshot.parse_snapshot.
+
+    Unset enums become None so that validation names them; proto3's empty
+    strings for optional fields become None.
+    """
+    payment = case.payment
+    return {
+        "case_id": case.case_id,
+        "country": case.country,
+        "region": case.region or None,
+        "time_zone": case.time_zone or None,
+        "amount_due": case.amount_due,
+        "currency": case.currency,
+        "days_past_due": case.days_past_due,
+        "segment": case.segment,
+        "product": case.product or None,
+        "consents": {field.name: value for field, value in case.consents.ListFields()},
+        "gdpr": {field.name: value for field, value in case.gdpr.ListFields()},
+        "legal": {field.name: value for field, value in case.legal.ListFields()},
+        "payment": {
+            "broken_promises": payment.broken_promises,
+            "last_payment_at": _instant(payment, "last_payment_at"),
+            "promise_to_pay_date": payment.promise_to_pay_date or None,
+        },
+        "prior_contacts": [
+            {
+                "channel": _CHANNEL_FROM_PROTO.get(contact.channel),
+                "at": _instant(contact, "at"),
+                "outcome": _OUTCOME_FROM_PROTO.get(contact.outcome),
+            }
+            for contact in case.prior_contacts
+        ],
+        "attributes": dict(case.attributes),
+        "preferred_channel": _CHANNEL_FROM_PROTO.get(case.preferred_channel),
+        "language": case.language or "en",
+    }
+
+
+def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def decision_to_proto(decision: Decision) -> pb.Decision:
+    message = pb.Decision(
+        case_id=decision.case_id,
+        action=decision.action,
+        channel=_CHANNEL_TO_PROTO.get(decision.channel, pb.CHANNEL_UNSPECIFIED) if decision.channel else pb.CHANNEL_UNSPECIFIED,
+        template=decision.template or "",
+        reasons=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.reasons],
+        fired_rules=decision.fired_rules,
+        vetoes=[
+            pb.Veto(
+                rule_id=veto.rule_id,
+                guardrail=veto.guardrail,
+                reason=veto.reason,
+                channel=_CHANNEL_TO_PROTO[veto.channel] if veto.channel else pb.CHANNEL_UNSPECIFIED,
+            )
+            for veto in decision.vetoes
+        ],
+        policy=pb.PolicyRef(name=decision.policy.name, version=decision.policy.version, hash=decision.policy.hash),
+        experiment_arm=decision.experiment_arm,
+        next_review_at=_timestamp(decision.next_review_at),
+        as_of=_timestamp(decision.as_of),
+    )
+    if decision.window:
+        window = decision.window
+        message.window.CopyFrom(
+            pb.ContactWindow(
+                start=_timestamp(window.start),
+                end=_timestamp(window.end),
+                time_zone=window.time_zone,
+                local_start=window.local_start,
+                local_end=window.local_end,
+            )
+        )
+    if decision.offer:
+        offer = decision.offer
+        bounds = pb.OfferBounds(currency=offer.currency, max_deferral_days=offer.max_deferral_days or 0)
+        if offer.discount_pct:
+            bounds.discount_pct_min, bounds.discount_pct_max = (str(value) for value in offer.discount_pct)
+        if offer.instalments:
+            bounds.instalments_min, bounds.instalments_max = offer.instalments
+        if offer.min_instalment is not None:
+            bounds.min_instalment = str(offer.min_instalment)
+        message.offer.CopyFrom(bounds)
+    if decision.trace is not None:
+        trace = struct_pb2.Struct()
+        trace.update(decision.trace)
+        message.trace.CopyFrom(trace)
+    return message
+
+
+def case_error(problems: list[FieldProblem], prefix: str = "") -> pb.CaseError:
+    return pb.CaseError(
+        message="invalid case: " + "; ".join(f"{prefix}{p.field}: {p.description}" for p in problems),
+        field_violations=[pb.FieldViolation(field=prefix + p.field, description=p.description) for p in problems],
+    )

@@ -1,0 +1,26 @@
+"""Prometheus metrics. Labels carry methods, codes, actions and rule ids, never personal data.
+
+With several worker processes prometheus_client's multiprocess mode is used:
+each worker writes to PROMETHEUS_MULTIPROC_DIR and the parent serves the sum.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter("collection_requests_total", "gRPC requests by method and status code.", ["method", "code"])
+LATENCY = Histogram(
+    "collection_request_seconds",
+    "gRPC request latency by method.",
+    ["method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+DECISIONS = Counter("collection_decisions_total", "Decisions by action and channel.", ["action", "channel"])
+VETOES = Counter("collection_vetoes_total", "Candidates or channels removed, by guardrail.", ["guardrail"])
+INVALID_CASES = Counter("collection_invalid_cases_total", "Cases refused as invalid, by method.", ["method"])
+POLICY = Gauge(
+    "collection_policy_info",
+    "The policy in force (value 1), by name, version and content hash.",
+    ["kind", "name", "version", "hash"],
+    multiprocess_mode="max",
+)
