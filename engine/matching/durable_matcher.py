@@ -15,7 +15,9 @@ machines; this module is built around each of them:
 - actions are Python callbacks whose exceptions are swallowed into the state:
   our rules have no Python action; we read the rule names from the action queue;
 - the C engine has no locks and never releases the GIL: one lock per ruleset
-  (parallelism comes from worker processes, not threads).
+  (parallelism comes from worker processes, not threads);
+- an `$or` is expanded into one path per branch, so a rule fires once for each
+  branch that holds: fired rule ids are de-duplicated.
 Any failure throws the ruleset away (its queue may hold another request's
 actions) and raises MatcherFault, which the engine turns into "no contact".
 """
@@ -117,4 +119,4 @@ class DurableMatcher:
             durable.retract_fact(handle, text)
         if durable.start_action_for_state(handle, state):
             raise RuntimeError("an action was still queued after the fact was retracted")
-        return fired
+        return list(dict.fromkeys(fired))

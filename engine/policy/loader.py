@@ -71,7 +71,7 @@ def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
     try:
         spec = PolicyFile.model_validate(data)
     except ValidationError as error:
-        raise PolicyError([_model_problem(item, data, source) for item in error.errors()]) from None
+        raise PolicyError(_model_problems(error.errors(), data, source)) from None
     problems: list[PolicyProblem] = []
     rules: list[Rule] = []
     for index, rule_spec in enumerate(spec.rules):
@@ -114,20 +114,32 @@ def _offer(spec: OfferSpec | None) -> OfferTerms | None:
     return OfferTerms(spec.discount_pct, spec.instalments, spec.min_instalment, spec.max_deferral_days)
 
 
-def _model_problem(item: dict[str, Any], data: Any, source: SourceMap) -> PolicyProblem:
-    loc = tuple(part for part in item["loc"] if not _is_union_branch(part))
-    rule_id = _rule_id(data, loc)
-    if item["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        known = _known_keys(loc[:-1])
-        hint = difflib.get_close_matches(key, known, n=1)
-        message = f"`{key}` is not a known key here" + (f"; did you mean `{hint[0]}`?" if hint else f"; expected one of {', '.join(known)}")
-    elif item["type"] == "missing":
-        message = f"`{loc[-1]}` is missing"
-    else:
-        field = ".".join(str(part) for part in loc if not isinstance(part, int)) or "file"
-        message = f"{field}: {item['msg'].removeprefix('Value error, ')}"
-    return source.problem(loc, message, rule_id)
+def _model_problems(items: list[Any], data: Any, source: SourceMap) -> list[PolicyProblem]:
+    """One readable problem per place, from pydantic's errors."""
+    by_place: dict[tuple[Any, ...], list[Any]] = {}
+    for item in items:
+        by_place.setdefault(tuple(part for part in item["loc"] if not _is_union_branch(part)), []).append(item)
+    suggested: set[tuple[Any, ...]] = set()
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for loc, group in by_place.items():
+        item = group[0]
+        if item["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            known = _known_keys(loc[:-1])
+            hint = difflib.get_close_matches(key, known, n=1)
+            if hint:
+                suggested.add((*loc[:-1], hint[0]))
+            message = f"`{key}` is not a known key here" + (f"; did you mean `{hint[0]}`?" if hint else f"; expected one of {', '.join(known)}")
+        elif item["type"] == "missing":
+            message = f"`{loc[-1]}` is missing"
+        else:
+            field = ".".join(str(part) for part in loc[2 if loc[:1] == ("rules",) else 0 :] if not isinstance(part, int)) or "file"
+            texts = list(dict.fromkeys(entry["msg"].removeprefix("Value error, ") for entry in group))
+            shown = f"`{item['input']}`: " if isinstance(item.get("input"), (str, int)) and not isinstance(item.get("input"), bool) else ""
+            message = f"{field}: {shown}" + "; or ".join(texts)
+        problems.append((loc, message))
+    # A misspelt key is reported once, as the misspelling, not also as a missing key.
+    return [source.problem(loc, message, _rule_id(data, loc)) for loc, message in problems if not (message.endswith("is missing") and loc in suggested)]
 
 
 def _is_union_branch(part: Any) -> bool:
