@@ -70,7 +70,10 @@ class StrategyEngine:
             return None
         if not rule.action.contacts:
             return self._decision(rule, context, fired, vetoes, channel=None, window=None)
-        for channel in self._channels(rule, context):
+        channels = self._channels(rule, context)
+        if not channels:
+            vetoes.append(Veto(rule.id, "no-channel", "The rule names only the debtor's preferred channel, and the debtor has stated none."))
+        for channel in channels:
             veto = guardrails.channel_veto(context, rule.id, channel)
             if veto:
                 vetoes.append(veto)

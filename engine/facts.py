@@ -102,25 +102,22 @@ class CaseContext:
 
 
 def is_public_holiday(country: str, region: str | None, day: date) -> bool:
-    return day in _holiday_calendar(country, region, day.year)
-
-
-def _holiday_calendar(country: str, region: str | None, year: int) -> Any:
-    key = (country, region, year)
-    calendar = _CALENDARS.get(key)
+    calendar = _CALENDARS.get((country, region, day.year))
     if calendar is None:
-        try:
-            calendar = holidays.country_holidays(country, subdiv=region, years=year)
+        calendar = _CALENDARS[(country, region, day.year)] = _load_calendar(country, region, day.year)
+    return day in calendar
+
+
+def _load_calendar(country: str, region: str | None, year: int) -> frozenset[date]:
+    for subdivision in (region, None) if region else (None,):
+        try:  # a region the holidays package does not know falls back to the national calendar
+            return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
         except NotImplementedError:
-            try:  # the region is unknown to the holidays package: use the national calendar
-                calendar = holidays.country_holidays(country, years=year)
-            except NotImplementedError:
-                calendar = {}
-        _CALENDARS[key] = calendar
-    return calendar
+            continue
+    return frozenset()  # no calendar for this country: no public holidays known
 
 
-_CALENDARS: dict[tuple[str, str | None, int], Any] = {}
+_CALENDARS: dict[tuple[str, str | None, int], frozenset[date]] = {}
 
 
 def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
@@ -140,9 +137,8 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
             facts[name] = value
     if snapshot.preferred_channel:
         facts["preferred_channel"] = snapshot.preferred_channel.value
-    for group in ("consents", "gdpr", "legal"):
-        prefix = "consent" if group == "consents" else group
-        for name, value in getattr(snapshot, group):
+    for prefix, flags in (("consent", snapshot.consents), ("gdpr", snapshot.gdpr), ("legal", snapshot.legal)):
+        for name, value in flags.__dict__.items():
             facts[f"{prefix}.{name}"] = value
     for key, value in snapshot.attributes.items():
         facts[ATTRIBUTE_PREFIX + key] = value
@@ -168,23 +164,26 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
     return CaseContext(snapshot, as_of, zones, facts)
 
 
+_PERIOD_KEYS = {channel: [(length, f"contacts.{channel}.{period}") for period, length in _CONTACT_PERIODS.items()] for channel in (*_CHANNELS, "all")}
+_OUTCOME_KEYS = {outcome: f"outcomes.{outcome}.last_30d" for outcome in _OUTCOMES}
+_ZERO_COUNTS = {key: 0 for keys in _PERIOD_KEYS.values() for _, key in keys} | {key: 0 for key in _OUTCOME_KEYS.values()}
+_THIRTY_DAYS = _CONTACT_PERIODS["last_30d"]
+
+
 def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any]) -> None:
-    for channel in (*_CHANNELS, "all"):
-        for period in _CONTACT_PERIODS:
-            facts[f"contacts.{channel}.{period}"] = 0
-    for outcome in _OUTCOMES:
-        facts[f"outcomes.{outcome}.last_30d"] = 0
+    facts.update(_ZERO_COUNTS)
+    every_channel = _PERIOD_KEYS["all"]
     last_contact: datetime | None = None
     last_conversation: datetime | None = None
     last_outcome: Outcome | None = None
     for contact in snapshot.prior_contacts:
         age = as_of - contact.at
-        for period, length in _CONTACT_PERIODS.items():
-            if age < length:
-                facts[f"contacts.{contact.channel.value}.{period}"] += 1
-                facts[f"contacts.all.{period}"] += 1
-        if age < _CONTACT_PERIODS["last_30d"]:
-            facts[f"outcomes.{contact.outcome.value}.last_30d"] += 1
+        if age < _THIRTY_DAYS:
+            for (length, key), (_, all_key) in zip(_PERIOD_KEYS[contact.channel.value], every_channel):
+                if age < length:
+                    facts[key] += 1
+                    facts[all_key] += 1
+            facts[_OUTCOME_KEYS[contact.outcome.value]] += 1
         if last_contact is None or contact.at >= last_contact:
             last_contact, last_outcome = contact.at, contact.outcome
         if contact.outcome in CONVERSATION_OUTCOMES and (last_conversation is None or contact.at > last_conversation):
@@ -194,5 +193,3 @@ def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any
         facts["last_outcome"] = last_outcome.value
     if last_conversation is not None:
         facts["hours_since_last_conversation"] = int((as_of - last_conversation).total_seconds() // 3600)
-
-

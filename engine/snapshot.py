@@ -30,6 +30,17 @@ def known_time_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+@lru_cache(maxsize=512)
+def _is_country(code: str) -> bool:
+    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+
+
+@lru_cache(maxsize=4096)
+def _is_subdivision(code: str) -> bool:
+    return pycountry.subdivisions.get(code=code) is not None
+
+
+@lru_cache(maxsize=512)
 def currency_exponent(code: str) -> int:
     """Minor-unit digits of an ISO 4217 currency (2 for EUR, 0 for JPY)."""
     exponent = iso4217.Currency(code).exponent
@@ -109,7 +120,7 @@ class CaseSnapshot(_Strict):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        if len(value) != 2 or pycountry.countries.get(alpha_2=value.upper()) is None:
+        if not _is_country(value.upper()):
             raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
         return value.upper()
 
@@ -126,7 +137,7 @@ class CaseSnapshot(_Strict):
     @classmethod
     def _currency(cls, value: str) -> str:
         try:
-            iso4217.Currency(value.upper())
+            currency_exponent(value.upper())
         except (ValueError, KeyError):
             raise ValueError(f"{value!r} is not an ISO 4217 currency code") from None
         return value.upper()
@@ -169,7 +180,7 @@ class CaseSnapshot(_Strict):
     def _consistent(self, info: ValidationInfo) -> CaseSnapshot:
         if self.region:
             code = f"{self.country}-{self.region.upper()}"
-            if pycountry.subdivisions.get(code=code) is None:
+            if not _is_subdivision(code):
                 raise _FieldError("region", f"{self.region!r} is not a subdivision of {self.country} (ISO 3166-2)")
             object.__setattr__(self, "region", self.region.upper())
         exponent = currency_exponent(self.currency)

@@ -2,10 +2,9 @@
 
 The window is the first opening at or after as_of in which the local time is
 within contact hours, the local day is not a closed weekday and, where closed,
-not a public holiday, in every zone the debtor may be in. Whether contact is
-allowed only changes at local opening, closing and midnight instants, so the
-search walks those instants in order: exact to the second and safe across
-daylight-saving changes.
+not a public holiday, in every zone the debtor may be in (the intersection).
+Openings are computed per local calendar day from local clock times, so they
+stay right across daylight-saving changes.
 """
 
 from __future__ import annotations
@@ -42,42 +41,37 @@ def next_window(
     if not zones:
         return None
     limit = as_of + HORIZON
-
-    def open_at(instant: datetime) -> bool:
-        for zone in zones:
-            local = instant.astimezone(zone)
-            if not hours.opens <= local.time() < hours.closes or local.weekday() in hours.closed_weekdays:
-                return False
-            if hours.closed_on_holidays and is_public_holiday(country, region, local.date()):
-                return False
-        return True
-
-    start: datetime | None = None
-    for instant in _boundaries(as_of, limit, zones, hours):
-        is_open = open_at(instant)
-        if is_open and start is None:
-            start = instant
-        elif not is_open and start is not None:
-            return _window(start, instant, zones)
+    moment = as_of
+    while moment < limit:
+        openings = [_opening(moment, zone, country, region, hours) for zone in zones]
+        if None in openings:
+            return None
+        # Each zone's first opening that ends after `moment`; instants before a
+        # zone's opening are closed there, so the earliest common instant is:
+        start = max(moment, *(opens for opens, _ in openings))  # type: ignore[misc]
+        end = min(closes for _, closes in openings)  # type: ignore[misc]
+        if start < end:
+            return _window(start, end, zones) if start < limit else None
+        moment = end  # the zone that closes first has nothing before its next opening
     return None
 
 
-def _boundaries(as_of: datetime, limit: datetime, zones: tuple[ZoneInfo, ...], hours: ContactHours) -> list[datetime]:
-    instants = {as_of}
-    for zone in zones:
-        first_day = as_of.astimezone(zone).date()
-        for offset in range(HORIZON.days + 2):
-            day = first_day + timedelta(days=offset)
-            for moment in (time(0), hours.opens, hours.closes):
-                instant = _local_instant(day, moment, zone)
-                if as_of < instant <= limit:
-                    instants.add(instant)
-    return sorted(instants)
+def _opening(moment: datetime, zone: ZoneInfo, country: str, region: str | None, hours: ContactHours) -> tuple[datetime, datetime] | None:
+    """The first opening of one zone that ends after `moment` (it may have begun before)."""
+    first_day = moment.astimezone(zone).date()
+    for offset in range(HORIZON.days + 2):
+        day = first_day + timedelta(days=offset)
+        if day.weekday() in hours.closed_weekdays or (hours.closed_on_holidays and is_public_holiday(country, region, day)):
+            continue
+        closes = _local_instant(day, hours.closes, zone)
+        if closes > moment:
+            return _local_instant(day, hours.opens, zone), closes
+    return None
 
 
 def _local_instant(day: date, moment: time, zone: ZoneInfo) -> datetime:
     # In a spring-forward gap fold=0 gives the instant of the transition itself,
-    # which is exactly when the new local day or hour begins.
+    # which is exactly when the new local hour begins.
     return datetime.combine(day, moment, tzinfo=zone).astimezone(timezone.utc)
 
 

@@ -72,7 +72,8 @@ class DurableMatcher:
         paths = sorted(set().union(*(paths_of(rule.condition) for rule in policy.rules)))
         if len(paths) > MAX_FACT_PATHS:
             raise ValueError(f"policy {policy.name} reads {len(paths)} facts; durable_rules holds at most {MAX_FACT_PATHS}")
-        self._paths = [(path, path.split(".")) for path in paths]
+        self._paths = paths
+        self._keys = [(path, json.dumps(path) + ":") for path in paths]
         self._definition = json.dumps(ruleset_definition(policy))
         self._name = f"{policy.name}-{policy.version}"
         self._lock = threading.Lock()
@@ -82,22 +83,30 @@ class DurableMatcher:
     def _create(self) -> int:
         return durable.create_ruleset(f"{self._name}-{next(_ruleset_names)}", self._definition)
 
-    def fact_document(self, facts: dict[str, Any]) -> dict[str, Any]:
-        """The nested JSON object asserted for these facts: only the paths rules read."""
-        document: dict[str, Any] = {"t": "case", "sid": _SID}
-        for path, parts in self._paths:
+    def fact_text(self, facts: dict[str, Any], fact_id: int) -> str:
+        """The JSON text asserted for these facts: only the paths rules read.
+
+        Keys stay flat ("contacts.all.last_7d"): durable looks a dotted name up
+        as one property, and misses it in nested objects beyond the first level.
+        Written directly since values are only bools, ints, money and text.
+        """
+        parts = [f'{{"t":"case","sid":"{_SID}","id":"{fact_id}"']
+        for path, key in self._keys:
             if path in facts:
-                node = document
-                for part in parts[:-1]:
-                    node = node.setdefault(part, {})
-                node[parts[-1]] = _encode(facts[path])
-        return document
+                value = facts[path]
+                if value is True or value is False:
+                    parts.append(key + ("true" if value else "false"))
+                elif isinstance(value, int):
+                    parts.append(key + str(value))
+                elif isinstance(value, Decimal):
+                    parts.append(key + str(int(value * MONEY_SCALE)))
+                else:
+                    parts.append(key + json.dumps(value))
+        return ",".join(parts) + "}"
 
     def matching(self, facts: dict[str, Any]) -> list[str]:
-        document = self.fact_document(facts)
         with self._lock:
-            document["id"] = str(next(self._ids))
-            text = json.dumps(document, separators=(",", ":"))
+            text = self.fact_text(facts, next(self._ids))
             try:
                 return self._run(text)
             except Exception as error:
