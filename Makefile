@@ -30,7 +30,7 @@ lint-proto: $(BUF)
 	$(BUF) lint proto
 
 generate: $(INSTALLED)
-	$(PY) scripts/generate_proto.py
+	$(PY) scripts/generate.py
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py

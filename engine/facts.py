@@ -61,6 +61,7 @@ def _catalogue() -> dict[str, FactSpec]:
         "hours_since_last_contact": FactSpec(I, "whole hours since the last contact attempt"),
         "hours_since_last_conversation": FactSpec(I, "whole hours since the last right-party conversation"),
         "last_outcome": FactSpec(T, "outcome of the most recent contact attempt", _OUTCOMES),
+        "last_contact_channel": FactSpec(T, "channel of the most recent contact attempt", _CHANNELS),
         "local.hour": FactSpec(I, "hour of day (0-23) in the debtor's time zone"),
         "local.weekday": FactSpec(T, "weekday in the debtor's time zone", WEEKDAYS),
         "local.is_holiday": FactSpec(B, "today is a public holiday where the debtor lives"),
@@ -77,6 +78,8 @@ def _catalogue() -> dict[str, FactSpec]:
             facts[f"contacts.{channel}.{period}"] = FactSpec(I, f"contact attempts by {channel} in the {period[5:]}")
     for outcome in _OUTCOMES:
         facts[f"outcomes.{outcome}.last_30d"] = FactSpec(I, f"contacts with outcome {outcome} in the last 30 days")
+        for channel in _CHANNELS:
+            facts[f"outcomes.{outcome}.{channel}.last_30d"] = FactSpec(I, f"{channel} contacts with outcome {outcome} in the last 30 days")
     return facts
 
 
@@ -165,8 +168,10 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
 
 
 _PERIOD_KEYS = {channel: [(length, f"contacts.{channel}.{period}") for period, length in _CONTACT_PERIODS.items()] for channel in (*_CHANNELS, "all")}
-_OUTCOME_KEYS = {outcome: f"outcomes.{outcome}.last_30d" for outcome in _OUTCOMES}
-_ZERO_COUNTS = {key: 0 for keys in _PERIOD_KEYS.values() for _, key in keys} | {key: 0 for key in _OUTCOME_KEYS.values()}
+_OUTCOME_KEYS = {
+    (outcome, channel): (f"outcomes.{outcome}.last_30d", f"outcomes.{outcome}.{channel}.last_30d") for outcome in _OUTCOMES for channel in _CHANNELS
+}
+_ZERO_COUNTS = {key: 0 for keys in _PERIOD_KEYS.values() for _, key in keys} | {key: 0 for keys in _OUTCOME_KEYS.values() for key in keys}
 _THIRTY_DAYS = _CONTACT_PERIODS["last_30d"]
 
 
@@ -176,6 +181,7 @@ def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any
     last_contact: datetime | None = None
     last_conversation: datetime | None = None
     last_outcome: Outcome | None = None
+    last_channel = Channel.SMS
     for contact in snapshot.prior_contacts:
         age = as_of - contact.at
         if age < _THIRTY_DAYS:
@@ -183,13 +189,15 @@ def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any
                 if age < length:
                     facts[key] += 1
                     facts[all_key] += 1
-            facts[_OUTCOME_KEYS[contact.outcome.value]] += 1
+            for key in _OUTCOME_KEYS[(contact.outcome.value, contact.channel.value)]:
+                facts[key] += 1
         if last_contact is None or contact.at >= last_contact:
-            last_contact, last_outcome = contact.at, contact.outcome
+            last_contact, last_outcome, last_channel = contact.at, contact.outcome, contact.channel
         if contact.outcome in CONVERSATION_OUTCOMES and (last_conversation is None or contact.at > last_conversation):
             last_conversation = contact.at
     if last_contact is not None and last_outcome is not None:
         facts["hours_since_last_contact"] = int((as_of - last_contact).total_seconds() // 3600)
         facts["last_outcome"] = last_outcome.value
+        facts["last_contact_channel"] = last_channel.value
     if last_conversation is not None:
         facts["hours_since_last_conversation"] = int((as_of - last_conversation).total_seconds() // 3600)

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "scripts"))
-from generate_proto import generate  # noqa: E402
+from generate import generate, generate_docs  # noqa: E402
 
 
 def test_generated_code_is_current(tmp_path: Path) -> None:
@@ -35,3 +35,26 @@ def test_buf_lint_passes_with_default_rules() -> None:
         pytest.skip("buf is not installed; `make test` installs it")
     result = subprocess.run([buf, "lint"], cwd=REPO / "proto", capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_policy_schema_and_facts_reference_are_current(tmp_path: Path) -> None:
+    for fresh in generate_docs(tmp_path):
+        committed = REPO / fresh.relative_to(tmp_path)
+        assert committed.read_text(encoding="utf-8") == fresh.read_text(encoding="utf-8"), f"{committed} is stale: run `make generate`"
+
+
+def test_shipped_policies_validate_against_the_editor_schema() -> None:
+    import json
+
+    import jsonschema
+    import yaml
+
+    schema = json.loads((REPO / "rules/schema/policy.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    files = sorted((REPO / "rules").glob("*/*.yaml"))
+    assert files
+    for path in files:
+        errors = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+        assert not errors, f"{path}: {errors[:3]}"
+    typo = yaml.safe_load("policy: p\nversion: '1'\nrules:\n- {id: a, priority: 1, when: {days_past_du: 3}, then: {action: NO_CONTACT}, reason: x}\n")
+    assert any("days_past_du" in error.message for error in validator.iter_errors(typo))

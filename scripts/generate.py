@@ -1,11 +1,13 @@
-"""Regenerate the committed Python code for the API in proto/.
+"""Regenerate what is derived and committed: the API's Python code, the policy
+JSON Schema (rules/schema/) and the facts reference (docs/facts.md).
 
-Usage: python scripts/generate_proto.py [OUT_DIR]   (default: the repository root)
+Usage: python scripts/generate.py [OUT_DIR]   (default: the repository root)
 The staleness test calls generate() into a temporary directory and compares.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -49,7 +51,21 @@ def generate(out_dir: Path) -> list[Path]:
     return written
 
 
+def generate_docs(out_dir: Path) -> list[Path]:
+    """The policy JSON Schema and the facts reference, both derived from the engine."""
+    sys.path.insert(0, str(ROOT))
+    from engine.policy.facts_doc import facts_markdown
+    from engine.policy.json_schema import policy_schema
+
+    schema, facts = out_dir / "rules" / "schema" / "policy.schema.json", out_dir / "docs" / "facts.md"
+    for path in (schema, facts):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    schema.write_text(json.dumps(policy_schema(), indent=2) + "\n", encoding="utf-8")
+    facts.write_text(facts_markdown(), encoding="utf-8")
+    return [schema, facts]
+
+
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
-    for path in generate(target):
+    for path in [*generate(target), *generate_docs(target)]:
         print(path.relative_to(target))

@@ -1,0 +1,58 @@
+"""The JSON Schema of policy files, for editors (yaml-language-server, IntelliJ).
+
+The shape comes from the pydantic models; `when` is filled in from the fact
+catalogue, so an editor completes fact names and operators and underlines a
+wrong type as the analyst types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.facts import FACT_TYPES, FactSpec, FactType
+from engine.policy.model import PolicyFile
+
+_JSON_TYPES = {FactType.BOOL: "boolean", FactType.INT: "integer", FactType.MONEY: ["number", "string"], FactType.TEXT: "string"}
+
+
+def _value_schema(spec: FactSpec) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": _JSON_TYPES[spec.type]}
+    if spec.choices:
+        schema["enum"] = list(spec.choices)
+    return schema
+
+
+def _fact_schema(spec: FactSpec) -> dict[str, Any]:
+    value = _value_schema(spec)
+    operators: dict[str, Any] = {"eq": value, "neq": value, "in": {"type": "array", "items": value, "minItems": 1}, "not_in": {"type": "array", "items": value, "minItems": 1}, "exists": {"type": "boolean"}}
+    if spec.type in (FactType.INT, FactType.MONEY):
+        operators |= {op: value for op in ("lt", "lte", "gt", "gte")}
+        operators["between"] = {"type": "array", "items": value, "minItems": 2, "maxItems": 2}
+    if spec.type is FactType.TEXT:
+        operators["matches"] = {"type": "string", "format": "regex"}
+    return {"description": spec.description, "anyOf": [value, {"type": "object", "properties": operators, "additionalProperties": False, "minProperties": 1}]}
+
+
+def _when_schema() -> dict[str, Any]:
+    text = _fact_schema(FactSpec(FactType.TEXT, "free-form attribute from the snapshot"))
+    return {
+        "type": "object",
+        "description": "Conditions on facts; all must hold. A comparison with an absent fact is false.",
+        "properties": {
+            **{path: _fact_schema(spec) for path, spec in FACT_TYPES.items()},
+            "all": {"type": "array", "items": {"$ref": "#/$defs/When"}, "description": "every block holds"},
+            "any": {"type": "array", "items": {"$ref": "#/$defs/When"}, "description": "at least one block holds"},
+            "not": {"$ref": "#/$defs/When", "description": "the block does not hold"},
+        },
+        "patternProperties": {"^attributes\\.[a-z][a-z0-9_]*$": text},
+        "additionalProperties": False,
+    }
+
+
+def policy_schema() -> dict[str, Any]:
+    schema = PolicyFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Collection strategy policy"
+    schema["$defs"]["When"] = _when_schema()
+    schema["$defs"]["RuleSpec"]["properties"]["when"] = {"$ref": "#/$defs/When"}
+    return schema
