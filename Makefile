@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 
-.PHONY: install run test lint-proto generate bench clean
+.PHONY: install tools run test lint-proto generate bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,8 @@ $(BUF):
 	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
 
 install: $(INSTALLED)
+
+tools: $(BUF)
 
 run: $(INSTALLED)
 	$(PY) server.py

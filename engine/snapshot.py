@@ -213,6 +213,8 @@ def _require_aware(value: datetime | None) -> datetime | None:
 
 def parse_snapshot(data: dict[str, Any], as_of: datetime) -> CaseSnapshot:
     """Validate raw snapshot data; raise InvalidSnapshot naming every bad field."""
+    if as_of.tzinfo is None:
+        raise InvalidSnapshot([FieldProblem("as_of", "must carry a time zone offset")])
     try:
         return CaseSnapshot.model_validate(data, context={"as_of": as_of})
     except ValidationError as error:

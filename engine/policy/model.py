@@ -23,7 +23,7 @@ class OfferSpec(_Spec):
 
     discount_pct: tuple[Decimal, Decimal] | None = Field(default=None, description="[min, max] discount for paying at once, in percent")
     instalments: tuple[int, int] | None = Field(default=None, description="[min, max] number of instalments")
-    min_instalment: Decimal | None = Field(default=None, ge=0, description="smallest instalment, in the case currency")
+    min_instalment: Decimal | None = Field(default=None, ge=0, le=1_000_000_000, description="smallest instalment, in the case currency")
     max_deferral_days: int | None = Field(default=None, ge=0, le=365, description="most days the due date may be moved")
 
     @model_validator(mode="after")

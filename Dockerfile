@@ -1,0 +1,66 @@
+# The collection strategy service in a container.
+#
+#   docker build -t collection-strategy .
+#   docker run --rm -p 50051:50051 -p 9464:9464 collection-strategy
+#   docker run --rm -p 50051:50051 -v "$PWD/rules:/app/rules:ro" -e CSE_WORKERS=2 collection-strategy
+#
+# Every server option is an environment variable (CSE_PORT, CSE_RULES,
+# CSE_METRICS_PORT, CSE_WORKERS, CSE_THREADS, CSE_GRACE_SECONDS, CSE_TLS_CERT,
+# CSE_TLS_KEY, CSE_LOG_LEVEL; see `python server.py --help`). CSE_WORKERS
+# defaults to the host's core count, which ignores a container CPU limit: set it.
+# On SIGTERM the server drains calls for up to CSE_GRACE_SECONDS (default 15),
+# longer than `docker stop`'s default 10 s: use `docker stop -t 20` or lower it.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---- builder: the project and its dependencies in /opt/venv ----------------
+FROM ${PYTHON_IMAGE} AS builder
+
+# durable_rules ships as a source distribution with a C extension.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY engine/ engine/
+COPY transport/ transport/
+COPY collection_strategy/ collection_strategy/
+COPY server.py ./
+RUN pip install .
+
+# ---- runtime: slim, no compiler, not root -----------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+RUN groupadd --gid 10001 cse \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin cse
+
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CSE_PORT=50051 \
+    CSE_METRICS_PORT=9464 \
+    CSE_RULES=/app/rules
+
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+COPY engine/ engine/
+COPY transport/ transport/
+COPY collection_strategy/ collection_strategy/
+COPY rules/ rules/
+COPY server.py ./
+
+USER 10001:10001
+EXPOSE 50051 9464
+
+# Healthy when the gRPC health service reports the strategy service SERVING
+# (plaintext: with CSE_TLS_CERT set, replace or drop this check).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD python -c "import os,sys,grpc;from grpc_health.v1 import health_pb2 as h,health_pb2_grpc as g;r=g.HealthStub(grpc.insecure_channel('localhost:'+os.environ.get('CSE_PORT','50051'))).Check(h.HealthCheckRequest(service='collection_strategy.v1.CollectionStrategyService'),timeout=3);sys.exit(r.status!=h.HealthCheckResponse.SERVING)"
+
+CMD ["python", "server.py"]
