@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
-from engine.policy.ir import OfferTerms, Policy, Rule, Source
+from engine.policy.ir import ALWAYS, Condition, OfferTerms, Policy, Rule, Source
 from engine.policy.model import OfferSpec, PolicyFile, RuleSpec, ThenSpec
 from engine.policy.yaml_source import SourceMap, load_yaml
 from engine.vocabulary import Channel
@@ -68,23 +68,32 @@ def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
     except (OSError, UnicodeDecodeError) as error:
         raise PolicyError([PolicyProblem(str(path), 1, 1, f"cannot be read: {error}")]) from None
     data, source = load_yaml(text, str(path))
+    # Every problem of the file at once: the shape (pydantic) and each rule's conditions.
+    conditions, problems = _compile_conditions(data, source)
     try:
         spec = PolicyFile.model_validate(data)
     except ValidationError as error:
-        raise PolicyError(_model_problems(error.errors(), data, source)) from None
-    problems: list[PolicyProblem] = []
-    rules: list[Rule] = []
-    for index, rule_spec in enumerate(spec.rules):
-        try:
-            rules.append(_rule(rule_spec, index, source))
-        except ConditionError as error:
-            problems.append(source.problem(("rules", index, "when", *error.path), str(error), rule_spec.id))
+        problems += _model_problems(error.errors(), data, source)
     if problems:
-        raise PolicyError(problems)
-    return spec, rules
+        raise PolicyError(sorted(problems, key=lambda problem: (problem.line, problem.column)))
+    return spec, [_rule(rule_spec, conditions.get(index, ALWAYS), index, source) for index, rule_spec in enumerate(spec.rules)]
 
 
-def _rule(spec: RuleSpec, index: int, source: SourceMap) -> Rule:
+def _compile_conditions(data: Any, source: SourceMap) -> tuple[dict[int, Condition], list[PolicyProblem]]:
+    """Each rule's `when` compiled, by rule index, and the problems found."""
+    rules = data.get("rules") if isinstance(data, dict) else None
+    conditions: dict[int, Condition] = {}
+    problems = []
+    for index, rule in enumerate(rules if isinstance(rules, list) else []):
+        if isinstance(rule, dict) and isinstance(rule.get("when"), dict):
+            try:
+                conditions[index] = compile_when(rule["when"])
+            except ConditionError as error:
+                problems.append(source.problem(("rules", index, "when", *error.path), str(error), _rule_id(data, ("rules", index))))
+    return conditions, problems
+
+
+def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap) -> Rule:
     then = spec.then
     channels: tuple[Channel | str, ...]
     if then.channel is None:
@@ -97,7 +106,7 @@ def _rule(spec: RuleSpec, index: int, source: SourceMap) -> Rule:
     return Rule(
         id=spec.id,
         priority=spec.priority,
-        condition=compile_when(spec.when),
+        condition=condition,
         action=then.action,
         channels=channels,
         reason=reason,

@@ -1,0 +1,76 @@
+"""The analyst's command line: `collection-strategy check|explain|schema`.
+
+    collection-strategy check [--rules rules/]
+    collection-strategy explain CASE.json [--rules rules/] [--as-of 2026-11-24T10:00:00+01:00]
+    collection-strategy schema
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from engine.engine import StrategyEngine
+from engine.errors import InvalidSnapshot, PolicyError
+from engine.explain import plain
+from engine.policy.json_schema import policy_schema
+from engine.policy.loader import load_strategy
+from engine.registry import STRATEGY_DIR
+from engine.snapshot import parse_snapshot
+
+
+def _instant(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. 2026-11-24T10:00:00+01:00")
+    return value
+
+
+def check(rules: Path) -> int:
+    try:
+        policy = load_strategy(rules / STRATEGY_DIR)
+    except PolicyError as error:
+        print(error, file=sys.stderr)
+        print(f"\n{len(error.problems)} problem(s); the rules were not loaded.", file=sys.stderr)
+        return 1
+    print(f"ok: policy {policy.name} {policy.version} ({policy.content_hash}), {len(policy.rules)} rules")
+    return 0
+
+
+def explain(case_file: Path, rules: Path, as_of: datetime) -> int:
+    try:
+        policy = load_strategy(rules / STRATEGY_DIR)
+        snapshot = parse_snapshot(json.loads(case_file.read_text(encoding="utf-8")), as_of)
+    except (PolicyError, InvalidSnapshot) as error:
+        print(error, file=sys.stderr)
+        return 1
+    decision = StrategyEngine(policy).decide(snapshot, as_of, explain=True)
+    print(json.dumps(plain(dataclasses.asdict(decision)), indent=2, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="collection-strategy", description="Tools for the people who write collection policies.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check_parser = commands.add_parser("check", help="load the rules and report every problem with file:line")
+    check_parser.add_argument("--rules", type=Path, default=Path("rules"))
+    explain_parser = commands.add_parser("explain", help="decide one case (a snapshot as JSON) and show the whole trace")
+    explain_parser.add_argument("case", type=Path)
+    explain_parser.add_argument("--rules", type=Path, default=Path("rules"))
+    explain_parser.add_argument("--as-of", type=_instant, default=datetime.now(timezone.utc))
+    commands.add_parser("schema", help="print the JSON Schema of policy files")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return check(args.rules)
+    if args.command == "explain":
+        return explain(args.case, args.rules, args.as_of)
+    print(json.dumps(policy_schema(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
