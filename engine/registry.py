@@ -17,6 +17,8 @@ from engine import guardrails
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.policy.loader import load_strategy
+from engine.portfolio import synthetic_portfolio
+from engine.snapshot import parse_snapshot
 
 log = logging.getLogger(__name__)
 STRATEGY_DIR = "strategies"
@@ -48,7 +50,9 @@ class PolicyRegistry:
 
     def _build(self) -> Active:
         policy = load_strategy(self.rules_dir / STRATEGY_DIR)
-        return Active(StrategyEngine(policy, self.backend), datetime.now(timezone.utc))
+        engine = StrategyEngine(policy, self.backend)
+        _warm_up(engine)
+        return Active(engine, datetime.now(timezone.utc))
 
     def reload(self) -> bool:
         """Load the rules directory again; swap only if it loads. True when swapped."""
@@ -65,3 +69,11 @@ class PolicyRegistry:
 
     def guardrail_pack(self) -> tuple[str, str]:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
+
+
+def _warm_up(engine: StrategyEngine) -> None:
+    """Decide a few synthetic cases so that the first real caller does not pay for
+    loading holiday calendars and time zones."""
+    now = datetime.now(timezone.utc)
+    for data in synthetic_portfolio(64, now, seed=1):
+        engine.decide(parse_snapshot(data, now), now)

@@ -263,3 +263,20 @@ def test_workers_share_the_port_and_sigterm_drains_calls_in_flight(tmp_path: Pat
             process.kill()
         output = process.communicate()[0]
     assert output.count("serving collection_strategy.v1.CollectionStrategyService") == 2, output
+
+
+def test_a_batch_past_its_deadline_stops_with_deadline_exceeded(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
+    cases = [case(f"d{index}", days_past_due=index % 60) for index in range(MAX_BATCH_CASES)]
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.DecideBatch(pb.DecideBatchRequest(cases=cases, as_of=AS_OF), timeout=0.05)
+    assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    # and the server is still there for the next caller
+    assert stub.Decide(pb.DecideRequest(case=case(), as_of=AS_OF), timeout=5).decision.action == "SEND_REMINDER"
+
+
+def test_an_oversized_message_is_refused(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
+    huge = case()
+    huge.attributes["note"] = "x" * (17 * 1024 * 1024)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Decide(pb.DecideRequest(case=huge, as_of=AS_OF), timeout=10)
+    assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
