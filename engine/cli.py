@@ -14,12 +14,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
 from engine.policy.json_schema import policy_schema
 from engine.policy.loader import load_strategy
-from engine.registry import STRATEGY_DIR
+from engine.registry import STRATEGY_DIR, build_engine
 from engine.snapshot import parse_snapshot
 
 
@@ -43,12 +42,12 @@ def check(rules: Path) -> int:
 
 def explain(case_file: Path, rules: Path, as_of: datetime) -> int:
     try:
-        policy = load_strategy(rules / STRATEGY_DIR)
+        engine = build_engine(rules)
         snapshot = parse_snapshot(json.loads(case_file.read_text(encoding="utf-8")), as_of)
     except (PolicyError, InvalidSnapshot) as error:
         print(error, file=sys.stderr)
         return 1
-    decision = StrategyEngine(policy).decide(snapshot, as_of, explain=True)
+    decision = engine.decide(snapshot, as_of, explain=True)
     print(json.dumps(plain(dataclasses.asdict(decision)), indent=2, ensure_ascii=False))
     return 0
 

@@ -49,8 +49,7 @@ class PolicyRegistry:
         return self._active
 
     def _build(self) -> Active:
-        policy = load_strategy(self.rules_dir / STRATEGY_DIR)
-        engine = StrategyEngine(policy, self.backend)
+        engine = build_engine(self.rules_dir, self.backend)
         _warm_up(engine)
         return Active(engine, datetime.now(timezone.utc))
 
@@ -69,6 +68,11 @@ class PolicyRegistry:
 
     def guardrail_pack(self) -> tuple[str, str]:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
+
+
+def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:
+    """The engine for a rules directory: what the server, `explain`, policy tests and `simulate` decide with."""
+    return StrategyEngine(load_strategy(rules_dir / STRATEGY_DIR), backend)
 
 
 def _warm_up(engine: StrategyEngine) -> None:
