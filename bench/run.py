@@ -33,10 +33,9 @@ from google.protobuf import timestamp_pb2  # noqa: E402
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc  # noqa: E402
-from engine.engine import StrategyEngine  # noqa: E402
 from engine.facts import derive  # noqa: E402
-from engine.policy.loader import load_strategy  # noqa: E402
 from engine.portfolio import synthetic_portfolio  # noqa: E402
+from engine.registry import build_engine  # noqa: E402
 from engine.snapshot import parse_snapshot  # noqa: E402
 from transport.mapping import case_from_data  # noqa: E402
 
@@ -55,18 +54,19 @@ def per_item_seconds(items: list[Any], work: Callable[[Any], Any]) -> float:
 
 
 def in_process(cases: int) -> None:
-    policy = load_strategy(ROOT / "rules" / "strategies")
+    engines = {backend: build_engine(ROOT / "rules", backend) for backend in ("python", "durable")}
+    policy = engines["durable"].policy
     snapshots = [parse_snapshot(data, AS_OF) for data in synthetic_portfolio(cases, AS_OF)]
     contexts = [derive(snapshot, AS_OF) for snapshot in snapshots]
-    engines = {backend: StrategyEngine(policy, backend) for backend in ("python", "durable")}
     for engine in engines.values():  # warm caches (holiday calendars, zones)
         for snapshot in snapshots[:500]:
             engine.decide(snapshot, AS_OF)
     whole = {name: best_of(3, lambda e=engine: per_item_seconds(snapshots, lambda s: e.decide(s, AS_OF))) for name, engine in engines.items()}
-    matching = {name: best_of(3, lambda e=engine: per_item_seconds(contexts, lambda c: e._matcher.matching(c.facts))) for name, engine in engines.items()}
-    print(f"\n== In process: policy {policy.name} {policy.version}, {len(policy.rules)} rules, {cases} synthetic cases, best of 3")
+    matching = {name: best_of(3, lambda e=engine: per_item_seconds(contexts, lambda c: (e._matcher.matching(c.facts), e.compliance.matching_rules(c)))) for name, engine in engines.items()}
+    packs = engines["durable"].compliance.packs
+    print(f"\n== In process: policy {policy.name} {policy.version}, {len(policy.rules)} rules, {len(packs)} compliance packs ({sum(len(p.rules) for p in packs)} rules), {cases} synthetic cases, best of 3")
     print(f"{'':34}{'durable_rules':>16}{'plain Python':>16}{'ratio':>8}")
-    for label, figures in (("whole engine, us per decision", whole), ("matching only, us per case", matching)):
+    for label, figures in (("whole engine, us per decision", whole), ("matching only (strategy + packs), us", matching)):
         print(f"{label:34}{figures['durable'] * 1e6:>16.1f}{figures['python'] * 1e6:>16.1f}{figures['durable'] / figures['python']:>7.2f}x")
     print(f"{'whole engine, decisions/s':34}{1 / whole['durable']:>16,.0f}{1 / whole['python']:>16,.0f}")
 

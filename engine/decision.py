@@ -64,4 +64,5 @@ class Decision:
     as_of: datetime
     next_review_at: datetime
     experiment_arm: str = ""
+    window_constraints: tuple[Reason, ...] = ()  # the compliance rules that shaped the window
     trace: dict[str, Any] | None = field(default=None, compare=False)

@@ -1,34 +1,40 @@
-"""The decision pipeline: facts -> strategy -> guardrails -> arbitration -> window -> offer."""
+"""The decision pipeline: facts -> strategy -> compliance -> arbitration -> window -> offer."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Sequence
 
 from engine import guardrails
+from engine.compliance import Compliance
 from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.facts import CaseContext, derive
 from engine.matching import MatcherFault, make_matcher
 from engine.offers import offer_bounds
-from engine.policy.ir import PREFERRED, Policy, Rule
+from engine.policy.ir import PREFERRED, GuardRule, Pack, Policy, Rule
 from engine.snapshot import CaseSnapshot
 from engine.vocabulary import Action, Channel
-from engine.window import BASELINE_HOURS, next_window
+from engine.window import next_window
 
 log = logging.getLogger(__name__)
 DEFAULT_REVIEW = timedelta(days=1)
 
 
-class StrategyEngine:
-    """Decides cases with one compiled policy; safe to share between threads."""
+def _text(texts: dict[str, str], language: str) -> str:
+    return texts.get(language, texts["en"])
 
-    def __init__(self, policy: Policy, backend: str = "durable"):
+
+class StrategyEngine:
+    """Decides cases with one strategy and the compliance packs; safe to share between threads."""
+
+    def __init__(self, policy: Policy, packs: Sequence[Pack] = (), backend: str = "durable"):
         self.policy = policy
         self.backend = backend
         self.ref = PolicyRef(policy.name, policy.version, policy.content_hash)
+        self.compliance = Compliance(packs, backend)
         self._matcher = make_matcher(policy, backend)
         self._rank = {rule.id: index for index, rule in enumerate(policy.rules)}  # best first
         self._rules = {rule.id: rule for rule in policy.rules}
@@ -46,12 +52,21 @@ class StrategyEngine:
     def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool) -> Decision:
         context = derive(snapshot, as_of)
         fired = sorted(self._matcher.matching(context.facts), key=self._rank.__getitem__)
+        guards = self.compliance.matching_rules(context)
         vetoes: list[Veto] = []
         decision: Decision | None = None
-        for rule_id in fired:
-            decision = self._try(self._rules[rule_id], context, fired, vetoes)
-            if decision:
-                break
+        route = next((guard for guard in guards if guard.route), None)
+        if route:
+            decision = self._routed(route, context, fired, vetoes)
+        else:
+            blocks = [guard for guard in guards if guard.block]
+            for rule_id in fired:
+                decision = self._try(self._rules[rule_id], context, fired, vetoes, blocks)
+                if decision:
+                    break
+            replacing = next((guard for guard in guards if decision and guard.replace and Action(decision.action) in guard.replace.actions), None)
+            if decision and replacing:
+                decision = self._replaced(decision, replacing, context)
         if decision is None:
             if fired:
                 reason = Reason("ALL_CANDIDATES_VETOED", "Every action the strategy proposed is not allowed for this case now, so nobody is contacted.")
@@ -59,12 +74,12 @@ class StrategyEngine:
                 reason = Reason("NO_RULE_MATCHED", "No strategy rule covers this case, so nobody is contacted.")
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
         if explain:
-            decision = _with_trace(decision, self._trace(context, fired, vetoes, decision))
+            decision = replace(decision, trace=self._trace(context, fired, guards, decision))
         return decision
 
-    def _try(self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto]) -> Decision | None:
+    def _try(self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], blocks: list[GuardRule]) -> Decision | None:
         """The decision this rule's candidate makes, or None when guardrails remove it."""
-        removed = guardrails.action_vetoes(context, rule.id, rule.action)
+        removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.snapshot.language)
         if removed:
             vetoes += removed
             return None
@@ -74,15 +89,18 @@ class StrategyEngine:
         if not channels:
             vetoes.append(Veto(rule.id, "no-channel", "The rule names only the debtor's preferred channel, and the debtor has stated none."))
         for channel in channels:
-            veto = guardrails.channel_veto(context, rule.id, channel)
+            veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.snapshot.language)
             if veto:
                 vetoes.append(veto)
                 continue
-            window = next_window(context.as_of, context.zones, context.snapshot.country, context.snapshot.region)
+            shaping = self.compliance.shaping(context, channel)
+            window = next_window(context.as_of, context.zones, context.snapshot.country, context.snapshot.region, shaping.hours, shaping.not_before)
             if window is None:
-                vetoes.append(Veto(rule.id, "contact-hours", "There is no lawful time to contact the debtor in the next 14 days.", channel))
+                shapers = ", ".join(rule_id for rule_id, _ in shaping.constraints) or "contact-hours"
+                vetoes.append(Veto(rule.id, shapers, "There is no lawful time to contact the debtor on this channel in the next 14 days.", channel))
                 continue
-            return self._decision(rule, context, fired, vetoes, channel, window)
+            constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.language)) for rule_id, texts in shaping.constraints)
+            return replace(self._decision(rule, context, fired, vetoes, channel, window), window_constraints=constraints)
         return None
 
     def _channels(self, rule: Rule, context: CaseContext) -> list[Channel]:
@@ -98,7 +116,7 @@ class StrategyEngine:
         self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], channel: Channel | None, window: Window | None
     ) -> Decision:
         snapshot = context.snapshot
-        reasons = [Reason(rule.id, rule.reason.get(snapshot.language, rule.reason["en"]))]
+        reasons = [Reason(rule.id, _text(rule.reason, snapshot.language))]
         offer, note = offer_bounds(rule.offer, snapshot)
         if note:
             reasons.append(Reason("OFFER_ADJUSTED", note))
@@ -118,6 +136,27 @@ class StrategyEngine:
             next_review_at=(window.start if window else context.as_of) + review,
         )
 
+    def _routed(self, route: GuardRule, context: CaseContext, fired: list[str], vetoes: list[Veto]) -> Decision:
+        """A compliance rule takes the case out of automated collection."""
+        text = _text(route.reason, context.snapshot.language)
+        vetoes += [Veto(rule_id, route.id, text) for rule_id in fired]
+        decision = self._no_contact(context.snapshot, context.as_of, Reason(route.id, text), tuple(fired), tuple(vetoes))
+        return replace(decision, action=route.route.value)  # type: ignore[union-attr]
+
+    def _replaced(self, decision: Decision, guard: GuardRule, context: CaseContext) -> Decision:
+        """The act is not automated: a review step takes its place (e.g. GDPR art. 22)."""
+        text = _text(guard.reason, context.snapshot.language)
+        strategy_rule = decision.reasons[0].code
+        return replace(
+            decision,
+            action=guard.replace.with_action.value,  # type: ignore[union-attr]
+            channel=None,
+            window=None,
+            window_constraints=(),
+            reasons=(Reason(guard.id, text), *decision.reasons),
+            vetoes=(*decision.vetoes, Veto(strategy_rule, guard.id, text)),
+        )
+
     def _no_contact(self, snapshot: CaseSnapshot, as_of: datetime, reason: Reason, fired: tuple[str, ...], vetoes: tuple[Veto, ...]) -> Decision:
         return Decision(
             case_id=snapshot.case_id,
@@ -134,25 +173,41 @@ class StrategyEngine:
             next_review_at=as_of + DEFAULT_REVIEW,
         )
 
-    def _trace(self, context: CaseContext, fired: list[str], vetoes: list[Veto], decision: Decision) -> dict[str, Any]:
-        hours = BASELINE_HOURS
+    def _trace(self, context: CaseContext, fired: list[str], guards: list[GuardRule], decision: Decision) -> dict[str, Any]:
+        snapshot = context.snapshot
+        shaping = self.compliance.shaping(context, decision.channel) if decision.channel else None
         return {
             "facts": plain(context.facts),
             "rules": rule_trace(self.policy, context.facts, set(fired)),
             "candidates_best_first": fired,
-            "vetoes": [plain(vars(veto)) for veto in vetoes],
+            "compliance": {
+                "packs_in_force": [f"{pack.name} {pack.version}" for pack in self.compliance.in_force(snapshot.country, snapshot.region)],
+                "rules_holding": [guard.id for guard in guards],
+                "built_in_guardrails": f"{guardrails.PACK_NAME} {guardrails.PACK_VERSION}",
+            },
+            "vetoes": [plain(vars(veto)) for veto in decision.vetoes],
             "chosen": decision.reasons[0].code,
             "window": {
                 "zones": [str(zone) for zone in context.zones],
-                "contact_hours": f"{hours.opens:%H:%M}-{hours.closes:%H:%M}",
-                "closed_weekdays": sorted(hours.closed_weekdays),
-                "closed_on_public_holidays": hours.closed_on_holidays,
+                "contact_hours": f"{shaping.hours.opens:%H:%M}-{shaping.hours.closes:%H:%M}" if shaping else None,
+                "closed_weekdays": sorted(shaping.hours.closed_weekdays) if shaping else None,
+                "closed_on_public_holidays": shaping.hours.closed_on_holidays if shaping else None,
+                "not_before": plain(shaping.not_before) if shaping else None,
+                "shaped_by": [rule_id for rule_id, _ in shaping.constraints] if shaping else [],
                 "result": plain(vars(decision.window)) if decision.window else None,
             },
             "policy": plain(vars(self.ref)),
-            "guardrails": f"{guardrails.PACK_NAME} {guardrails.PACK_VERSION}",
         }
 
 
-def _with_trace(decision: Decision, trace: dict[str, Any]) -> Decision:
-    return replace(decision, trace=trace)
+def _pack_action_vetoes(rule: Rule, blocks: list[GuardRule], language: str) -> list[Veto]:
+    return [
+        Veto(rule.id, guard.id, _text(guard.reason, language))
+        for guard in blocks
+        if guard.block and ((guard.block.contacting and rule.action.contacts) or rule.action in guard.block.actions)
+    ]
+
+
+def _pack_channel_veto(rule_id: str, channel: Channel, blocks: list[GuardRule], language: str) -> Veto | None:
+    guard = next((guard for guard in blocks if guard.block and channel in guard.block.channels), None)
+    return Veto(rule_id, guard.id, _text(guard.reason, language), channel) if guard else None

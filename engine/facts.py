@@ -36,6 +36,7 @@ class FactSpec:
     choices: tuple[str, ...] = ()  # the only values a TEXT fact can take, when closed
 
 
+BREATHING_SPACE = timedelta(days=60)  # UK Debt Respite Scheme: a standard moratorium lasts 60 days
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CONTACT_PERIODS = {"last_24h": timedelta(hours=24), "last_7d": timedelta(days=7), "last_30d": timedelta(days=30)}
 _CHANNELS = tuple(channel.value for channel in Channel)
@@ -66,12 +67,14 @@ def _catalogue() -> dict[str, FactSpec]:
         "local.weekday": FactSpec(T, "weekday in the debtor's time zone", WEEKDAYS),
         "local.is_holiday": FactSpec(B, "today is a public holiday where the debtor lives"),
         "time_zone_known": FactSpec(B, "the snapshot named the debtor's time zone"),
+        "breathing_space.active": FactSpec(B, "a UK Breathing Space moratorium is running (60 days from its start)"),
+        "breathing_space.days_left": FactSpec(I, "days left in the Breathing Space moratorium"),
     }
     for name in ("sms", "email", "phone", "letter", "push", "electronic_opt_out"):
         facts[f"consent.{name}"] = FactSpec(B, f"consent for {name}" if name != "electronic_opt_out" else "opted out of electronic communications")
     for name in ("objection", "restriction", "erasure_requested"):
         facts[f"gdpr.{name}"] = FactSpec(B, f"GDPR {name.replace('_', ' ')}")
-    for name in ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship"):
+    for name in ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship", "time_barred"):
         facts[f"legal.{name}"] = FactSpec(B, name.replace("_", " "))
     for channel in (*_CHANNELS, "all"):
         for period in _CONTACT_PERIODS:
@@ -142,7 +145,8 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
         facts["preferred_channel"] = snapshot.preferred_channel.value
     for prefix, flags in (("consent", snapshot.consents), ("gdpr", snapshot.gdpr), ("legal", snapshot.legal)):
         for name, value in flags.__dict__.items():
-            facts[f"{prefix}.{name}"] = value
+            if isinstance(value, bool):
+                facts[f"{prefix}.{name}"] = value
     for key, value in snapshot.attributes.items():
         facts[ATTRIBUTE_PREFIX + key] = value
 
@@ -156,6 +160,10 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
     else:
         today = as_of.date()
 
+    moratorium = snapshot.legal.breathing_space_start
+    facts["breathing_space.active"] = moratorium is not None and moratorium <= today < moratorium + BREATHING_SPACE
+    if facts["breathing_space.active"]:
+        facts["breathing_space.days_left"] = (moratorium + BREATHING_SPACE - today).days  # type: ignore[operator]
     promise = snapshot.payment.promise_to_pay_date
     facts["promise.active"] = promise is not None and promise >= today
     if promise is not None and promise >= today:

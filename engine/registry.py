@@ -17,11 +17,13 @@ from engine import guardrails
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.policy.loader import load_strategy
+from engine.policy.packs import load_packs
 from engine.portfolio import synthetic_portfolio
 from engine.snapshot import parse_snapshot
 
 log = logging.getLogger(__name__)
 STRATEGY_DIR = "strategies"
+COMPLIANCE_DIR = "compliance"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class PolicyRegistry:
 
 def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:
     """The engine for a rules directory: what the server, `explain`, policy tests and `simulate` decide with."""
-    return StrategyEngine(load_strategy(rules_dir / STRATEGY_DIR), backend)
+    return StrategyEngine(load_strategy(rules_dir / STRATEGY_DIR), load_packs(rules_dir / COMPLIANCE_DIR), backend)
 
 
 def _warm_up(engine: StrategyEngine) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Annotated, Any
@@ -74,6 +74,21 @@ class LegalFlags(_Strict):
     deceased: bool = False
     vulnerable: bool = False
     hardship: bool = False
+    time_barred: bool = False
+    breathing_space_start: date | None = None  # UK Breathing Space moratorium (60 days)
+
+
+class PreferredHours(_Strict):
+    """The local hours the debtor asked to be contacted in (closes is exclusive)."""
+
+    opens: time
+    closes: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PreferredHours:
+        if self.opens >= self.closes:
+            raise ValueError("opens must be before closes")
+        return self
 
 
 class PaymentBehaviour(_Strict):
@@ -115,6 +130,7 @@ class CaseSnapshot(_Strict):
     prior_contacts: list[PriorContact] = Field(default_factory=list, max_length=MAX_PRIOR_CONTACTS)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
     preferred_channel: Channel | None = None
+    preferred_hours: PreferredHours | None = None
     language: str = "en"
 
     @field_validator("country")

@@ -9,24 +9,17 @@ stay right across daylight-saving changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from engine.decision import Window
 from engine.facts import is_public_holiday
+from engine.policy.ir import ContactHours
 
 HORIZON = timedelta(days=14)
 
 
-@dataclass(frozen=True)
-class ContactHours:
-    opens: time = time(8, 0)
-    closes: time = time(20, 0)  # exclusive
-    closed_weekdays: frozenset[int] = frozenset({6})  # Monday is 0, Sunday 6
-    closed_on_holidays: bool = True
-
-
+# Used for a channel when no compliance pack sets hours for it.
 BASELINE_HOURS = ContactHours()
 
 
@@ -36,12 +29,14 @@ def next_window(
     country: str,
     region: str | None,
     hours: ContactHours = BASELINE_HOURS,
+    not_before: datetime | None = None,
 ) -> Window | None:
-    """The next opening within HORIZON, or None when there is none (or no zone)."""
-    if not zones:
+    """The next opening within HORIZON of as_of, at or after `not_before` (a cap
+    or quiet period), or None when there is none (or no zone)."""
+    if not zones or hours.opens >= hours.closes:
         return None
     limit = as_of + HORIZON
-    moment = as_of
+    moment = max(as_of, not_before) if not_before else as_of
     while moment < limit:
         openings = [_opening(moment, zone, country, region, hours) for zone in zones]
         if None in openings:

@@ -6,6 +6,8 @@ from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+import us
+
 from engine.snapshot import CaseSnapshot
 
 
@@ -26,13 +28,30 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def possible_zones(snapshot: CaseSnapshot) -> tuple[ZoneInfo, ...]:
-    """The zone the debtor is in; when unknown, every zone of the country.
+@lru_cache(maxsize=128)
+def _us_state_zones(state: str) -> tuple[str, ...]:
+    found = us.states.lookup(state)
+    return tuple(sorted(found.time_zones)) if found is not None and found.time_zones else ()
 
-    A window must then be lawful in all of them (the intersection), so an unknown
-    zone can only narrow when a debtor may be contacted, never widen it.
+
+def region_zones(country: str, region: str | None) -> tuple[str, ...]:
+    """Every zone the country (or, where we know it, the region) spans."""
+    if country == "US" and region and _us_state_zones(region):
+        return _us_state_zones(region)
+    return _zones_by_country().get(country, ())
+
+
+def possible_zones(snapshot: CaseSnapshot) -> tuple[ZoneInfo, ...]:
+    """The zones the debtor may be in; a window must be lawful in all of them.
+
+    The snapshot's zone when it agrees with the region; when there is no zone,
+    every zone of the region (or country); when zone and region disagree, all of
+    them. So doubt about where the debtor is only ever narrows the window.
     """
+    if snapshot.time_zone and snapshot.region and snapshot.country == "US":
+        state = _us_state_zones(snapshot.region)
+        if state and snapshot.time_zone not in state:
+            return tuple(_zone(name) for name in sorted({snapshot.time_zone, *state}))
     if snapshot.time_zone:
         return (_zone(snapshot.time_zone),)
-    names = _zones_by_country().get(snapshot.country, ())
-    return tuple(_zone(name) for name in names)
+    return tuple(_zone(name) for name in region_zones(snapshot.country, snapshot.region))

@@ -65,7 +65,7 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
         "product": case.product or None,
         "consents": {field.name: value for field, value in case.consents.ListFields()},
         "gdpr": {field.name: value for field, value in case.gdpr.ListFields()},
-        "legal": {field.name: value for field, value in case.legal.ListFields()},
+        "legal": {field.name: value for field, value in case.legal.ListFields() if value != ""},
         "payment": {
             "broken_promises": payment.broken_promises,
             "last_payment_at": _instant(payment, "last_payment_at"),
@@ -81,6 +81,7 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
         ],
         "attributes": dict(case.attributes),
         "preferred_channel": _CHANNEL_FROM_PROTO.get(case.preferred_channel),
+        "preferred_hours": {"opens": case.preferred_hours.opens, "closes": case.preferred_hours.closes} if case.HasField("preferred_hours") else None,
         "language": case.language or "en",
     }
 
@@ -97,6 +98,7 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
         channel=_CHANNEL_TO_PROTO.get(decision.channel, pb.CHANNEL_UNSPECIFIED) if decision.channel else pb.CHANNEL_UNSPECIFIED,
         template=decision.template or "",
         reasons=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.reasons],
+        window_constraints=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.window_constraints],
         fired_rules=decision.fired_rules,
         vetoes=[
             pb.Veto(

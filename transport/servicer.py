@@ -133,6 +133,22 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
         strategy = pb.PolicyInfo(name=ref.name, version=ref.version, hash=ref.hash, kind="strategy", rule_count=len(active.engine.policy.rules))
         strategy.loaded_at.FromDatetime(active.loaded_at)
         name, version = self._registry.guardrail_pack()
-        guardrails = pb.PolicyInfo(name=name, version=version, hash="", kind="guardrails")
-        guardrails.loaded_at.FromDatetime(active.loaded_at)
-        return pb.GetPolicyResponse(policies=[strategy, guardrails])
+        built_in = pb.PolicyInfo(name=name, version=version, hash="", kind="guardrails", applies_to=["*"])
+        packs = [
+            pb.PolicyInfo(
+                name=pack.name, version=pack.version, hash=pack.content_hash, kind="compliance", rule_count=len(pack.rules),
+                applies_to=_places(pack.countries, pack.regions),
+            )
+            for pack in active.engine.compliance.packs
+        ]
+        for info in [built_in, *packs]:
+            info.loaded_at.FromDatetime(active.loaded_at)
+        return pb.GetPolicyResponse(policies=[strategy, built_in, *packs])
+
+
+def _places(countries: frozenset[str] | None, regions: frozenset[str] | None) -> list[str]:
+    if countries is None:
+        return ["*"]
+    if regions is None:
+        return sorted(countries)
+    return sorted(f"{country}-{region}" for country in countries for region in regions)

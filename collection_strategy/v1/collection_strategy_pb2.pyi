@@ -70,7 +70,7 @@ class GdprFlags(_message.Message):
     def __init__(self, objection: _Optional[bool] = ..., restriction: _Optional[bool] = ..., erasure_requested: _Optional[bool] = ...) -> None: ...
 
 class LegalFlags(_message.Message):
-    __slots__ = ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship")
+    __slots__ = ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship", "time_barred", "breathing_space_start")
     DISPUTE_FIELD_NUMBER: _ClassVar[int]
     BANKRUPTCY_FIELD_NUMBER: _ClassVar[int]
     CEASE_AND_DESIST_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,8 @@ class LegalFlags(_message.Message):
     DECEASED_FIELD_NUMBER: _ClassVar[int]
     VULNERABLE_FIELD_NUMBER: _ClassVar[int]
     HARDSHIP_FIELD_NUMBER: _ClassVar[int]
+    TIME_BARRED_FIELD_NUMBER: _ClassVar[int]
+    BREATHING_SPACE_START_FIELD_NUMBER: _ClassVar[int]
     dispute: bool
     bankruptcy: bool
     cease_and_desist: bool
@@ -85,7 +87,17 @@ class LegalFlags(_message.Message):
     deceased: bool
     vulnerable: bool
     hardship: bool
-    def __init__(self, dispute: _Optional[bool] = ..., bankruptcy: _Optional[bool] = ..., cease_and_desist: _Optional[bool] = ..., attorney_represented: _Optional[bool] = ..., deceased: _Optional[bool] = ..., vulnerable: _Optional[bool] = ..., hardship: _Optional[bool] = ...) -> None: ...
+    time_barred: bool
+    breathing_space_start: str
+    def __init__(self, dispute: _Optional[bool] = ..., bankruptcy: _Optional[bool] = ..., cease_and_desist: _Optional[bool] = ..., attorney_represented: _Optional[bool] = ..., deceased: _Optional[bool] = ..., vulnerable: _Optional[bool] = ..., hardship: _Optional[bool] = ..., time_barred: _Optional[bool] = ..., breathing_space_start: _Optional[str] = ...) -> None: ...
+
+class ContactHours(_message.Message):
+    __slots__ = ("opens", "closes")
+    OPENS_FIELD_NUMBER: _ClassVar[int]
+    CLOSES_FIELD_NUMBER: _ClassVar[int]
+    opens: str
+    closes: str
+    def __init__(self, opens: _Optional[str] = ..., closes: _Optional[str] = ...) -> None: ...
 
 class PaymentBehaviour(_message.Message):
     __slots__ = ("broken_promises", "last_payment_at", "promise_to_pay_date")
@@ -108,7 +120,7 @@ class PriorContact(_message.Message):
     def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[ContactOutcome, str]] = ...) -> None: ...
 
 class CaseSnapshot(_message.Message):
-    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language")
+    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language", "preferred_hours")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +145,7 @@ class CaseSnapshot(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_HOURS_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     country: str
     region: str
@@ -150,7 +163,8 @@ class CaseSnapshot(_message.Message):
     attributes: _containers.ScalarMap[str, str]
     preferred_channel: Channel
     language: str
-    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ...) -> None: ...
+    preferred_hours: ContactHours
+    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
     __slots__ = ("case", "as_of", "explain")
@@ -227,7 +241,7 @@ class FieldViolation(_message.Message):
     def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace")
+    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +256,7 @@ class Decision(_message.Message):
     NEXT_REVIEW_AT_FIELD_NUMBER: _ClassVar[int]
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     action: str
     channel: Channel
@@ -256,7 +271,8 @@ class Decision(_message.Message):
     next_review_at: _timestamp_pb2.Timestamp
     as_of: _timestamp_pb2.Timestamp
     trace: _struct_pb2.Struct
-    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    window_constraints: _containers.RepeatedCompositeFieldContainer[Reason]
+    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
 
 class ContactWindow(_message.Message):
     __slots__ = ("start", "end", "time_zone", "local_start", "local_end")
@@ -331,17 +347,19 @@ class GetPolicyResponse(_message.Message):
     def __init__(self, policies: _Optional[_Iterable[_Union[PolicyInfo, _Mapping]]] = ...) -> None: ...
 
 class PolicyInfo(_message.Message):
-    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count")
+    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count", "applies_to")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
     LOADED_AT_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     RULE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    APPLIES_TO_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     hash: str
     loaded_at: _timestamp_pb2.Timestamp
     kind: str
     rule_count: int
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ...) -> None: ...
+    applies_to: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ..., applies_to: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -8,10 +8,11 @@ backend needs only these node types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time, timedelta
 from decimal import Decimal
 from typing import Union
 
-from engine.vocabulary import Action, Channel
+from engine.vocabulary import Action, Channel, Outcome
 
 Scalar = Union[bool, int, str, Decimal]
 COMPARISONS = ("eq", "neq", "lt", "lte", "gt", "gte")
@@ -89,6 +90,102 @@ class Policy:
     rules: tuple[Rule, ...]
     content_hash: str
     source_files: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ContactHours:
+    """When contact is allowed, in local time; closes is exclusive."""
+
+    opens: time = time(8, 0)
+    closes: time = time(20, 0)
+    closed_weekdays: frozenset[int] = frozenset({6})  # Monday is 0, Sunday 6
+    closed_on_holidays: bool = True
+
+    def intersect(self, other: ContactHours) -> ContactHours:
+        return ContactHours(
+            max(self.opens, other.opens),
+            min(self.closes, other.closes),
+            self.closed_weekdays | other.closed_weekdays,
+            self.closed_on_holidays or other.closed_on_holidays,
+        )
+
+
+@dataclass(frozen=True)
+class HoursRule:
+    id: str
+    channels: frozenset[Channel]  # the channels these hours govern
+    hours: ContactHours
+    reason: dict[str, str]
+
+
+@dataclass(frozen=True)
+class CapRule:
+    """At most `max` contacts on `channels` (counted together) in any rolling `period`."""
+
+    id: str
+    channels: frozenset[Channel]
+    max: int
+    period: timedelta
+    reason: dict[str, str]
+
+
+@dataclass(frozen=True)
+class QuietRule:
+    """After a contact on `after_channels` with one of `outcomes`, no contact on
+    `channels` until `days` local days have passed (the day itself is day 1)."""
+
+    id: str
+    channels: frozenset[Channel]
+    after_channels: frozenset[Channel]
+    outcomes: frozenset[Outcome]
+    days: int
+    reason: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Block:
+    contacting: bool = False  # every action that reaches the debtor
+    actions: frozenset[Action] = frozenset()
+    channels: frozenset[Channel] = frozenset()
+
+
+@dataclass(frozen=True)
+class Replace:
+    actions: frozenset[Action]
+    with_action: Action
+
+
+@dataclass(frozen=True)
+class GuardRule:
+    """A compliance rule: when its condition holds, it blocks, routes or replaces."""
+
+    id: str  # "<pack>/<rule id>"
+    condition: Condition
+    reason: dict[str, str]
+    source: Source
+    block: Block | None = None
+    route: Action | None = None  # the decision becomes this (non-contacting) action
+    replace: Replace | None = None
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A compliance pack: a jurisdiction's rules, chosen by the case's country and region."""
+
+    name: str
+    version: str
+    countries: frozenset[str] | None  # None: every country
+    regions: frozenset[str] | None  # None: every region
+    fallback: bool  # applies only to channels no other pack sets hours for
+    hours: tuple[HoursRule, ...]
+    caps: tuple[CapRule, ...]
+    quiet: tuple[QuietRule, ...]
+    rules: tuple[GuardRule, ...]
+    content_hash: str
+    source_files: tuple[str, ...] = ()
+
+    def applies_to(self, country: str, region: str | None) -> bool:
+        return (self.countries is None or country in self.countries) and (self.regions is None or region in self.regions)
 
 
 def paths_of(condition: Condition) -> set[str]:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
 from engine.policy.ir import ALWAYS, Condition, OfferTerms, Policy, Rule, Source
-from engine.policy.model import OfferSpec, PolicyFile, RuleSpec, ThenSpec
+from engine.policy.model import OfferSpec, PolicyFile, RuleSpec
 from engine.policy.yaml_source import SourceMap, load_yaml
 from engine.vocabulary import Channel
 
 POLICY_SUFFIXES = (".yaml", ".yml")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -55,28 +57,38 @@ def load_strategy(directory: Path) -> Policy:
             rules.append(rule)
     if problems:
         raise PolicyError(problems)
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     ordered = tuple(sorted(rules, key=lambda rule: (-rule.priority, rule.id)))
-    return Policy(first.policy, first.version, ordered, digest.hexdigest()[:16], tuple(str(path) for path in files))
+    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files))
 
 
 def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
+    spec, conditions, source = parse_file(path, PolicyFile)
+    return spec, [_rule(rule_spec, conditions.get(index, ALWAYS), index, source) for index, rule_spec in enumerate(spec.rules)]
+
+
+def parse_file(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[int, Condition], SourceMap]:
+    """Read and validate one file: the model, each rule's compiled `when` by index,
+    and the source map; every problem of the file at once, in line order."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise PolicyError([PolicyProblem(str(path), 1, 1, f"cannot be read: {error}")]) from None
     data, source = load_yaml(text, str(path))
-    # Every problem of the file at once: the shape (pydantic) and each rule's conditions.
     conditions, problems = _compile_conditions(data, source)
     try:
-        spec = PolicyFile.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as error:
-        problems += _model_problems(error.errors(), data, source)
+        problems += _model_problems(error.errors(), data, source, model)
     if problems:
         raise PolicyError(sorted(problems, key=lambda problem: (problem.line, problem.column)))
-    return spec, [_rule(rule_spec, conditions.get(index, ALWAYS), index, source) for index, rule_spec in enumerate(spec.rules)]
+    return spec, conditions, source
+
+
+def content_hash(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def _compile_conditions(data: Any, source: SourceMap) -> tuple[dict[int, Condition], list[PolicyProblem]]:
@@ -123,7 +135,7 @@ def _offer(spec: OfferSpec | None) -> OfferTerms | None:
     return OfferTerms(spec.discount_pct, spec.instalments, spec.min_instalment, spec.max_deferral_days)
 
 
-def _model_problems(items: list[Any], data: Any, source: SourceMap) -> list[PolicyProblem]:
+def _model_problems(items: list[Any], data: Any, source: SourceMap, root: type[BaseModel]) -> list[PolicyProblem]:
     """One readable problem per place, from pydantic's errors."""
     by_place: dict[tuple[Any, ...], list[Any]] = {}
     for item in items:
@@ -134,7 +146,7 @@ def _model_problems(items: list[Any], data: Any, source: SourceMap) -> list[Poli
         item = group[0]
         if item["type"] == "extra_forbidden":
             key = str(loc[-1])
-            known = _known_keys(loc[:-1])
+            known = _known_keys(root, loc[:-1])
             hint = difflib.get_close_matches(key, known, n=1)
             if hint:
                 suggested.add((*loc[:-1], hint[0]))
@@ -165,9 +177,22 @@ def _rule_id(data: Any, loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _known_keys(loc: tuple[Any, ...]) -> list[str]:
-    models = {"rules": RuleSpec, "then": ThenSpec, "offer": OfferSpec}
-    model: Any = PolicyFile
+def _known_keys(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where an unknown key was found, for a did-you-mean hint."""
+    model: Any = root
     for part in loc:
-        model = models.get(part, model) if isinstance(part, str) else model
-    return list(model.model_fields)
+        if isinstance(part, str):
+            annotation = model.model_fields[part].annotation if part in getattr(model, "model_fields", {}) else None
+            model = _model_in(annotation) or model
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `list[RuleSpec] | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        found = _model_in(argument)
+        if found:
+            return found
+    return None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from engine.vocabulary import Action, Channel
+from engine.vocabulary import Action, Channel, Outcome
 
 RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
 TEMPLATE = r"^[a-z0-9][a-z0-9_.-]{0,79}$"
@@ -15,7 +16,7 @@ ChannelName = Channel | Literal["preferred"]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class OfferSpec(_Spec):
@@ -73,3 +74,119 @@ class PolicyFile(_Spec):
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$", description="the policy's version, quoted")
     description: str | None = None
     rules: list[RuleSpec] = Field(min_length=1)
+
+
+# --- compliance packs -------------------------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Reason = str | dict[Literal["en", "pl"], str]
+_EARLIEST, _LATEST = time(7, 0), time(22, 0)  # no pack may open contact wider than this
+
+
+def _clock(value: Any) -> Any:
+    if isinstance(value, int):  # YAML 1.1 reads an unquoted 8:00 as the number 480
+        raise ValueError('write times in quotes, e.g. "08:00"')
+    return value
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock)]
+
+
+class ContactHoursSpec(_Spec):
+    """When contact is lawful in local time, for some or all channels."""
+
+    id: str = Field(pattern=RULE_ID)
+    channels: list[Channel] | None = Field(default=None, description="the channels these hours govern; all when absent")
+    opens: ClockTime
+    closes: ClockTime = Field(description="exclusive")
+    closed_weekdays: list[Weekday] = Field(default_factory=lambda: ["sun"])
+    closed_on_public_holidays: bool = True
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _sane(self) -> ContactHoursSpec:
+        if not (_EARLIEST <= self.opens < self.closes <= _LATEST):
+            raise ValueError(f"contact hours must lie within 07:00-22:00 with opens before closes, got {self.opens:%H:%M}-{self.closes:%H:%M}")
+        return self
+
+
+class CapSpec(_Spec):
+    """At most `max` contacts on these channels, counted together, in any `period_days`."""
+
+    id: str = Field(pattern=RULE_ID)
+    channels: list[Channel] = Field(min_length=1)
+    max: int = Field(ge=1, le=100)
+    period_days: int = Field(ge=1, le=31)
+    reason: Reason
+
+
+class QuietAfterSpec(_Spec):
+    """After a contact with one of `outcomes` on `after_channels`, no contact on
+    `channels` for `days` local days, the day of that contact counting as day 1."""
+
+    id: str = Field(pattern=RULE_ID)
+    channels: list[Channel] = Field(min_length=1)
+    after_channels: list[Channel] = Field(min_length=1)
+    outcomes: list[Outcome] = Field(min_length=1)
+    days: int = Field(ge=1, le=60)
+    reason: Reason
+
+
+class BlockSpec(_Spec):
+    contacting: bool = Field(default=False, description="block every action that reaches the debtor")
+    actions: list[Action] = Field(default_factory=list)
+    channels: list[Channel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> BlockSpec:
+        if not (self.contacting or self.actions or self.channels):
+            raise ValueError("a block names `contacting: true`, actions or channels")
+        return self
+
+
+class ReplaceSpec(_Spec):
+    actions: list[Action] = Field(min_length=1)
+    with_: Action = Field(alias="with")
+
+
+class GuardRuleSpec(_Spec):
+    id: str = Field(pattern=RULE_ID)
+    description: str | None = None
+    when: dict[str, Any] = Field(default_factory=dict)
+    block: BlockSpec | None = None
+    route: Action | None = Field(default=None, description="the decision becomes this action, which must not contact")
+    replace: ReplaceSpec | None = None
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> GuardRuleSpec:
+        if sum(effect is not None for effect in (self.block, self.route, self.replace)) != 1:
+            raise ValueError("a compliance rule has exactly one of `block`, `route` or `replace`")
+        for action in [self.route] if self.route else [self.replace.with_] if self.replace else []:
+            if action.contacts:
+                raise ValueError(f"{action.value} contacts the debtor; compliance may only route to a step that does not")
+        return self
+
+
+class AppliesTo(_Spec):
+    countries: list[str] | Literal["*"] = Field(description='ISO 3166-1 alpha-2 codes, or "*" for every country')
+    regions: list[str] | None = Field(default=None, description="only these regions (ISO 3166-2 without the country)")
+    fallback: bool = Field(default=False, description="set hours only for channels no other pack in force sets hours for")
+
+
+class PackFile(_Spec):
+    policy: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
+    kind: Literal["compliance"]
+    description: str | None = None
+    applies_to: AppliesTo
+    contact_hours: list[ContactHoursSpec] = Field(default_factory=list)
+    caps: list[CapSpec] = Field(default_factory=list)
+    quiet_after: list[QuietAfterSpec] = Field(default_factory=list)
+    rules: list[GuardRuleSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fallback_sets_only_hours(self) -> PackFile:
+        if self.applies_to.fallback and self.rules:
+            raise ValueError("a fallback pack sets contact hours and caps only; put rules in a pack that always applies")
+        return self

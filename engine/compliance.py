@@ -1,0 +1,129 @@
+"""Compliance packs at decision time: which packs are in force for a case, which
+of their rules hold, and how their hours, caps and quiet periods shape a window.
+
+Packs come from rules/compliance/ and are chosen by the case's country and
+region. They add to the built-in guardrails (engine.guardrails), which no file
+can remove.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache, reduce
+from typing import Sequence
+
+from engine.facts import CaseContext
+from engine.matching import make_matcher
+from engine.policy.ir import ALWAYS, AllOf, AnyOf, CapRule, Compare, Condition, ContactHours, GuardRule, Pack, QuietRule
+from engine.vocabulary import Channel
+from engine.window import BASELINE_HOURS
+
+GUARD_RULESET = "compliance"
+
+
+@dataclass(frozen=True)
+class _ScopedRule:
+    """A pack rule with its pack's country and region test folded into its condition."""
+
+    id: str
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class _RuleSet:
+    name: str
+    version: str
+    rules: tuple[_ScopedRule, ...]
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """What the packs make of one channel's window."""
+
+    hours: ContactHours
+    not_before: datetime | None
+    constraints: tuple[tuple[str, dict[str, str]], ...]  # (rule id, reason texts)
+
+
+def _scope(pack: Pack) -> Condition:
+    parts: list[Condition] = []
+    for path, codes in (("country", pack.countries), ("region", pack.regions)):
+        if codes is not None:
+            parts.append(AnyOf(tuple(Compare(path, "eq", code) for code in sorted(codes))))
+    return AllOf(tuple(parts)) if parts else ALWAYS
+
+
+class Compliance:
+    def __init__(self, packs: Sequence[Pack], backend: str = "durable"):
+        self.packs = tuple(packs)
+        self._rules = {rule.id: rule for pack in self.packs for rule in pack.rules}
+        self._order = {rule_id: index for index, rule_id in enumerate(self._rules)}
+        scoped = tuple(_ScopedRule(rule.id, AllOf((_scope(pack), rule.condition))) for pack in self.packs for rule in pack.rules)
+        self._matcher = make_matcher(_RuleSet(GUARD_RULESET, "+".join(f"{p.name}@{p.version}" for p in self.packs), scoped), backend) if scoped else None
+        self.in_force = lru_cache(maxsize=4096)(self._in_force)
+
+    def _in_force(self, country: str, region: str | None) -> tuple[Pack, ...]:
+        return tuple(pack for pack in self.packs if pack.applies_to(country, region))
+
+    def matching_rules(self, context: CaseContext) -> list[GuardRule]:
+        """The pack rules that hold for this case, in pack order."""
+        if self._matcher is None:
+            return []
+        return sorted((self._rules[rule_id] for rule_id in self._matcher.matching(context.facts)), key=lambda rule: self._order[rule.id])
+
+    def shaping(self, context: CaseContext, channel: Channel) -> Shaping:
+        snapshot = context.snapshot
+        packs = self.in_force(snapshot.country, snapshot.region)
+        hours_rules = [rule for pack in packs if not pack.fallback for rule in pack.hours if channel in rule.channels]
+        if not hours_rules:  # fallback packs speak only where no other pack does
+            hours_rules = [rule for pack in packs if pack.fallback for rule in pack.hours if channel in rule.channels]
+        hours = reduce(ContactHours.intersect, (rule.hours for rule in hours_rules)) if hours_rules else BASELINE_HOURS
+        constraints: list[tuple[str, dict[str, str]]] = [(rule.id, rule.reason) for rule in hours_rules]
+        if snapshot.preferred_hours:
+            preferred = ContactHours(snapshot.preferred_hours.opens, snapshot.preferred_hours.closes, frozenset(), False)
+            hours = hours.intersect(preferred)
+            constraints.append(("debtor/preferred-hours", {"en": "Only within the hours the debtor asked to be contacted in.", "pl": "Tylko w godzinach wskazanych przez dłużnika."}))
+        not_before: datetime | None = None
+        for cap in (cap for pack in packs for cap in pack.caps if channel in cap.channels):
+            release = cap_release(cap, context)
+            if release:
+                not_before = max(not_before or release, release)
+                constraints.append((cap.id, cap.reason))
+        for quiet in (quiet for pack in packs for quiet in pack.quiet if channel in quiet.channels):
+            release = quiet_release(quiet, context)
+            if release and release > context.as_of:
+                not_before = max(not_before or release, release)
+                constraints.append((quiet.id, quiet.reason))
+        return Shaping(hours, not_before, tuple(constraints))
+
+
+def cap_release(cap: CapRule, context: CaseContext) -> datetime | None:
+    """When one more contact fits under the cap; None if it fits now.
+
+    Contacts are counted in the rolling period (as_of - period, as_of]; the cap
+    frees a place when the oldest counted contact leaves the period.
+    """
+    start = context.as_of - cap.period
+    counted = sorted(contact.at for contact in context.snapshot.prior_contacts if contact.channel in cap.channels and contact.at > start)
+    if len(counted) < cap.max:
+        return None
+    return counted[len(counted) - cap.max] + cap.period
+
+
+def quiet_release(quiet: QuietRule, context: CaseContext) -> datetime | None:
+    """Local midnight starting day `days + 1` after the last qualifying contact
+    (that contact's day is day 1), in the latest of the debtor's possible zones."""
+    last = max(
+        (contact.at for contact in context.snapshot.prior_contacts if contact.channel in quiet.after_channels and contact.outcome in quiet.outcomes),
+        default=None,
+    )
+    if last is None:
+        return None
+    releases = []
+    for zone in context.zones or (timezone.utc,):
+        day = last.astimezone(zone).date() + timedelta(days=quiet.days)
+        releases.append(datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(timezone.utc))
+    return max(releases)
+
+

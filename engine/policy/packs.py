@@ -1,0 +1,106 @@
+"""Load compliance packs: rules/compliance/<pack>/*.yaml (or rules/compliance/*.yaml).
+
+A pack is chosen by the case's country and region, never by the strategy, and
+can only restrict: block, route to a review step, replace an act by a review,
+narrow contact hours, cap contacts, impose quiet periods.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pycountry
+
+from engine.errors import PolicyError, PolicyProblem
+from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Pack, QuietRule, Replace, Source
+from engine.policy.loader import content_hash, parse_file, policy_files
+from engine.policy.model import GuardRuleSpec, PackFile, Reason
+from engine.policy.yaml_source import SourceMap
+from engine.vocabulary import Channel
+
+_WEEKDAY = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+ALL_CHANNELS = frozenset(Channel)
+
+
+def pack_files(directory: Path) -> list[Path]:
+    """Pack files in the directory and in each of its sub-folders (not in tests/)."""
+    if not directory.is_dir():
+        return []
+    folders = [directory, *sorted(path for path in directory.iterdir() if path.is_dir() and path.name != "tests")]
+    return [path for folder in folders for path in policy_files(folder)]
+
+
+def load_packs(directory: Path) -> tuple[Pack, ...]:
+    packs: list[Pack] = []
+    problems: list[PolicyProblem] = []
+    for path in pack_files(directory):
+        try:
+            packs.append(load_pack(path))
+        except PolicyError as error:
+            problems += error.problems
+    names: dict[str, str] = {}
+    for pack in packs:
+        if pack.name in names:
+            problems.append(PolicyProblem(pack.source_files[0], 1, 1, f"pack `{pack.name}` is also defined in {names[pack.name]}"))
+        names[pack.name] = pack.source_files[0]
+    if problems:
+        raise PolicyError(problems)
+    return tuple(packs)
+
+
+def load_pack(path: Path) -> Pack:
+    spec, conditions, source = parse_file(path, PackFile)
+    _check_places(spec, source)
+    name = spec.policy
+    applies = spec.applies_to
+    return Pack(
+        name=name,
+        version=spec.version,
+        countries=None if applies.countries == "*" else frozenset(code.upper() for code in applies.countries),
+        regions=frozenset(code.upper() for code in applies.regions) if applies.regions else None,
+        fallback=applies.fallback,
+        hours=tuple(
+            HoursRule(
+                f"{name}/{item.id}",
+                frozenset(item.channels) if item.channels else ALL_CHANNELS,
+                ContactHours(item.opens, item.closes, frozenset(_WEEKDAY[day] for day in item.closed_weekdays), item.closed_on_public_holidays),
+                _texts(item.reason),
+            )
+            for item in spec.contact_hours
+        ),
+        caps=tuple(CapRule(f"{name}/{item.id}", frozenset(item.channels), item.max, timedelta(days=item.period_days), _texts(item.reason)) for item in spec.caps),
+        quiet=tuple(
+            QuietRule(f"{name}/{item.id}", frozenset(item.channels), frozenset(item.after_channels), frozenset(item.outcomes), item.days, _texts(item.reason))
+            for item in spec.quiet_after
+        ),
+        rules=tuple(_guard_rule(name, rule, conditions.get(index, ALWAYS), Source(str(path), source.where(("rules", index))[0])) for index, rule in enumerate(spec.rules)),
+        content_hash=content_hash([path]),
+        source_files=(str(path),),
+    )
+
+
+def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: Source) -> GuardRule:
+    block = spec.block and Block(spec.block.contacting, frozenset(spec.block.actions), frozenset(spec.block.channels))
+    replace = spec.replace and Replace(frozenset(spec.replace.actions), spec.replace.with_)
+    return GuardRule(f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, replace=replace)
+
+
+def _texts(reason: Reason) -> dict[str, str]:
+    return {"en": reason} if isinstance(reason, str) else dict(reason)
+
+
+def _check_places(spec: PackFile, source: SourceMap) -> None:
+    problems = []
+    countries = [] if spec.applies_to.countries == "*" else spec.applies_to.countries
+    for index, code in enumerate(countries):
+        if pycountry.countries.get(alpha_2=code.upper()) is None:
+            problems.append(source.problem(("applies_to", "countries", index), f"`{code}` is not an ISO 3166-1 alpha-2 country code"))
+    for index, region in enumerate(spec.applies_to.regions or []):
+        if not any(pycountry.subdivisions.get(code=f"{country.upper()}-{region.upper()}") for country in countries):
+            problems.append(source.problem(("applies_to", "regions", index), f"`{region}` is not a region of {', '.join(countries) or 'the listed countries'}"))
+    ids = [item.id for group in (spec.contact_hours, spec.caps, spec.quiet_after, spec.rules) for item in group]
+    for duplicate in sorted({item for item in ids if ids.count(item) > 1}):
+        problems.append(source.problem((), f"id `{duplicate}` is used twice in this pack"))
+    if problems:
+        raise PolicyError(problems)
