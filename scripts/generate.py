@@ -55,14 +55,18 @@ def generate_docs(out_dir: Path) -> list[Path]:
     """The policy JSON Schema and the facts reference, both derived from the engine."""
     sys.path.insert(0, str(ROOT))
     from engine.policy.facts_doc import facts_markdown
-    from engine.policy.json_schema import policy_schema
+    from engine.policy.json_schema import pack_schema, policy_schema
 
-    schema, facts = out_dir / "rules" / "schema" / "policy.schema.json", out_dir / "docs" / "facts.md"
-    for path in (schema, facts):
+    schemas = out_dir / "rules" / "schema"
+    outputs = {
+        schemas / "policy.schema.json": json.dumps(policy_schema(), indent=2) + "\n",
+        schemas / "pack.schema.json": json.dumps(pack_schema(), indent=2) + "\n",
+        out_dir / "docs" / "facts.md": facts_markdown(),
+    }
+    for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-    schema.write_text(json.dumps(policy_schema(), indent=2) + "\n", encoding="utf-8")
-    facts.write_text(facts_markdown(), encoding="utf-8")
-    return [schema, facts]
+        path.write_text(text, encoding="utf-8")
+    return list(outputs)
 
 
 if __name__ == "__main__":

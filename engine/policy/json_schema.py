@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.facts import FACT_TYPES, FactSpec, FactType
-from engine.policy.model import PolicyFile
+from pydantic import BaseModel
+
+from engine.policy.model import PackFile, PolicyFile
 
 _JSON_TYPES = {FactType.BOOL: "boolean", FactType.INT: "integer", FactType.MONEY: ["number", "string"], FactType.TEXT: "string"}
 
@@ -49,10 +51,18 @@ def _when_schema() -> dict[str, Any]:
     }
 
 
-def policy_schema() -> dict[str, Any]:
-    schema = PolicyFile.model_json_schema()
+def _with_conditions(model: type[BaseModel], title: str, rule_def: str) -> dict[str, Any]:
+    schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Collection strategy policy"
+    schema["title"] = title
     schema["$defs"]["When"] = _when_schema()
-    schema["$defs"]["RuleSpec"]["properties"]["when"] = {"$ref": "#/$defs/When"}
+    schema["$defs"][rule_def]["properties"]["when"] = {"$ref": "#/$defs/When"}
     return schema
+
+
+def policy_schema() -> dict[str, Any]:
+    return _with_conditions(PolicyFile, "Collection strategy policy", "RuleSpec")
+
+
+def pack_schema() -> dict[str, Any]:
+    return _with_conditions(PackFile, "Compliance pack", "GuardRuleSpec")

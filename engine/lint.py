@@ -1,0 +1,725 @@
+"""`lint`: what an analyst should know about a policy before it serves.
+
+The analysis is exact, not sampled. Each rule condition is normalised into a
+disjunction of "boxes": one constraint per fact path (the values the fact may
+take, and whether it may be absent), facts not named being free. Numbers and
+money are intervals (whole numbers tightened to whole bounds), text and true/false
+are allowed or excluded value sets (closed vocabularies made finite), regular
+expressions are kept opaque. On boxes, emptiness, intersection, containment and
+subtraction are computed exactly except where a regular expression is involved;
+there every answer leans the safe way, so a finding is never a false alarm for
+`never-fires` or `shadowed`, and `gaps` never names a cell some rule can reach.
+
+Findings:
+  never-fires            (error)   no case can ever match the rule
+  shadowed               (warning) higher-priority rules match every case it matches
+  overlap-same-priority  (warning) two rules of equal priority can both match one
+                                   case and do different things: the id decides
+  gaps                   (warning) days-past-due x segment x amount cells no rule reaches
+  too-complex            (info)    a condition too large to analyse exactly
+  load                   (error)   the policy does not load at all
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence, Union
+
+from engine.errors import PolicyError
+from engine.explain import describe, plain
+from engine.facts import FactSpec, FactType, fact_spec
+from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule
+from engine.policy.loader import load_strategy
+from engine.vocabulary import Action
+
+Severity = Literal["info", "warning", "error"]
+MAX_CONJUNCTS = 256  # a rule whose condition expands past this is not analysed
+MAX_PIECES = 4096  # pieces of an uncovered remainder; past this coverage is not claimed
+STRATEGY_DIR = "strategies"
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    file: str
+    line: int
+    rule_id: str | None
+    code: str
+    message: str
+
+
+# ---------------------------------------------------------------------------
+# Value sets: what one fact may be when it is present.
+# ---------------------------------------------------------------------------
+
+Number = Union[int, Decimal]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers between lo and hi (None: unbounded); `whole` for whole-number facts."""
+
+    lo: Number | None = None
+    hi: Number | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    whole: bool = False
+
+    def normal(self) -> Interval:
+        if not self.whole:
+            return self
+        # Whole numbers: `> 30` is `>= 31`, so contradictions like `> 30 and < 31` show.
+        lo = None if self.lo is None else (math.floor(self.lo) + 1 if self.lo_open else math.ceil(self.lo))
+        hi = None if self.hi is None else (math.ceil(self.hi) - 1 if self.hi_open else math.floor(self.hi))
+        return Interval(lo, hi, False, False, True)
+
+    def empty(self) -> bool:
+        if self.lo is None or self.hi is None:
+            return False
+        return self.lo > self.hi or (self.lo == self.hi and (self.lo_open or self.hi_open))
+
+    def full(self) -> bool:
+        return self.lo is None and self.hi is None
+
+    def meet(self, other: Interval) -> Interval:
+        lo, lo_open = _tighter(self.lo, self.lo_open, other.lo, other.lo_open, max)
+        hi, hi_open = _tighter(self.hi, self.hi_open, other.hi, other.hi_open, min)
+        return Interval(lo, hi, lo_open, hi_open, self.whole).normal()
+
+    def within(self, other: Interval) -> bool:
+        if self.empty():
+            return True
+        lo_ok = other.lo is None or (self.lo is not None and (self.lo > other.lo or (self.lo == other.lo and (self.lo_open or not other.lo_open))))
+        hi_ok = other.hi is None or (self.hi is not None and (self.hi < other.hi or (self.hi == other.hi and (self.hi_open or not other.hi_open))))
+        return lo_ok and hi_ok
+
+    def complement(self) -> list[Interval] | None:
+        if self.empty():
+            return [Interval(whole=self.whole)]
+        pieces = []
+        if self.lo is not None:
+            pieces.append(Interval(None, self.lo, False, not self.lo_open, self.whole).normal())
+        if self.hi is not None:
+            pieces.append(Interval(self.hi, None, not self.hi_open, False, self.whole).normal())
+        return [piece for piece in pieces if not piece.empty()]
+
+    def nothing(self) -> Interval:
+        return Interval(1, 0, whole=self.whole)
+
+
+def _tighter(a: Number | None, a_open: bool, b: Number | None, b_open: bool, pick: Callable[..., Number]) -> tuple[Number | None, bool]:
+    if a is None:
+        return b, b_open
+    if b is None or a == b:
+        return a, a_open or (b is not None and b_open)
+    return (a, a_open) if pick(a, b) == a else (b, b_open)
+
+
+Text = Union[str, bool]
+
+
+@dataclass(frozen=True)
+class TextSet:
+    """Text (or true/false): the only values allowed (`finite`) or the values excluded.
+
+    `patterns` (regular expressions every value must fully match) stay opaque, and
+    only on an open set: on a finite set they are applied to the values at once.
+    `choices` is the closed vocabulary of the fact, if any, which keeps sets finite.
+    """
+
+    values: frozenset[Text]
+    finite: bool
+    patterns: frozenset[str] = frozenset()
+    choices: tuple[Text, ...] = ()
+
+    def normal(self) -> TextSet:
+        values, finite = self.values, self.finite
+        if self.choices and not finite:
+            values, finite = frozenset(self.choices) - values, True
+        if finite and self.patterns:
+            values = frozenset(value for value in values if _matches_all(value, self.patterns))
+            return TextSet(values, True, frozenset(), self.choices)
+        return TextSet(values, finite, self.patterns, self.choices)
+
+    def empty(self) -> bool:
+        return self.finite and not self.values  # an open set is infinite; patterns are taken as satisfiable
+
+    def full(self) -> bool:
+        if self.choices:
+            return self.finite and self.values == frozenset(self.choices)
+        return not self.finite and not self.values and not self.patterns
+
+    def meet(self, other: TextSet) -> TextSet:
+        patterns = self.patterns | other.patterns
+        if self.finite and other.finite:
+            return TextSet(self.values & other.values, True, patterns, self.choices).normal()
+        if self.finite or other.finite:
+            allowed, excluded = (self, other) if self.finite else (other, self)
+            return TextSet(allowed.values - excluded.values, True, patterns, self.choices).normal()
+        return TextSet(self.values | other.values, False, patterns, self.choices).normal()
+
+    def within(self, other: TextSet) -> bool:
+        if self.empty():
+            return True
+        if other.finite:
+            return self.finite and self.values <= other.values
+        if self.finite:
+            return all(value not in other.values and _matches_all(value, other.patterns) for value in self.values)
+        # Both open: safe only when every pattern of `other` is also required here, and
+        # each value `other` excludes is excluded here or fails one of our patterns.
+        return other.patterns <= self.patterns and all(value in self.values or not _matches_all(value, self.patterns) for value in other.values)
+
+    def complement(self) -> list[TextSet] | None:
+        if self.patterns:
+            return None  # "does not match /x/" cannot be written with these sets
+        return [TextSet(self.values, not self.finite, frozenset(), self.choices).normal()]
+
+    def nothing(self) -> TextSet:
+        return TextSet(frozenset(), True, frozenset(), self.choices)
+
+
+def _matches_all(value: Text, patterns: frozenset[str]) -> bool:
+    # The same test as the matchers: the whole value must match, and only text matches.
+    return all(isinstance(value, str) and re.fullmatch(pattern, value) is not None for pattern in patterns)
+
+
+Values = Union[Interval, TextSet]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What one fact may be in a box: absent (if `absent`), or present with one of `values`."""
+
+    absent: bool
+    values: Values
+
+    def empty(self) -> bool:
+        return not self.absent and self.values.empty()
+
+    def free(self) -> bool:
+        return self.absent and self.values.full()
+
+    def meet(self, other: Constraint) -> Constraint:
+        return Constraint(self.absent and other.absent, self.values.meet(other.values))  # type: ignore[arg-type]
+
+    def within(self, other: Constraint) -> bool:
+        return (not self.absent or other.absent) and self.values.within(other.values)  # type: ignore[arg-type]
+
+    def complement(self) -> list[Constraint] | None:
+        pieces = self.values.complement()
+        if pieces is None:
+            return None
+        if not pieces:
+            return [Constraint(not self.absent, self.values.nothing())]
+        return [Constraint(not self.absent and index == 0, piece) for index, piece in enumerate(pieces)]
+
+
+Box = dict[str, Constraint]  # fact path -> constraint; a path not named is free
+
+
+def _spec(path: str) -> FactSpec:
+    return fact_spec(path) or FactSpec(FactType.TEXT, "unknown fact")
+
+
+def _is_number(spec: FactSpec) -> bool:
+    return spec.type in (FactType.INT, FactType.MONEY)
+
+
+def _all_values(spec: FactSpec) -> Values:
+    if _is_number(spec):
+        return Interval(whole=spec.type is FactType.INT)
+    choices: tuple[Text, ...] = (True, False) if spec.type is FactType.BOOL else spec.choices
+    return TextSet(frozenset(), False, frozenset(), choices).normal()
+
+
+def free(path: str) -> Constraint:
+    return Constraint(True, _all_values(_spec(path)))
+
+
+class NotAnalysed(Exception):
+    """A condition lint cannot analyse exactly (too large, or an unexpected form)."""
+
+
+def _leaf(condition: Compare | Exists | Matches) -> list[Constraint]:
+    """The constraints of one leaf, as alternatives (a number's `!=` is `<` or `>`)."""
+    spec = _spec(condition.path)
+    everything = _all_values(spec)
+    if isinstance(condition, Exists):
+        return [Constraint(False, everything) if condition.present else Constraint(True, everything.nothing())]
+    if isinstance(condition, Matches):
+        if not isinstance(everything, TextSet):
+            raise NotAnalysed(f"`matches` on the number fact {condition.path}")
+        return [Constraint(False, everything.meet(TextSet(frozenset(), False, frozenset({condition.pattern}), everything.choices)))]
+    op, value = condition.op, condition.value
+    if isinstance(everything, Interval):
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+            raise NotAnalysed(f"{condition.path} compared with {value!r}")
+        shapes = {
+            "eq": [(value, value, False, False)],
+            "neq": [(None, value, False, True), (value, None, True, False)],
+            "lt": [(None, value, False, True)],
+            "lte": [(None, value, False, False)],
+            "gt": [(value, None, True, False)],
+            "gte": [(value, None, False, False)],
+        }
+        return [Constraint(False, Interval(lo, hi, lo_open, hi_open, everything.whole).normal()) for lo, hi, lo_open, hi_open in shapes[op]]
+    if op not in ("eq", "neq"):
+        raise NotAnalysed(f"`{op}` on the text fact {condition.path}")
+    single = TextSet(frozenset({value}), op == "eq", frozenset(), everything.choices).normal()  # type: ignore[arg-type]
+    return [Constraint(False, single)]
+
+
+def meet(a: Box, b: Box) -> Box | None:
+    """The cases both boxes hold for, or None when there are none."""
+    out = dict(a)
+    for path, constraint in b.items():
+        joined = constraint.meet(out[path]) if path in out else constraint
+        if joined.empty():
+            return None
+        out[path] = joined
+    return out
+
+
+def condition_boxes(condition: Condition, limit: int = MAX_CONJUNCTS) -> list[Box] | None:
+    """The condition as a disjunction of non-empty boxes ([]: it never holds); None if too large."""
+    try:
+        return _boxes(condition, limit)
+    except NotAnalysed:
+        return None
+
+
+def _boxes(condition: Condition, limit: int) -> list[Box]:
+    if isinstance(condition, AllOf):
+        result: list[Box] = [{}]
+        for item in condition.items:
+            alternatives = _boxes(item, limit)
+            result = [joined for left in result for right in alternatives if (joined := meet(left, right)) is not None]
+            if len(result) > limit:
+                raise NotAnalysed("too many alternatives")
+            if not result:
+                return []
+        return result
+    if isinstance(condition, AnyOf):
+        result = [box for item in condition.items for box in _boxes(item, limit)]
+        if len(result) > limit:
+            raise NotAnalysed("too many alternatives")
+        return result
+    return [{condition.path: constraint} for constraint in _leaf(condition) if not constraint.empty()]
+
+
+def subtract(box: Box, cut: Box) -> list[Box]:
+    """Boxes covering `box` minus `cut`: exact, or larger where a pattern cannot be negated."""
+    if meet(box, cut) is None:
+        return [box]
+    pieces: list[Box] = []
+    rest = dict(box)
+    for path, constraint in cut.items():
+        current = rest.get(path) or free(path)
+        outside = constraint.complement()
+        if outside is None:
+            pieces.append(dict(rest))  # keep all of it: larger than the truth, never smaller
+        else:
+            pieces += [{**rest, path: part} for piece in outside if not (part := current.meet(piece)).empty()]
+        rest[path] = current.meet(constraint)
+    return pieces
+
+
+def uncovered(boxes: Sequence[Box], cutters: Sequence[tuple[int, Box]]) -> tuple[list[Box] | None, set[int]]:
+    """What of `boxes` the cutters leave (None: gave up), and the tags of the cutters that took a part."""
+    remainder = list(boxes)
+    used: set[int] = set()
+    for tag, cut in cutters:
+        if not remainder:
+            break
+        following: list[Box] = []
+        for box in remainder:
+            pieces = subtract(box, cut)
+            if pieces != [box]:
+                used.add(tag)
+            following += pieces
+        if len(following) > MAX_PIECES:
+            return None, used
+        remainder = following
+    return remainder, used
+
+
+def covered(boxes: Sequence[Box], by: Sequence[Box]) -> bool:
+    """True only if every case in `boxes` is in one of `by` (proved, never guessed)."""
+    remainder, _ = uncovered(boxes, list(enumerate(by)))
+    return remainder == []
+
+
+# ---------------------------------------------------------------------------
+# Words for analysts.
+# ---------------------------------------------------------------------------
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(plain(value))
+
+
+def describe_constraint(path: str, constraint: Constraint) -> str:
+    values = constraint.values
+    if values.empty():
+        return f"{path} is absent"
+    suffix = " (or absent)" if constraint.absent else ""
+    if values.full():
+        return f"{path} is present" + suffix
+    if isinstance(values, Interval):
+        return f"{path} {_interval_words(values)}" + suffix
+    shown = ", ".join(sorted(_word(value) for value in values.values))
+    if values.finite:
+        text = f"{path} = {shown}" if len(values.values) == 1 else f"{path} is one of {shown}"
+    else:
+        parts = ([f"is not {shown}"] if values.values else []) + [f"matches /{pattern}/" for pattern in sorted(values.patterns)]
+        text = f"{path} " + " and ".join(parts)
+    return text + suffix
+
+
+def _interval_words(values: Interval) -> str:
+    lo, hi = values.lo, values.hi
+    if lo is not None and hi is not None and not values.lo_open and not values.hi_open:
+        return f"= {_word(lo)}" if lo == hi else f"{_word(lo)} to {_word(hi)}"
+    low = None if lo is None else f"{'over' if values.lo_open else 'at least'} {_word(lo)}"
+    high = None if hi is None else f"{'under' if values.hi_open else 'at most'} {_word(hi)}"
+    return " and ".join(part for part in (low, high) if part)
+
+
+def describe_box(box: Box) -> str:
+    parts = [describe_constraint(path, constraint) for path, constraint in sorted(box.items()) if not constraint.free()]
+    return ", ".join(parts) or "any case"
+
+
+def _where(rule: Rule) -> str:
+    return f"{rule.source.file}:{rule.source.line}"
+
+
+def _finding(rule: Rule, severity: Severity, code: str, message: str) -> Finding:
+    return Finding(severity, rule.source.file, rule.source.line, rule.id, code, message)
+
+
+# ---------------------------------------------------------------------------
+# The checks.
+# ---------------------------------------------------------------------------
+
+Analysed = list[tuple[Rule, "list[Box] | None"]]
+
+
+def lint_policy(policy: Policy) -> list[Finding]:
+    """Every finding for one loaded policy, in file and line order."""
+    rules = sorted(policy.rules, key=lambda rule: (-rule.priority, rule.id))  # arbitration order
+    analysed: Analysed = [(rule, condition_boxes(rule.condition)) for rule in rules]
+    findings: list[Finding] = []
+    for rule, boxes in analysed:
+        if boxes is None:
+            findings.append(_finding(rule, "info", "too-complex", f"its condition has more than {MAX_CONJUNCTS} alternatives (or a form lint does not know), so it was not checked for never-fires or shadowing; the gaps check counts it as matching anything. Splitting it into simpler rules makes it checkable."))
+        elif not boxes:
+            findings.append(_finding(rule, "error", "never-fires", _contradiction(rule.condition)))
+    findings += _shadowed(analysed)
+    findings += _same_priority(analysed)
+    findings += _gaps(policy, analysed)
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda item: (item.file, item.line, order[item.severity], item.code))
+
+
+def _alternatives(condition: Condition) -> int:
+    if isinstance(condition, AllOf):
+        return math.prod(_alternatives(item) for item in condition.items)
+    if isinstance(condition, AnyOf):
+        return sum(_alternatives(item) for item in condition.items)
+    return 1
+
+
+def _first_conjunct(condition: Condition) -> list[Compare | Exists | Matches]:
+    if isinstance(condition, AllOf):
+        return [leaf for item in condition.items for leaf in _first_conjunct(item)]
+    if isinstance(condition, AnyOf):
+        return _first_conjunct(condition.items[0]) if condition.items else []
+    return [condition]
+
+
+def _contradiction(condition: Condition) -> str:
+    """Why a rule can never fire, shown on its first alternative."""
+    leaves = _first_conjunct(condition)
+    lead = "can never match any case"
+    if _alternatives(condition) > 1:
+        lead += f": none of its {_alternatives(condition)} alternatives can hold; the first one because"
+    else:
+        lead += ":"
+    for path in dict.fromkeys(leaf.path for leaf in leaves):
+        on_path = tuple(leaf for leaf in leaves if leaf.path == path)
+        if condition_boxes(AllOf(on_path)) == []:
+            spec = _spec(path)
+            words = " and ".join(describe(leaf) for leaf in on_path)
+            note = ""
+            if spec.choices:
+                note = f" (`{path}` is always one of {', '.join(spec.choices)})"
+            elif any(isinstance(leaf, Exists) for leaf in on_path):
+                note = " (a comparison needs the fact to be present)"
+            return f"{lead} `{words}` cannot all be true{note}. Correct the values, or delete the rule."
+    return f"{lead} its conditions contradict each other. Correct the values, or delete the rule."
+
+
+def _removable(action: Action) -> bool:
+    # Mirrors the baseline guardrails: a contacting step loses its channels or a
+    # legal stop removes it; legal escalation is stopped too. NO_CONTACT and
+    # HUMAN_REVIEW are never removed.
+    return action.contacts or action is Action.LEGAL_REVIEW
+
+
+def _shadowed(analysed: Analysed) -> list[Finding]:
+    findings = []
+    for index, (rule, boxes) in enumerate(analysed):
+        if not boxes:
+            continue
+        higher = [(other, other_boxes) for other, other_boxes in analysed[:index] if other.priority > rule.priority and other_boxes]
+        covering = next(([other] for other, other_boxes in higher if covered(boxes, other_boxes)), None)
+        if covering is None:
+            cutters = [(position, box) for position, (_, other_boxes) in enumerate(higher) for box in other_boxes]
+            remainder, used = uncovered(boxes, cutters)
+            if remainder == []:
+                covering = [higher[position][0] for position in _fewest(boxes, higher, used)]
+        if covering:
+            findings.append(_finding(rule, "warning", "shadowed", _shadow_message(rule, covering)))
+    return findings
+
+
+def _fewest(boxes: list[Box], higher: list[tuple[Rule, list[Box]]], used: set[int]) -> list[int]:
+    """Drop covering rules the others do without, so the message names only those needed."""
+    needed = sorted(used)
+    for position in reversed(sorted(used)):
+        trial = [kept for kept in needed if kept != position]
+        if covered(boxes, [box for kept in trial for box in higher[kept][1]]):
+            needed = trial
+    return needed
+
+
+def _shadow_message(rule: Rule, covering: list[Rule]) -> str:
+    names = ", ".join(f"`{other.id}` ({_where(other)}, priority {other.priority})" for other in covering)
+    who = f"rule {names}, which ranks" if len(covering) == 1 else f"the rules {names} together, which rank"
+    text = f"is never chosen: every case it matches is also matched by {who} higher."
+    removable = [other for other in covering if _removable(other.action)]
+    if removable:
+        steps = ", ".join(f"`{other.id}` ({other.action.value})" for other in removable)
+        text += f" It can only be chosen when the guardrails remove {steps} for a case (a legal stop, a missing consent, no lawful contact time); if it is meant as that fallback, this is fine."
+    else:
+        text += " They never contact anyone, so the guardrails never remove them: this rule is dead."
+    return text + f" Otherwise delete it, narrow the higher rule, or raise its priority above {max(other.priority for other in covering)}."
+
+
+def _then_differences(a: Rule, b: Rule) -> list[str]:
+    parts = []
+    if a.action != b.action:
+        parts.append(f"action ({a.action.value} vs {b.action.value})")
+    if a.channels != b.channels:
+        parts.append(f"channels ({_channels(a)} vs {_channels(b)})")
+    if a.template != b.template:
+        parts.append(f"template ({a.template or 'none'} vs {b.template or 'none'})")
+    if a.offer != b.offer:
+        parts.append("offer")
+    return parts
+
+
+def _channels(rule: Rule) -> str:
+    return ", ".join(getattr(channel, "value", channel) for channel in rule.channels) or "none"
+
+
+def _same_priority(analysed: Analysed) -> list[Finding]:
+    findings = []
+    for index, (rule, boxes) in enumerate(analysed):
+        for winner, winner_boxes in analysed[:index]:
+            if winner.priority != rule.priority or not boxes or not winner_boxes:
+                continue
+            differences = _then_differences(winner, rule)
+            example = next((joined for a in winner_boxes for b in boxes if (joined := meet(a, b)) is not None), None)
+            if differences and example is not None:
+                findings.append(_finding(rule, "warning", "overlap-same-priority", (
+                    f"has the same priority {rule.priority} as `{winner.id}` ({_where(winner)}), and one case can match both "
+                    f"(e.g. {describe_box(example)}); they differ in {', '.join(differences)}, so `{winner.id}` wins only because "
+                    f"its id sorts first. Give the rule that should win a higher priority, or make the conditions exclusive."
+                )))
+    return findings
+
+
+# Gaps: the grid an analyst reasons in. Days are whole and inclusive; amounts
+# include the lower bound and exclude the upper one.
+DPD_BUCKETS: tuple[tuple[int | None, int | None], ...] = ((None, -1), (0, 14), (15, 30), (31, 60), (61, 90), (91, 180), (181, 365), (366, None))
+AMOUNT_BANDS: tuple[tuple[int | None, int | None], ...] = ((None, 20), (20, 200), (200, 1000), (1000, None))
+OTHER_SEGMENT = None  # the "any other" segment, not named in the policy
+
+
+def _named_segments(rules: Sequence[Rule]) -> list[str]:
+    names: set[str] = set()
+
+    def walk(condition: Condition) -> None:
+        if isinstance(condition, (AllOf, AnyOf)):
+            for item in condition.items:
+                walk(item)
+        elif isinstance(condition, Compare) and condition.path == "segment" and isinstance(condition.value, str):
+            names.add(condition.value)
+
+    for rule in rules:
+        walk(rule.condition)
+    return sorted(names)
+
+
+def _cell(segment: str | None, named: list[str], dpd: tuple[int | None, int | None], amount: tuple[int | None, int | None]) -> Box:
+    segments = _all_values(_spec("segment"))
+    assert isinstance(segments, TextSet)
+    chosen = TextSet(frozenset(named), False, frozenset(), segments.choices) if segment is None else TextSet(frozenset({segment}), True)
+    return {
+        "days_past_due": Constraint(False, Interval(dpd[0], dpd[1], whole=True)),
+        "segment": Constraint(False, segments.meet(chosen)),
+        "amount_due": Constraint(False, Interval(None if amount[0] is None else Decimal(amount[0]), None if amount[1] is None else Decimal(amount[1]), hi_open=True)),
+    }
+
+
+def _gaps(policy: Policy, analysed: Analysed) -> list[Finding]:
+    named = _named_segments([rule for rule, _ in analysed])
+    segments: list[str | None] = [*named, OTHER_SEGMENT]
+    # A rule lint could not analyse may match anything: never claim a gap it might fill.
+    boxes = [box for _, rule_boxes in analysed for box in (rule_boxes if rule_boxes is not None else [{}])]
+    missing: dict[str | None, set[tuple[int, int]]] = {segment: set() for segment in segments}
+    for segment in segments:
+        for d, dpd in enumerate(DPD_BUCKETS):
+            for a, amount in enumerate(AMOUNT_BANDS):
+                cell = _cell(segment, named, dpd, amount)
+                if all(meet(cell, box) is None for box in boxes):
+                    missing[segment].add((d, a))
+    file = policy.source_files[0] if policy.source_files else (policy.rules[0].source.file if policy.rules else "")
+    return [Finding("warning", file, 1, None, "gaps", line) for line in _gap_lines(missing, named)]
+
+
+def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive indices as (first, last) runs."""
+    runs: list[tuple[int, int]] = []
+    for index in sorted(indices):
+        if runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
+
+
+def _gap_lines(missing: dict[str | None, set[tuple[int, int]]], named: list[str]) -> list[str]:
+    # Per segment: merge amount bands within a days bucket, then days buckets with
+    # the same amounts, then segments with the same picture.
+    pictures: dict[str | None, tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]] = {}
+    for segment, cells in missing.items():
+        by_days = {d: tuple(_runs([a for dd, a in cells if dd == d])) for d in sorted({d for d, _ in cells})}
+        rows: list[tuple[tuple[int, int], tuple[tuple[int, int], ...]]] = []
+        for d, amounts in by_days.items():
+            if rows and rows[-1][0][1] == d - 1 and rows[-1][1] == amounts:
+                rows[-1] = ((rows[-1][0][0], d), amounts)
+            else:
+                rows.append(((d, d), amounts))
+        if rows:
+            pictures[segment] = tuple(rows)
+    groups: dict[tuple[Any, ...], list[str | None]] = {}
+    for segment, picture in pictures.items():
+        groups.setdefault(picture, []).append(segment)
+    lines = []
+    for picture, group in groups.items():
+        who = _segment_words(group, named)
+        for days, amounts in picture:
+            for amount in amounts:
+                lines.append(
+                    f"{who}, {_days_words(days)}, {_amount_words(amount)}: no rule covers it, so such a case "
+                    "gets no decision from the strategy (NO_CONTACT, no rule matched). Add a rule or widen one."
+                )
+    return lines
+
+
+def _segment_words(group: list[str | None], named: list[str]) -> str:
+    if len(group) == len(named) + 1:
+        return "any segment"
+    words = [f"segment {segment}" if segment is not None else "any other segment" for segment in group]
+    return " or ".join(words)
+
+
+def _days_words(run: tuple[int, int]) -> str:
+    lo, hi = DPD_BUCKETS[run[0]][0], DPD_BUCKETS[run[1]][1]
+    if lo is None and hi is None:
+        return "any days past due"
+    if lo is None:
+        return f"days past due < {hi + 1}"  # type: ignore[operator]
+    if hi is None:
+        return f"days past due > {lo - 1}"
+    return f"days past due {lo}-{hi}"
+
+
+def _amount_words(run: tuple[int, int]) -> str:
+    lo, hi = AMOUNT_BANDS[run[0]][0], AMOUNT_BANDS[run[1]][1]
+    if lo is None and hi is None:
+        return "any amount"
+    if lo is None:
+        return f"amount < {hi}"
+    if hi is None:
+        return f"amount >= {lo}"
+    return f"amount {lo} to under {hi}"
+
+
+# ---------------------------------------------------------------------------
+# Files and the command line.
+# ---------------------------------------------------------------------------
+
+
+def strategy_dir(path: Path) -> Path:
+    """A rules directory's strategies/, or the path itself when it is the strategies directory."""
+    return path / STRATEGY_DIR if (path / STRATEGY_DIR).is_dir() else path
+
+
+def lint_files(rules_dir: Path) -> list[Finding]:
+    """Load the rules directory's strategy and lint it; a load failure is an error finding each."""
+    try:
+        policy = load_strategy(strategy_dir(rules_dir))
+    except PolicyError as error:
+        return [Finding("error", problem.file, problem.line, problem.rule_id, "load", problem.message) for problem in error.problems]
+    return lint_policy(policy)
+
+
+def format_findings(findings: Sequence[Finding]) -> str:
+    lines = []
+    for finding in findings:
+        rule = f" {finding.rule_id}:" if finding.rule_id else ""
+        lines.append(f"{finding.file}:{finding.line}: {finding.severity} [{finding.code}]{rule} {finding.message}")
+    return "\n".join(lines)
+
+
+def run_lint(rules: Path, strict: bool = False) -> int:
+    """Print the findings; 1 on errors (or on warnings with strict), else 0."""
+    findings = lint_files(rules)
+    if findings:
+        print(format_findings(findings))
+    counts = {severity: sum(1 for finding in findings if finding.severity == severity) for severity in ("error", "warning", "info")}
+    print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+    failed = counts["error"] > 0 or (strict and counts["warning"] > 0)
+    return 1 if failed else 0
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `lint [--rules rules/] [--strict]`; the parsed args carry `handler(args) -> exit code`."""
+    parser = subparsers.add_parser("lint", help="find rules that never fire or never win, ties, and uncovered cases")
+    parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory (with strategies/) or a strategies directory")
+    parser.add_argument("--strict", action="store_true", help="fail on warnings too")
+    parser.set_defaults(handler=lambda args: run_lint(args.rules, args.strict))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m engine.lint")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["lint", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
