@@ -33,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--metrics-port", type=int, default=int(_env("CSE_METRICS_PORT", "9464")), help="Prometheus port, 0 for none (env CSE_METRICS_PORT; default 9464)")
     parser.add_argument("--workers", type=int, default=int(_env("CSE_WORKERS", str(os.cpu_count() or 1))), help="worker processes (env CSE_WORKERS; default: number of cores)")
     parser.add_argument("--threads", type=int, default=int(_env("CSE_THREADS", "8")), help="threads per worker (env CSE_THREADS; default 8)")
+    parser.add_argument("--reload-seconds", type=float, default=float(_env("CSE_RELOAD_SECONDS", "2")), help="how often to look for changed rules, 0 for never (env CSE_RELOAD_SECONDS; default 2)")
     parser.add_argument("--grace", type=float, default=float(_env("CSE_GRACE_SECONDS", "15")), help="seconds to drain calls on SIGTERM (env CSE_GRACE_SECONDS)")
     parser.add_argument("--tls-cert", type=Path, default=_optional_path("CSE_TLS_CERT"), help="PEM certificate for TLS (env CSE_TLS_CERT)")
     parser.add_argument("--tls-key", type=Path, default=_optional_path("CSE_TLS_KEY"), help="PEM private key for TLS (env CSE_TLS_KEY)")
@@ -57,7 +58,8 @@ def _config(args: argparse.Namespace):  # -> grpc_server.ServerConfig (imported 
     from transport.grpc_server import ServerConfig
 
     return ServerConfig(
-        port=args.port, rules_dir=args.rules, threads=args.threads, grace_seconds=args.grace, tls_cert=args.tls_cert, tls_key=args.tls_key
+        port=args.port, rules_dir=args.rules, threads=args.threads, grace_seconds=args.grace, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        reload_seconds=args.reload_seconds,
     )
 
 
@@ -74,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         # Must be set before prometheus_client is imported here or in a worker.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cse-metrics-"))
+    from engine.acceptance import acceptance_checks
     from engine.errors import PolicyError
     from engine.registry import PolicyRegistry
 
     try:
-        PolicyRegistry(args.rules)  # refuse to start on rules that do not load
+        PolicyRegistry(args.rules, checks=acceptance_checks())  # refuse to start on rules that would be refused
     except PolicyError as error:
         print(f"The rules in {args.rules} do not load:\n{error}", file=sys.stderr)
         return 2

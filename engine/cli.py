@@ -1,8 +1,13 @@
-"""The analyst's command line: `collection-strategy check|explain|schema`.
+"""The analyst's command line.
 
-    collection-strategy check [--rules rules/]
-    collection-strategy explain CASE.json [--rules rules/] [--as-of 2026-11-24T10:00:00+01:00]
-    collection-strategy schema
+    collection-strategy check [--rules rules/]           load, report every problem with file:line
+    collection-strategy lint [--rules rules/]            rules that never fire or never win, ties, gaps
+    collection-strategy test [--rules rules/]            the policy tests beside the rules
+    collection-strategy explain CASE.json [--as-of ...]  one decision with its whole trace
+    collection-strategy simulate CASES [--compare DIR]   a portfolio's decisions, and what a change moves
+    collection-strategy portfolio --count N              a synthetic portfolio to try it on
+    collection-strategy diff OLD NEW                     a rule-level diff of two versions
+    collection-strategy schema [--pack]                  the JSON Schema editors use
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from pathlib import Path
 
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
-from engine.policy.json_schema import policy_schema
+from engine import lint, policy_diff, policy_tests, portfolio_cli, simulate
+from engine.policy.json_schema import pack_schema, policy_schema
 from engine.policy.loader import load_strategy
 from engine.registry import STRATEGY_DIR, build_engine
 from engine.snapshot import parse_snapshot
@@ -57,18 +63,19 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="load the rules and report every problem with file:line")
     check_parser.add_argument("--rules", type=Path, default=Path("rules"))
+    check_parser.set_defaults(func=lambda args: check(args.rules))
     explain_parser = commands.add_parser("explain", help="decide one case (a snapshot as JSON) and show the whole trace")
     explain_parser.add_argument("case", type=Path)
     explain_parser.add_argument("--rules", type=Path, default=Path("rules"))
     explain_parser.add_argument("--as-of", type=_instant, default=datetime.now(timezone.utc))
-    commands.add_parser("schema", help="print the JSON Schema of policy files")
+    explain_parser.set_defaults(func=lambda args: explain(args.case, args.rules, args.as_of))
+    schema_parser = commands.add_parser("schema", help="print the JSON Schema of policy files (--pack: of compliance packs)")
+    schema_parser.add_argument("--pack", action="store_true")
+    schema_parser.set_defaults(func=lambda args: print(json.dumps(pack_schema() if args.pack else policy_schema(), indent=2)) or 0)
+    for module in (lint, policy_tests, simulate, portfolio_cli, policy_diff):
+        module.register(commands)
     args = parser.parse_args(argv)
-    if args.command == "check":
-        return check(args.rules)
-    if args.command == "explain":
-        return explain(args.case, args.rules, args.as_of)
-    print(json.dumps(policy_schema(), indent=2))
-    return 0
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

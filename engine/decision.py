@@ -63,6 +63,6 @@ class Decision:
     policy: PolicyRef
     as_of: datetime
     next_review_at: datetime
-    experiment_arm: str = ""
+    experiment_arm: str = ""  # "<experiment>:<arm>" for each experiment of the policy, comma-separated
     window_constraints: tuple[Reason, ...] = ()  # the compliance rules that shaped the window
     trace: dict[str, Any] | None = field(default=None, compare=False)

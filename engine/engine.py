@@ -11,7 +11,8 @@ from engine import guardrails
 from engine.compliance import Compliance
 from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
-from engine.facts import CaseContext, derive
+from engine.experiments import assign
+from engine.facts import EXPERIMENT_PREFIX, CaseContext, derive
 from engine.matching import MatcherFault, make_matcher
 from engine.offers import offer_bounds
 from engine.policy.ir import PREFERRED, GuardRule, Pack, Policy, Rule
@@ -51,6 +52,8 @@ class StrategyEngine:
 
     def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool) -> Decision:
         context = derive(snapshot, as_of)
+        arms = {experiment.id: assign(experiment, snapshot.case_id) for experiment in self.policy.experiments}
+        context.facts.update({EXPERIMENT_PREFIX + experiment: arm for experiment, arm in arms.items()})
         fired = sorted(self._matcher.matching(context.facts), key=self._rank.__getitem__)
         guards = self.compliance.matching_rules(context)
         vetoes: list[Veto] = []
@@ -73,6 +76,8 @@ class StrategyEngine:
             else:
                 reason = Reason("NO_RULE_MATCHED", "No strategy rule covers this case, so nobody is contacted.")
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
+        if arms:
+            decision = replace(decision, experiment_arm=",".join(f"{experiment}:{arm}" for experiment, arm in arms.items()))
         if explain:
             decision = replace(decision, trace=self._trace(context, fired, guards, decision))
         return decision

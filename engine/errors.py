@@ -36,6 +36,11 @@ class PolicyProblem:
 class PolicyError(ValueError):
     """A policy file or directory was refused; `problems` lists every reason."""
 
-    def __init__(self, problems: list[PolicyProblem]):
+    def __init__(self, problems: list[PolicyProblem], message: str | None = None):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        super().__init__(message or "\n".join(str(p) for p in problems))
+
+    @classmethod
+    def plain(cls, message: str) -> PolicyError:
+        """A refusal that is not about one place in a file (e.g. failing policy tests)."""
+        return cls([], message)

@@ -88,6 +88,7 @@ def _catalogue() -> dict[str, FactSpec]:
 
 FACT_TYPES: dict[str, FactSpec] = _catalogue()
 ATTRIBUTE_PREFIX = "attributes."
+EXPERIMENT_PREFIX = "experiments."  # experiments.<id> = the case's arm; set by the engine, used through `arm:`
 
 
 def fact_spec(path: str) -> FactSpec | None:

@@ -5,8 +5,8 @@ disjunction of "boxes": one constraint per fact path (the values the fact may
 take, and whether it may be absent), facts not named being free. Numbers and
 money are intervals (whole numbers tightened to whole bounds), text and true/false
 are allowed or excluded value sets (closed vocabularies made finite), regular
-expressions are kept opaque. On boxes, emptiness, intersection, containment and
-subtraction are computed exactly except where a regular expression is involved;
+expressions are kept opaque. On boxes, emptiness, intersection and subtraction
+(hence containment) are computed exactly except where a regular expression is involved;
 there every answer leans the safe way, so a finding is never a false alarm for
 `never-fires` or `shadowed`, and `gaps` never names a cell some rule can reach.
 
@@ -92,13 +92,6 @@ class Interval:
         hi, hi_open = _tighter(self.hi, self.hi_open, other.hi, other.hi_open, min)
         return Interval(lo, hi, lo_open, hi_open, self.whole).normal()
 
-    def within(self, other: Interval) -> bool:
-        if self.empty():
-            return True
-        lo_ok = other.lo is None or (self.lo is not None and (self.lo > other.lo or (self.lo == other.lo and (self.lo_open or not other.lo_open))))
-        hi_ok = other.hi is None or (self.hi is not None and (self.hi < other.hi or (self.hi == other.hi and (self.hi_open or not other.hi_open))))
-        return lo_ok and hi_ok
-
     def complement(self) -> list[Interval] | None:
         if self.empty():
             return [Interval(whole=self.whole)]
@@ -164,17 +157,6 @@ class TextSet:
             return TextSet(allowed.values - excluded.values, True, patterns, self.choices).normal()
         return TextSet(self.values | other.values, False, patterns, self.choices).normal()
 
-    def within(self, other: TextSet) -> bool:
-        if self.empty():
-            return True
-        if other.finite:
-            return self.finite and self.values <= other.values
-        if self.finite:
-            return all(value not in other.values and _matches_all(value, other.patterns) for value in self.values)
-        # Both open: safe only when every pattern of `other` is also required here, and
-        # each value `other` excludes is excluded here or fails one of our patterns.
-        return other.patterns <= self.patterns and all(value in self.values or not _matches_all(value, self.patterns) for value in other.values)
-
     def complement(self) -> list[TextSet] | None:
         if self.patterns:
             return None  # "does not match /x/" cannot be written with these sets
@@ -202,14 +184,11 @@ class Constraint:
     def empty(self) -> bool:
         return not self.absent and self.values.empty()
 
-    def free(self) -> bool:
+    def is_free(self) -> bool:
         return self.absent and self.values.full()
 
     def meet(self, other: Constraint) -> Constraint:
         return Constraint(self.absent and other.absent, self.values.meet(other.values))  # type: ignore[arg-type]
-
-    def within(self, other: Constraint) -> bool:
-        return (not self.absent or other.absent) and self.values.within(other.values)  # type: ignore[arg-type]
 
     def complement(self) -> list[Constraint] | None:
         pieces = self.values.complement()
@@ -394,7 +373,7 @@ def _interval_words(values: Interval) -> str:
 
 
 def describe_box(box: Box) -> str:
-    parts = [describe_constraint(path, constraint) for path, constraint in sorted(box.items()) if not constraint.free()]
+    parts = [describe_constraint(path, constraint) for path, constraint in sorted(box.items()) if not constraint.is_free()]
     return ", ".join(parts) or "any case"
 
 
@@ -611,31 +590,24 @@ def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
 
 def _gap_lines(missing: dict[str | None, set[tuple[int, int]]], named: list[str]) -> list[str]:
     # Per segment: merge amount bands within a days bucket, then days buckets with
-    # the same amounts, then segments with the same picture.
-    pictures: dict[str | None, tuple[tuple[tuple[int, int], tuple[tuple[int, int], ...]], ...]] = {}
+    # the same amounts; then one line per area, naming every segment it is missing for.
+    areas: dict[tuple[tuple[int, int], tuple[int, int]], list[str | None]] = {}
     for segment, cells in missing.items():
-        by_days = {d: tuple(_runs([a for dd, a in cells if dd == d])) for d in sorted({d for d, _ in cells})}
         rows: list[tuple[tuple[int, int], tuple[tuple[int, int], ...]]] = []
-        for d, amounts in by_days.items():
+        for d in sorted({d for d, _ in cells}):
+            amounts = tuple(_runs([a for dd, a in cells if dd == d]))
             if rows and rows[-1][0][1] == d - 1 and rows[-1][1] == amounts:
                 rows[-1] = ((rows[-1][0][0], d), amounts)
             else:
                 rows.append(((d, d), amounts))
-        if rows:
-            pictures[segment] = tuple(rows)
-    groups: dict[tuple[Any, ...], list[str | None]] = {}
-    for segment, picture in pictures.items():
-        groups.setdefault(picture, []).append(segment)
-    lines = []
-    for picture, group in groups.items():
-        who = _segment_words(group, named)
-        for days, amounts in picture:
+        for days, amounts in rows:
             for amount in amounts:
-                lines.append(
-                    f"{who}, {_days_words(days)}, {_amount_words(amount)}: no rule covers it, so such a case "
-                    "gets no decision from the strategy (NO_CONTACT, no rule matched). Add a rule or widen one."
-                )
-    return lines
+                areas.setdefault((days, amount), []).append(segment)
+    return [
+        f"{_segment_words(group, named)}, {_days_words(days)}, {_amount_words(amount)}: no rule covers it, so such a case "
+        "gets no decision from the strategy (NO_CONTACT, no rule matched). Add a rule or widen one."
+        for (days, amount), group in areas.items()
+    ]
 
 
 def _segment_words(group: list[str | None], named: list[str]) -> str:
@@ -706,11 +678,11 @@ def run_lint(rules: Path, strict: bool = False) -> int:
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `lint [--rules rules/] [--strict]`; the parsed args carry `handler(args) -> exit code`."""
+    """Add `lint [--rules rules/] [--strict]`; the parsed args carry `func(args) -> exit code`."""
     parser = subparsers.add_parser("lint", help="find rules that never fire or never win, ties, and uncovered cases")
     parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory (with strategies/) or a strategies directory")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
-    parser.set_defaults(handler=lambda args: run_lint(args.rules, args.strict))
+    parser.set_defaults(func=lambda args: run_lint(args.rules, args.strict))
     return parser
 
 
@@ -718,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.lint")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["lint", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.handler(args))
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,26 @@
-"""The policy in force: loaded from a rules directory, swapped atomically.
+"""The policy in force: loaded from a rules directory, checked, swapped atomically.
 
 A request takes `registry.current` once and decides with it to the end, so a
-swap never changes the policy under a request in flight. A load that fails
-leaves the last good policy serving and is remembered for GetPolicy and logs.
+swap never changes the policy under a request in flight. A new version is
+loaded, then must pass every acceptance check (lint errors, the policy tests
+that live beside the rules) before it is swapped in; one that fails is refused,
+remembered for GetPolicy and the logs, and the last good version keeps serving.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Sequence
 
 from engine import guardrails
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
-from engine.policy.loader import load_strategy
+from engine.policy.loader import POLICY_SUFFIXES, load_strategy
 from engine.policy.packs import load_packs
 from engine.portfolio import synthetic_portfolio
 from engine.snapshot import parse_snapshot
@@ -25,51 +29,81 @@ log = logging.getLogger(__name__)
 STRATEGY_DIR = "strategies"
 COMPLIANCE_DIR = "compliance"
 
+# An acceptance check reads the rules directory and the engine built from it and
+# returns the reasons to refuse it (none: accept).
+Check = Callable[[Path, StrategyEngine], list[str]]
+
 
 @dataclass(frozen=True)
 class Active:
     engine: StrategyEngine
     loaded_at: datetime
+    fingerprint: str
 
 
 @dataclass(frozen=True)
 class Refusal:
     at: datetime
+    fingerprint: str
     reason: str
 
 
 class PolicyRegistry:
-    def __init__(self, rules_dir: Path, backend: str = "durable"):
+    def __init__(self, rules_dir: Path, backend: str = "durable", checks: Sequence[Check] = ()):
         self.rules_dir = rules_dir
         self.backend = backend
+        self.checks = tuple(checks)
         self._lock = threading.Lock()
         self.last_refusal: Refusal | None = None
-        self._active = self._build()  # the first load must succeed: there is nothing to fall back to
+        self._active = self._build(fingerprint(rules_dir))  # the first load must succeed: nothing to fall back to
 
     @property
     def current(self) -> Active:
         return self._active
 
-    def _build(self) -> Active:
+    def _build(self, files_digest: str) -> Active:
         engine = build_engine(self.rules_dir, self.backend)
+        reasons = [reason for check in self.checks for reason in check(self.rules_dir, engine)]
+        if reasons:
+            raise PolicyError.plain("\n".join(reasons))
         _warm_up(engine)
-        return Active(engine, datetime.now(timezone.utc))
+        return Active(engine, datetime.now(timezone.utc), files_digest)
 
-    def reload(self) -> bool:
-        """Load the rules directory again; swap only if it loads. True when swapped."""
+    def reload_if_changed(self) -> bool | None:
+        """Reload when the files changed since the version in force or the last
+        refusal. True: swapped; False: refused; None: nothing changed."""
+        current = fingerprint(self.rules_dir)
+        if current == self._active.fingerprint or (self.last_refusal and current == self.last_refusal.fingerprint):
+            return None
+        return self.reload(current)
+
+    def reload(self, files_digest: str | None = None) -> bool:
+        """Load the rules directory again; swap only if it loads and passes every check."""
+        files_digest = files_digest or fingerprint(self.rules_dir)
         with self._lock:
             try:
-                active = self._build()
+                active = self._build(files_digest)
             except (PolicyError, ValueError, OSError) as error:
-                self.last_refusal = Refusal(datetime.now(timezone.utc), str(error))
-                log.error("refused new rules from %s; still serving %s %s:\n%s", self.rules_dir, self._active.engine.ref.name, self._active.engine.ref.version, error)
+                self.last_refusal = Refusal(datetime.now(timezone.utc), files_digest, str(error))
+                ref = self._active.engine.ref
+                log.error("refused new rules from %s; still serving %s %s (%s):\n%s", self.rules_dir, ref.name, ref.version, ref.hash, error)
                 return False
             self._active = active
-            log.info("now serving policy %s %s (%s)", active.engine.ref.name, active.engine.ref.version, active.engine.ref.hash)
+            ref = active.engine.ref
+            log.info("now serving policy %s %s (%s)", ref.name, ref.version, ref.hash)
             return True
 
     def guardrail_pack(self) -> tuple[str, str]:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
+
+
+def fingerprint(rules_dir: Path) -> str:
+    """A digest of every policy and test file under the rules directory."""
+    digest = hashlib.sha256()
+    for path in sorted(rules_dir.rglob("*")):
+        if path.suffix in POLICY_SUFFIXES and path.is_file():
+            digest.update(str(path.relative_to(rules_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:

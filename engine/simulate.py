@@ -302,6 +302,9 @@ class SimulationReport:
         data["cases_per_second"] = round(self.cases_per_second, 1)
         for key in ("by_action", "by_channel", "by_rule"):
             data[key] = {name: {"count": count, "share": round(self.share(count), 6)} for name, count in getattr(self, key).items()}
+        if data["comparison"]:
+            for key in ("action_changes", "channel_changes"):
+                data["comparison"][key] = [{"from": c["before"], "to": c["after"], "count": c["count"], "examples": c["examples"]} for c in data["comparison"][key]]
         return data
 
 
@@ -371,9 +374,8 @@ class _Tally:
         self.action_pairs[action] += 1
         self.channel_pairs[channel] += 1
         for pair, moves in ((action, self.action_moves), (channel, self.channel_moves)):
-            if pair[0] != pair[1]:
-                examples = moves[pair]
-                examples.append(result.case_id) if len(examples) < EXAMPLES else None
+            if pair[0] != pair[1] and len(moves[pair]) < EXAMPLES:
+                moves[pair].append(result.case_id)
         self.changed_any += action[0] != action[1] or channel[0] != channel[1]
 
     def comparison(self, compare: str, policy: dict[str, str]) -> Comparison:
@@ -402,7 +404,8 @@ def _changes(pairs: Counter[tuple[str, str]], moves: dict[tuple[str, str], list[
 
 
 def _ordered_matrix(rows: dict[str, Counter[str]], row_order: list[str]) -> dict[str, dict[str, int]]:
-    return {row: dict(sorted(rows[row].items(), key=lambda item: _action_order(rows[row]).index(item[0]))) for row in row_order if row in rows}
+    """Rows in the given order, actions within a row in the ladder's order."""
+    return {row: {action: rows[row][action] for action in _action_order(rows[row])} for row in row_order if row in rows}
 
 
 def _policy(engine: Any) -> dict[str, str]:

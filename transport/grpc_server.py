@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
+from engine.acceptance import acceptance_checks
 from engine.registry import PolicyRegistry
 from transport import metrics
 from transport.servicer import CollectionStrategyServicer
@@ -34,6 +35,7 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     reuse_port: bool = True
+    reload_seconds: float = 2.0  # how often to look for changed rules; 0: never
 
 
 @dataclass
@@ -42,17 +44,40 @@ class RunningServer:
     port: int
     health: health.HealthServicer
     registry: PolicyRegistry
+    stopping: threading.Event
 
     def stop(self, grace: float) -> None:
         """Stop taking new calls, let calls in flight finish within `grace`, then stop."""
+        self.stopping.set()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
 
 
+def _publish_policy(registry: PolicyRegistry) -> None:
+    metrics.POLICY.clear()
+    engine = registry.current.engine
+    metrics.POLICY.labels("strategy", engine.ref.name, engine.ref.version, engine.ref.hash).set(1)
+    for pack in engine.compliance.packs:
+        metrics.POLICY.labels("compliance", pack.name, pack.version, pack.content_hash).set(1)
+
+
+def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Event) -> None:
+    """Look for changed rules every few seconds; load, check and swap them, or refuse."""
+    while not stopping.wait(every):
+        try:
+            swapped = registry.reload_if_changed()
+        except Exception:  # never let the watcher die: the service must keep serving
+            log.exception("could not check the rules directory for changes")
+            continue
+        if swapped is not None:
+            metrics.RELOADS.labels("swapped" if swapped else "refused").inc()
+            if swapped:
+                _publish_policy(registry)
+
+
 def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -> RunningServer:
-    registry = registry or PolicyRegistry(config.rules_dir)
-    ref = registry.current.engine.ref
-    metrics.POLICY.labels("strategy", ref.name, ref.version, ref.hash).set(1)
+    registry = registry or PolicyRegistry(config.rules_dir, checks=acceptance_checks())
+    _publish_policy(registry)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
@@ -75,7 +100,10 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -
     server.start()
     for service in ("", SERVICE_NAME):
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return RunningServer(server, port, health_servicer, registry)
+    stopping = threading.Event()
+    if config.reload_seconds > 0:
+        threading.Thread(target=_watch_rules, args=(registry, config.reload_seconds, stopping), name="rules-watcher", daemon=True).start()
+    return RunningServer(server, port, health_servicer, registry, stopping)
 
 
 def serve_forever(config: ServerConfig) -> None:

@@ -24,3 +24,5 @@ POLICY = Gauge(
     ["kind", "name", "version", "hash"],
     multiprocess_mode="max",
 )
+RELOADS = Counter("collection_policy_reloads_total", "Attempts to load changed rules, by result (swapped or refused).", ["result"])
+EXPERIMENT_DECISIONS = Counter("collection_experiment_decisions_total", "Decisions by experiment, arm and action.", ["experiment", "arm", "action"])

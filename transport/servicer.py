@@ -64,6 +64,9 @@ def _count(decision: Decision) -> None:
     metrics.DECISIONS.labels(decision.action, decision.channel.value if decision.channel else "none").inc()
     for veto in decision.vetoes:
         metrics.VETOES.labels(veto.guardrail).inc()
+    for assignment in filter(None, decision.experiment_arm.split(",")):
+        experiment, arm = assignment.split(":", 1)
+        metrics.EXPERIMENT_DECISIONS.labels(experiment, arm, decision.action).inc()
 
 
 class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
@@ -143,7 +146,12 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
         ]
         for info in [built_in, *packs]:
             info.loaded_at.FromDatetime(active.loaded_at)
-        return pb.GetPolicyResponse(policies=[strategy, built_in, *packs])
+        response = pb.GetPolicyResponse(policies=[strategy, built_in, *packs])
+        refusal = self._registry.last_refusal
+        if refusal and refusal.at > active.loaded_at:
+            response.last_refusal.reason = refusal.reason
+            response.last_refusal.at.FromDatetime(refusal.at)
+        return response
 
 
 def _places(countries: frozenset[str] | None, regions: frozenset[str] | None) -> list[str]:

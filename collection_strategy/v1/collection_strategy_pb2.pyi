@@ -341,10 +341,20 @@ class GetPolicyRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetPolicyResponse(_message.Message):
-    __slots__ = ("policies",)
+    __slots__ = ("policies", "last_refusal")
     POLICIES_FIELD_NUMBER: _ClassVar[int]
+    LAST_REFUSAL_FIELD_NUMBER: _ClassVar[int]
     policies: _containers.RepeatedCompositeFieldContainer[PolicyInfo]
-    def __init__(self, policies: _Optional[_Iterable[_Union[PolicyInfo, _Mapping]]] = ...) -> None: ...
+    last_refusal: ReloadRefusal
+    def __init__(self, policies: _Optional[_Iterable[_Union[PolicyInfo, _Mapping]]] = ..., last_refusal: _Optional[_Union[ReloadRefusal, _Mapping]] = ...) -> None: ...
+
+class ReloadRefusal(_message.Message):
+    __slots__ = ("at", "reason")
+    AT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    at: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PolicyInfo(_message.Message):
     __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count", "applies_to")

@@ -84,12 +84,19 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Experiment:
+    id: str
+    arms: tuple[tuple[str, int], ...]  # (arm, share in percent), in declared order
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     version: str
     rules: tuple[Rule, ...]
     content_hash: str
     source_files: tuple[str, ...] = field(default=())
+    experiments: tuple[Experiment, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ValidationError
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
-from engine.policy.ir import ALWAYS, Condition, OfferTerms, Policy, Rule, Source
+from engine.facts import EXPERIMENT_PREFIX
+from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, Experiment, OfferTerms, Policy, Rule, Source
 from engine.policy.model import OfferSpec, PolicyFile, RuleSpec
 from engine.policy.yaml_source import SourceMap, load_yaml
 from engine.vocabulary import Channel
@@ -58,12 +59,32 @@ def load_strategy(directory: Path) -> Policy:
     if problems:
         raise PolicyError(problems)
     ordered = tuple(sorted(rules, key=lambda rule: (-rule.priority, rule.id)))
-    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files))
+    experiments = [Experiment(item.id, tuple(item.arms.items())) for _, spec, _ in parsed for item in spec.experiments]
+    if len({experiment.id for experiment in experiments}) != len(experiments):
+        raise PolicyError([PolicyProblem(str(files[0]), 1, 1, "an experiment id is declared twice")])
+    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments))
 
 
 def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
     spec, conditions, source = parse_file(path, PolicyFile)
-    return spec, [_rule(rule_spec, conditions.get(index, ALWAYS), index, source) for index, rule_spec in enumerate(spec.rules)]
+    arms = {experiment.id: experiment.arms for experiment in spec.experiments}
+    unknown = [
+        source.problem(("rules", index, "arm", experiment), f"experiment `{experiment}` has no arm `{arm}`; " + (f"its arms are {', '.join(arms[experiment])}" if experiment in arms else f"declare it under `experiments` (declared: {', '.join(arms) or 'none'})"), rule.id)
+        for index, rule in enumerate(spec.rules)
+        for experiment, arm in (rule.arm or {}).items()
+        if arm not in arms.get(experiment, {})
+    ]
+    if unknown:
+        raise PolicyError(unknown)
+    return spec, [_rule(rule_spec, _in_arm(rule_spec, conditions.get(index, ALWAYS)), index, source) for index, rule_spec in enumerate(spec.rules)]
+
+
+def _in_arm(spec: RuleSpec, condition: Condition) -> Condition:
+    """A rule of an experiment arm holds only for cases assigned to that arm."""
+    if not spec.arm:
+        return condition
+    arms = tuple(Compare(f"{EXPERIMENT_PREFIX}{experiment}", "eq", arm) for experiment, arm in sorted(spec.arm.items()))
+    return AllOf((*arms, condition))
 
 
 def parse_file(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[int, Condition], SourceMap]:

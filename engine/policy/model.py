@@ -61,6 +61,7 @@ class RuleSpec(_Spec):
     when: dict[str, Any] = Field(default_factory=dict, description="conditions on facts; all must hold")
     then: ThenSpec
     reason: str | dict[Literal["en", "pl"], str] = Field(description="plain words an agent can read to the debtor")
+    arm: dict[str, str] | None = Field(default=None, description="experiment id -> arm: the rule applies only to cases in that arm")
 
     @model_validator(mode="after")
     def _english_reason(self) -> RuleSpec:
@@ -69,10 +70,25 @@ class RuleSpec(_Spec):
         return self
 
 
+class ExperimentSpec(_Spec):
+    """Champion/challenger: cases are split between arms by a stable hash of the case id."""
+
+    id: str = Field(pattern=RULE_ID)
+    description: str | None = None
+    arms: dict[str, int] = Field(description="arm name -> share in percent; the shares add up to 100")
+
+    @model_validator(mode="after")
+    def _shares(self) -> ExperimentSpec:
+        if len(self.arms) < 2 or sum(self.arms.values()) != 100 or min(self.arms.values()) < 0:
+            raise ValueError(f"an experiment has at least two arms whose shares add up to 100, got {dict(self.arms)}")
+        return self
+
+
 class PolicyFile(_Spec):
     policy: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="the policy's name")
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$", description="the policy's version, quoted")
     description: str | None = None
+    experiments: list[ExperimentSpec] = Field(default_factory=list)
     rules: list[RuleSpec] = Field(min_length=1)
 
 

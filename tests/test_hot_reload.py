@@ -1,0 +1,105 @@
+"""Safe hot reload: a change is loaded, checked and swapped, or refused while the
+last good version keeps serving."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from collection_strategy.v1 import collection_strategy_pb2 as pb
+from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
+from engine.acceptance import acceptance_checks
+from engine.registry import PolicyRegistry
+from tests.conftest import AS_OF, snapshot, write_policy
+from transport.grpc_server import RunningServer, ServerConfig, start_server
+
+POLICY = """
+policy: reloadable
+version: "{version}"
+rules:
+  - id: remind
+    priority: 10
+    when: {{days_past_due: {{gte: 1}}}}
+    then: {{action: {action}, channel: sms}}
+    reason: A reminder.
+"""
+TESTS = """
+tests:
+  - name: a late case gets the action of the day
+    as_of: "2026-11-24T10:00:00+01:00"
+    case: {{case_id: t1, country: PL, time_zone: Europe/Warsaw, amount_due: "10.00", currency: PLN, days_past_due: 5, segment: retail, consents: {{sms: true}}}}
+    expect: {{action: {action}}}
+"""
+
+
+def write(rules: Path, version: str, action: str = "SEND_REMINDER", tested_action: str | None = None) -> None:
+    write_policy(rules, POLICY.format(version=version, action=action))
+    tests = rules / "strategies" / "tests"
+    tests.mkdir(exist_ok=True)
+    (tests / "t.yaml").write_text(TESTS.format(action=tested_action or action), encoding="utf-8")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> PolicyRegistry:
+    write(tmp_path, "1")
+    return PolicyRegistry(tmp_path, checks=acceptance_checks())
+
+
+def test_a_changed_file_is_swapped_in_and_nothing_changes_without_a_change(registry: PolicyRegistry, tmp_path: Path) -> None:
+    assert registry.reload_if_changed() is None
+    before = registry.current
+    write(tmp_path, "2", action="CALL")
+    assert registry.reload_if_changed() is True
+    assert registry.current.engine.ref.version == "2"
+    # a request that took the old version before the swap finishes on it
+    assert before.engine.decide(snapshot(consents={"sms": True}), AS_OF).action == "SEND_REMINDER"
+    assert registry.current.engine.decide(snapshot(consents={"sms": True}), AS_OF).action == "CALL"
+
+
+def test_a_broken_file_is_refused_and_the_last_good_version_keeps_serving(registry: PolicyRegistry, tmp_path: Path) -> None:
+    write_policy(tmp_path, POLICY.format(version="2", action="SEND_REMINDER").replace("days_past_due", "days_past_du"))
+    assert registry.reload_if_changed() is False
+    assert registry.current.engine.ref.version == "1"
+    assert registry.last_refusal is not None and "did you mean `days_past_due`" in registry.last_refusal.reason
+    assert registry.reload_if_changed() is None  # the same broken files are not tried again and again
+
+
+def test_a_change_that_fails_its_own_policy_tests_is_refused(registry: PolicyRegistry, tmp_path: Path) -> None:
+    write(tmp_path, "2", action="CALL", tested_action="SEND_REMINDER")
+    assert registry.reload_if_changed() is False
+    assert registry.current.engine.ref.version == "1"
+    assert "policy tests failed" in registry.last_refusal.reason  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    write(tmp_path, "1")
+    running = start_server(ServerConfig(port=0, rules_dir=tmp_path, reuse_port=False, reload_seconds=0.1))
+    yield running
+    running.stop(0)
+
+
+def wait_for(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_the_server_picks_up_a_change_and_reports_a_refusal(server: RunningServer, tmp_path: Path) -> None:
+    with grpc.insecure_channel(f"localhost:{server.port}") as channel:
+        stub = pb_grpc.CollectionStrategyServiceStub(channel)
+
+        def strategy() -> pb.PolicyInfo:
+            return next(p for p in stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).policies if p.kind == "strategy")
+
+        write(tmp_path, "2", action="CALL")
+        wait_for(lambda: strategy().version == "2")
+        write_policy(tmp_path, "policy: reloadable\nversion: '3'\nrules: [oops\n")
+        wait_for(lambda: stub.GetPolicy(pb.GetPolicyRequest(), timeout=5).HasField("last_refusal"))
+        response = stub.GetPolicy(pb.GetPolicyRequest(), timeout=5)
+        assert "not valid YAML" in response.last_refusal.reason and strategy().version == "2"
