@@ -34,12 +34,28 @@ class Window:
 
 
 @dataclass(frozen=True)
+class OfferClamp:
+    """A limit that narrowed one bound of the rule's offer."""
+
+    limit_id: str
+    bound: str  # e.g. "discount_pct_max"
+    before: str
+    after: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class OfferBounds:
     currency: str
+    set_by: str  # the rule whose offer this is
     discount_pct: tuple[Decimal, Decimal] | None = None
     instalments: tuple[int, int] | None = None
     min_instalment: Decimal | None = None
     max_deferral_days: int | None = None
+    settlement_floor: Decimal | None = None  # the least amount that closes the debt
+    payment_holiday: bool = False
+    review_above_discount_pct: Decimal | None = None  # a larger discount needs a person's approval
+    clamps: tuple[OfferClamp, ...] = ()
 
 
 @dataclass(frozen=True)

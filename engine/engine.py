@@ -122,9 +122,9 @@ class StrategyEngine:
     ) -> Decision:
         snapshot = context.snapshot
         reasons = [Reason(rule.id, _text(rule.reason, snapshot.language))]
-        offer, note = offer_bounds(rule.offer, snapshot)
-        if note:
-            reasons.append(Reason("OFFER_ADJUSTED", note))
+        limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.in_force(snapshot.country, snapshot.region) for limit in pack.offer_limits))
+        offer, notes = offer_bounds(rule.offer, rule.id, snapshot, limits, snapshot.language)
+        reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
         review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
         return Decision(
             case_id=snapshot.case_id,

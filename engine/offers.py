@@ -1,36 +1,111 @@
-"""Offer bounds: the rule's terms made consistent with the amount and currency."""
+"""Offer bounds: the rule's terms, clamped by every limit in force, made
+consistent with the amount and the currency's minor units.
+
+Each bound says which rule set it; each clamp says which limit narrowed it and why.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
+from typing import Sequence
 
-from engine.decision import OfferBounds
-from engine.policy.ir import OfferTerms
+from engine.decision import OfferBounds, OfferClamp
+from engine.policy.ir import OfferLimit, OfferTerms
 from engine.snapshot import CaseSnapshot, currency_exponent
 
+HUNDRED = Decimal(100)
 
-def offer_bounds(terms: OfferTerms | None, snapshot: CaseSnapshot) -> tuple[OfferBounds | None, str | None]:
-    """The bounds to return, and a note when part of the offer had to be dropped."""
+
+@dataclass
+class _Draft:
+    discount: tuple[Decimal, Decimal] | None
+    instalments: tuple[int, int] | None
+    deferral: int | None
+    review_above: Decimal | None = None
+    clamps: list[OfferClamp] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def offer_bounds(
+    terms: OfferTerms | None, rule_id: str, snapshot: CaseSnapshot, limits: Sequence[OfferLimit] = (), language: str = "en"
+) -> tuple[OfferBounds | None, list[str]]:
+    """The bounds to return, and notes on what had to be dropped (for the reasons)."""
     if terms is None or snapshot.amount_due <= 0:
-        return None, None
+        return None, []
+    draft = _Draft(terms.discount_pct, terms.instalments, terms.max_deferral_days)
+    for limit in limits:
+        if limit.applies_to(snapshot.segment, snapshot.product):
+            _clamp(draft, limit, limit.reason.get(language, limit.reason["en"]))
     quantum = Decimal(1).scaleb(-currency_exponent(snapshot.currency))
     min_instalment = terms.min_instalment.quantize(quantum, rounding=ROUND_CEILING) if terms.min_instalment is not None else None
-    instalments = terms.instalments
-    note = None
+    instalments = draft.instalments
     if instalments and min_instalment:
         # No instalment may fall under the minimum: cap the count at amount / minimum.
         most = int(snapshot.amount_due // min_instalment)
         if most < instalments[0]:
-            instalments, note = None, f"The amount is too small for {instalments[0]} instalments of at least {min_instalment} {snapshot.currency}."
+            draft.notes.append(f"The amount is too small for {instalments[0]} instalments of at least {min_instalment} {snapshot.currency}.")
+            instalments = None
         else:
             instalments = (instalments[0], min(instalments[1], most))
-    bounds = OfferBounds(
-        currency=snapshot.currency,
-        discount_pct=terms.discount_pct,
-        instalments=instalments,
-        min_instalment=min_instalment if instalments else None,
-        max_deferral_days=terms.max_deferral_days,
+    floor = _settlement_floor(terms, draft.discount, snapshot.amount_due, quantum)
+    if not (draft.discount or instalments or draft.deferral or terms.payment_holiday):
+        return None, draft.notes
+    return (
+        OfferBounds(
+            currency=snapshot.currency,
+            set_by=rule_id,
+            discount_pct=draft.discount,
+            instalments=instalments,
+            min_instalment=min_instalment if instalments else None,
+            max_deferral_days=draft.deferral,
+            settlement_floor=floor,
+            payment_holiday=terms.payment_holiday,
+            review_above_discount_pct=draft.review_above,
+            clamps=tuple(draft.clamps),
+        ),
+        draft.notes,
     )
-    if not (bounds.discount_pct or bounds.instalments or bounds.max_deferral_days):
-        return None, note
-    return bounds, note
+
+
+def _clamp(draft: _Draft, limit: OfferLimit, reason: str) -> None:
+    def record(bound: str, before: object, after: object) -> None:
+        draft.clamps.append(OfferClamp(limit.id, bound, str(before), str(after), reason))
+
+    if draft.discount:
+        low, high = draft.discount
+        for cap, bound in ((limit.discount_pct_max, "discount_pct_max"), (limit.review_above_discount_pct, "discount_pct_max")):
+            if cap is not None and high > cap:
+                record(bound, high, cap)
+                high = cap
+        if limit.review_above_discount_pct is not None:
+            draft.review_above = min(draft.review_above or HUNDRED, limit.review_above_discount_pct)
+        if low > high:  # min <= max always, or the discount goes, with a reason
+            draft.notes.append(f"No discount can be offered: {reason}")
+            draft.discount = None
+        else:
+            draft.discount = (low, high)
+    if draft.instalments and limit.instalments_max is not None and draft.instalments[1] > limit.instalments_max:
+        record("instalments_max", draft.instalments[1], limit.instalments_max)
+        low, high = draft.instalments[0], limit.instalments_max
+        if low > high:
+            draft.notes.append(f"No instalment plan can be offered: {reason}")
+            draft.instalments = None
+        else:
+            draft.instalments = (low, high)
+    if draft.deferral is not None and limit.max_deferral_days is not None and draft.deferral > limit.max_deferral_days:
+        record("max_deferral_days", draft.deferral, limit.max_deferral_days)
+        draft.deferral = limit.max_deferral_days
+
+
+def _settlement_floor(terms: OfferTerms, discount: tuple[Decimal, Decimal] | None, amount: Decimal, quantum: Decimal) -> Decimal | None:
+    """The least amount that closes the debt: the rule's floor, and never less than
+    the largest discount allows; rounded up to the currency's minor unit, at most the amount due."""
+    shares = []
+    if terms.settlement_floor_pct is not None:
+        shares.append(terms.settlement_floor_pct)
+    if discount:
+        shares.append(HUNDRED - discount[1])
+    if not shares:
+        return None
+    return min(amount, (amount * max(shares) / HUNDRED).quantize(quantum, rounding=ROUND_CEILING))

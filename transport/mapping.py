@@ -127,7 +127,15 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
         )
     if decision.offer:
         offer = decision.offer
-        bounds = pb.OfferBounds(currency=offer.currency, max_deferral_days=offer.max_deferral_days or 0)
+        bounds = pb.OfferBounds(
+            currency=offer.currency,
+            max_deferral_days=offer.max_deferral_days or 0,
+            payment_holiday=offer.payment_holiday,
+            set_by=offer.set_by,
+            settlement_floor=str(offer.settlement_floor) if offer.settlement_floor is not None else "",
+            review_above_discount_pct=str(offer.review_above_discount_pct) if offer.review_above_discount_pct is not None else "",
+            clamps=[pb.OfferClamp(limit_id=c.limit_id, bound=c.bound, before=c.before, after=c.after, reason=c.reason) for c in offer.clamps],
+        )
         if offer.discount_pct:
             bounds.discount_pct_min, bounds.discount_pct_max = (str(value) for value in offer.discount_pct)
         if offer.instalments:

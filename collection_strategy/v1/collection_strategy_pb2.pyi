@@ -289,7 +289,7 @@ class ContactWindow(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., local_start: _Optional[str] = ..., local_end: _Optional[str] = ...) -> None: ...
 
 class OfferBounds(_message.Message):
-    __slots__ = ("discount_pct_min", "discount_pct_max", "instalments_min", "instalments_max", "min_instalment", "max_deferral_days", "currency")
+    __slots__ = ("discount_pct_min", "discount_pct_max", "instalments_min", "instalments_max", "min_instalment", "max_deferral_days", "currency", "settlement_floor", "payment_holiday", "review_above_discount_pct", "set_by", "clamps")
     DISCOUNT_PCT_MIN_FIELD_NUMBER: _ClassVar[int]
     DISCOUNT_PCT_MAX_FIELD_NUMBER: _ClassVar[int]
     INSTALMENTS_MIN_FIELD_NUMBER: _ClassVar[int]
@@ -297,6 +297,11 @@ class OfferBounds(_message.Message):
     MIN_INSTALMENT_FIELD_NUMBER: _ClassVar[int]
     MAX_DEFERRAL_DAYS_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_FLOOR_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_HOLIDAY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_ABOVE_DISCOUNT_PCT_FIELD_NUMBER: _ClassVar[int]
+    SET_BY_FIELD_NUMBER: _ClassVar[int]
+    CLAMPS_FIELD_NUMBER: _ClassVar[int]
     discount_pct_min: str
     discount_pct_max: str
     instalments_min: int
@@ -304,7 +309,26 @@ class OfferBounds(_message.Message):
     min_instalment: str
     max_deferral_days: int
     currency: str
-    def __init__(self, discount_pct_min: _Optional[str] = ..., discount_pct_max: _Optional[str] = ..., instalments_min: _Optional[int] = ..., instalments_max: _Optional[int] = ..., min_instalment: _Optional[str] = ..., max_deferral_days: _Optional[int] = ..., currency: _Optional[str] = ...) -> None: ...
+    settlement_floor: str
+    payment_holiday: bool
+    review_above_discount_pct: str
+    set_by: str
+    clamps: _containers.RepeatedCompositeFieldContainer[OfferClamp]
+    def __init__(self, discount_pct_min: _Optional[str] = ..., discount_pct_max: _Optional[str] = ..., instalments_min: _Optional[int] = ..., instalments_max: _Optional[int] = ..., min_instalment: _Optional[str] = ..., max_deferral_days: _Optional[int] = ..., currency: _Optional[str] = ..., settlement_floor: _Optional[str] = ..., payment_holiday: _Optional[bool] = ..., review_above_discount_pct: _Optional[str] = ..., set_by: _Optional[str] = ..., clamps: _Optional[_Iterable[_Union[OfferClamp, _Mapping]]] = ...) -> None: ...
+
+class OfferClamp(_message.Message):
+    __slots__ = ("limit_id", "bound", "before", "after", "reason")
+    LIMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    limit_id: str
+    bound: str
+    before: str
+    after: str
+    reason: str
+    def __init__(self, limit_id: _Optional[str] = ..., bound: _Optional[str] = ..., before: _Optional[str] = ..., after: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Reason(_message.Message):
     __slots__ = ("code", "text")

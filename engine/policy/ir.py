@@ -63,6 +63,25 @@ class OfferTerms:
     instalments: tuple[int, int] | None = None
     min_instalment: Decimal | None = None
     max_deferral_days: int | None = None
+    settlement_floor_pct: Decimal | None = None
+    payment_holiday: bool = False
+
+
+@dataclass(frozen=True)
+class OfferLimit:
+    """A cap on offers for some segments or products; None fields cap nothing."""
+
+    id: str
+    segments: frozenset[str] | None
+    products: frozenset[str] | None
+    reason: dict[str, str]
+    discount_pct_max: Decimal | None = None
+    review_above_discount_pct: Decimal | None = None
+    instalments_max: int | None = None
+    max_deferral_days: int | None = None
+
+    def applies_to(self, segment: str, product: str | None) -> bool:
+        return (self.segments is None or segment in self.segments) and (self.products is None or product in self.products)
 
 
 # The channel a rule names as "preferred": the snapshot's preferred channel.
@@ -97,6 +116,7 @@ class Policy:
     content_hash: str
     source_files: tuple[str, ...] = field(default=())
     experiments: tuple[Experiment, ...] = ()
+    offer_limits: tuple[OfferLimit, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,6 +209,7 @@ class Pack:
     quiet: tuple[QuietRule, ...]
     rules: tuple[GuardRule, ...]
     content_hash: str
+    offer_limits: tuple[OfferLimit, ...] = ()
     source_files: tuple[str, ...] = ()
 
     def applies_to(self, country: str, region: str | None) -> bool:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
 from engine.facts import EXPERIMENT_PREFIX
-from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, Experiment, OfferTerms, Policy, Rule, Source
-from engine.policy.model import OfferSpec, PolicyFile, RuleSpec
+from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
+from engine.policy.model import OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
 from engine.policy.yaml_source import SourceMap, load_yaml
 from engine.vocabulary import Channel
 
@@ -62,7 +62,8 @@ def load_strategy(directory: Path) -> Policy:
     experiments = [Experiment(item.id, tuple(item.arms.items())) for _, spec, _ in parsed for item in spec.experiments]
     if len({experiment.id for experiment in experiments}) != len(experiments):
         raise PolicyError([PolicyProblem(str(files[0]), 1, 1, "an experiment id is declared twice")])
-    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments))
+    limits = tuple(offer_limit(item, first.policy) for _, spec, _ in parsed for item in spec.offer_limits)
+    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits)
 
 
 def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
@@ -153,7 +154,20 @@ def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap) -
 def _offer(spec: OfferSpec | None) -> OfferTerms | None:
     if spec is None:
         return None
-    return OfferTerms(spec.discount_pct, spec.instalments, spec.min_instalment, spec.max_deferral_days)
+    return OfferTerms(spec.discount_pct, spec.instalments, spec.min_instalment, spec.max_deferral_days, spec.settlement_floor_pct, spec.payment_holiday)
+
+
+def offer_limit(spec: OfferLimitSpec, owner: str) -> OfferLimit:
+    return OfferLimit(
+        id=f"{owner}/{spec.id}",
+        segments=frozenset(spec.segments) if spec.segments else None,
+        products=frozenset(spec.products) if spec.products else None,
+        reason={"en": spec.reason} if isinstance(spec.reason, str) else dict(spec.reason),
+        discount_pct_max=spec.discount_pct_max,
+        review_above_discount_pct=spec.review_above_discount_pct,
+        instalments_max=spec.instalments_max,
+        max_deferral_days=spec.max_deferral_days,
+    )
 
 
 def _model_problems(items: list[Any], data: Any, source: SourceMap, root: type[BaseModel]) -> list[PolicyProblem]:

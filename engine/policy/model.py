@@ -26,6 +26,8 @@ class OfferSpec(_Spec):
     instalments: tuple[int, int] | None = Field(default=None, description="[min, max] number of instalments")
     min_instalment: Decimal | None = Field(default=None, ge=0, le=1_000_000_000, description="smallest instalment, in the case currency")
     max_deferral_days: int | None = Field(default=None, ge=0, le=365, description="most days the due date may be moved")
+    settlement_floor_pct: Decimal | None = Field(default=None, ge=0, le=100, description="the least share of the amount due, in percent, that closes the debt")
+    payment_holiday: bool = Field(default=False, description="a payment holiday may be offered")
 
     @model_validator(mode="after")
     def _ordered(self) -> OfferSpec:
@@ -34,6 +36,19 @@ class OfferSpec(_Spec):
         if self.instalments and not (1 <= self.instalments[0] <= self.instalments[1] <= 120):
             raise ValueError("instalments must be [min, max] with 1 <= min <= max <= 120")
         return self
+
+
+class OfferLimitSpec(_Spec):
+    """A cap on what any rule may offer, for some segments or products (or all)."""
+
+    id: str = Field(pattern=RULE_ID)
+    segments: list[str] | None = Field(default=None, description="only for these segments; all when absent")
+    products: list[str] | None = Field(default=None, description="only for these products; all when absent")
+    discount_pct_max: Decimal | None = Field(default=None, ge=0, le=100)
+    review_above_discount_pct: Decimal | None = Field(default=None, ge=0, le=100, description="a larger discount needs a person's approval")
+    instalments_max: int | None = Field(default=None, ge=1, le=120)
+    max_deferral_days: int | None = Field(default=None, ge=0, le=365)
+    reason: str | dict[Literal["en", "pl"], str]
 
 
 class ThenSpec(_Spec):
@@ -89,6 +104,7 @@ class PolicyFile(_Spec):
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$", description="the policy's version, quoted")
     description: str | None = None
     experiments: list[ExperimentSpec] = Field(default_factory=list)
+    offer_limits: list[OfferLimitSpec] = Field(default_factory=list, description="strategy-wide caps on offers")
     rules: list[RuleSpec] = Field(min_length=1)
 
 
@@ -199,6 +215,7 @@ class PackFile(_Spec):
     contact_hours: list[ContactHoursSpec] = Field(default_factory=list)
     caps: list[CapSpec] = Field(default_factory=list)
     quiet_after: list[QuietAfterSpec] = Field(default_factory=list)
+    offer_limits: list[OfferLimitSpec] = Field(default_factory=list)
     rules: list[GuardRuleSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ import pycountry
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Pack, QuietRule, Replace, Source
-from engine.policy.loader import content_hash, parse_file, policy_files
+from engine.policy.loader import content_hash, offer_limit, parse_file, policy_files
 from engine.policy.model import GuardRuleSpec, PackFile, Reason
 from engine.policy.yaml_source import SourceMap
 from engine.vocabulary import Channel
@@ -76,6 +76,7 @@ def load_pack(path: Path) -> Pack:
         ),
         rules=tuple(_guard_rule(name, rule, conditions.get(index, ALWAYS), Source(str(path), source.where(("rules", index))[0])) for index, rule in enumerate(spec.rules)),
         content_hash=content_hash([path]),
+        offer_limits=tuple(offer_limit(item, name) for item in spec.offer_limits),
         source_files=(str(path),),
     )
 
@@ -99,7 +100,7 @@ def _check_places(spec: PackFile, source: SourceMap) -> None:
     for index, region in enumerate(spec.applies_to.regions or []):
         if not any(pycountry.subdivisions.get(code=f"{country.upper()}-{region.upper()}") for country in countries):
             problems.append(source.problem(("applies_to", "regions", index), f"`{region}` is not a region of {', '.join(countries) or 'the listed countries'}"))
-    ids = [item.id for group in (spec.contact_hours, spec.caps, spec.quiet_after, spec.rules) for item in group]
+    ids = [item.id for group in (spec.contact_hours, spec.caps, spec.quiet_after, spec.offer_limits, spec.rules) for item in group]
     for duplicate in sorted({item for item in ids if ids.count(item) > 1}):
         problems.append(source.problem((), f"id `{duplicate}` is used twice in this pack"))
     if problems:
