@@ -17,6 +17,7 @@ from engine.matching import MatcherFault, make_matcher
 from engine.offers import offer_bounds
 from engine.policy.ir import PREFERRED, GuardRule, Pack, Policy, Rule
 from engine.snapshot import CaseSnapshot
+from engine.texts import system_reason
 from engine.vocabulary import Action, Channel
 from engine.window import next_window
 
@@ -47,7 +48,7 @@ class StrategyEngine:
             log.error("rule engine fault deciding case %s: %s", snapshot.case_id, fault)
         except Exception:
             log.exception("unexpected fault deciding case %s", snapshot.case_id)
-        reason = Reason("ENGINE_FAULT", "The engine could not decide this case safely, so nobody is contacted.")
+        reason = system_reason("ENGINE_FAULT", snapshot.language)
         return self._no_contact(snapshot, as_of, reason, fired=(), vetoes=())
 
     def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool) -> Decision:
@@ -72,9 +73,9 @@ class StrategyEngine:
                 decision = self._replaced(decision, replacing, context)
         if decision is None:
             if fired:
-                reason = Reason("ALL_CANDIDATES_VETOED", "Every action the strategy proposed is not allowed for this case now, so nobody is contacted.")
+                reason = system_reason("ALL_CANDIDATES_VETOED", snapshot.language)
             else:
-                reason = Reason("NO_RULE_MATCHED", "No strategy rule covers this case, so nobody is contacted.")
+                reason = system_reason("NO_RULE_MATCHED", snapshot.language)
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
         if arms:
             decision = replace(decision, experiment_arm=",".join(f"{experiment}:{arm}" for experiment, arm in arms.items()))

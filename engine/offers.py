@@ -13,6 +13,7 @@ from typing import Sequence
 from engine.decision import OfferBounds, OfferClamp
 from engine.policy.ir import OfferLimit, OfferTerms
 from engine.snapshot import CaseSnapshot, currency_exponent
+from engine.texts import text
 
 HUNDRED = Decimal(100)
 
@@ -36,7 +37,7 @@ def offer_bounds(
     draft = _Draft(terms.discount_pct, terms.instalments, terms.max_deferral_days)
     for limit in limits:
         if limit.applies_to(snapshot.segment, snapshot.product):
-            _clamp(draft, limit, limit.reason.get(language, limit.reason["en"]))
+            _clamp(draft, limit, limit.reason.get(language, limit.reason["en"]), language)
     quantum = Decimal(1).scaleb(-currency_exponent(snapshot.currency))
     min_instalment = terms.min_instalment.quantize(quantum, rounding=ROUND_CEILING) if terms.min_instalment is not None else None
     instalments = draft.instalments
@@ -44,7 +45,7 @@ def offer_bounds(
         # No instalment may fall under the minimum: cap the count at amount / minimum.
         most = int(snapshot.amount_due // min_instalment)
         if most < instalments[0]:
-            draft.notes.append(f"The amount is too small for {instalments[0]} instalments of at least {min_instalment} {snapshot.currency}.")
+            draft.notes.append(text("offer.too_small_for_plan", language, count=instalments[0], minimum=min_instalment, currency=snapshot.currency))
             instalments = None
         else:
             instalments = (instalments[0], min(instalments[1], most))
@@ -68,7 +69,7 @@ def offer_bounds(
     )
 
 
-def _clamp(draft: _Draft, limit: OfferLimit, reason: str) -> None:
+def _clamp(draft: _Draft, limit: OfferLimit, reason: str, language: str) -> None:
     def record(bound: str, before: object, after: object) -> None:
         draft.clamps.append(OfferClamp(limit.id, bound, str(before), str(after), reason))
 
@@ -81,7 +82,7 @@ def _clamp(draft: _Draft, limit: OfferLimit, reason: str) -> None:
         if limit.review_above_discount_pct is not None:
             draft.review_above = min(draft.review_above or HUNDRED, limit.review_above_discount_pct)
         if low > high:  # min <= max always, or the discount goes, with a reason
-            draft.notes.append(f"No discount can be offered: {reason}")
+            draft.notes.append(text("offer.no_discount", language, reason=reason))
             draft.discount = None
         else:
             draft.discount = (low, high)
@@ -89,7 +90,7 @@ def _clamp(draft: _Draft, limit: OfferLimit, reason: str) -> None:
         record("instalments_max", draft.instalments[1], limit.instalments_max)
         low, high = draft.instalments[0], limit.instalments_max
         if low > high:
-            draft.notes.append(f"No instalment plan can be offered: {reason}")
+            draft.notes.append(text("offer.no_plan", language, reason=reason))
             draft.instalments = None
         else:
             draft.instalments = (low, high)
