@@ -62,7 +62,7 @@ def in_process(cases: int) -> None:
         for snapshot in snapshots[:500]:
             engine.decide(snapshot, AS_OF)
     whole = {name: best_of(3, lambda e=engine: per_item_seconds(snapshots, lambda s: e.decide(s, AS_OF))) for name, engine in engines.items()}
-    matching = {name: best_of(3, lambda e=engine: per_item_seconds(contexts, lambda c: (e._matcher.matching(c.facts), e.compliance.matching_rules(c)))) for name, engine in engines.items()}
+    matching = {name: best_of(3, lambda e=engine: per_item_seconds(contexts, lambda c: e._matcher.matching(c.facts))) for name, engine in engines.items()}
     packs = engines["durable"].compliance.packs
     print(f"\n== In process: policy {policy.name} {policy.version}, {len(policy.rules)} rules, {len(packs)} compliance packs ({sum(len(p.rules) for p in packs)} rules), {cases} synthetic cases, best of 3")
     print(f"{'':34}{'durable_rules':>16}{'plain Python':>16}{'ratio':>8}")

@@ -14,27 +14,17 @@ from functools import lru_cache, reduce
 from typing import Sequence
 
 from engine.facts import CaseContext
-from engine.matching import make_matcher
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, CapRule, Compare, Condition, ContactHours, GuardRule, Pack, QuietRule
 from engine.vocabulary import Channel
 from engine.window import BASELINE_HOURS
 
-GUARD_RULESET = "compliance"
-
-
 @dataclass(frozen=True)
-class _ScopedRule:
-    """A pack rule with its pack's country and region test folded into its condition."""
+class ScopedRule:
+    """A pack rule with its pack's country and region test folded into its
+    condition, so that it can be matched beside the strategy's rules."""
 
     id: str
     condition: Condition
-
-
-@dataclass(frozen=True)
-class _RuleSet:
-    name: str
-    version: str
-    rules: tuple[_ScopedRule, ...]
 
 
 @dataclass(frozen=True)
@@ -55,22 +45,22 @@ def _scope(pack: Pack) -> Condition:
 
 
 class Compliance:
-    def __init__(self, packs: Sequence[Pack], backend: str = "durable"):
+    def __init__(self, packs: Sequence[Pack]):
         self.packs = tuple(packs)
         self._rules = {rule.id: rule for pack in self.packs for rule in pack.rules}
         self._order = {rule_id: index for index, rule_id in enumerate(self._rules)}
-        scoped = tuple(_ScopedRule(rule.id, AllOf((_scope(pack), rule.condition))) for pack in self.packs for rule in pack.rules)
-        self._matcher = make_matcher(_RuleSet(GUARD_RULESET, "+".join(f"{p.name}@{p.version}" for p in self.packs), scoped), backend) if scoped else None
+        self.scoped_rules = tuple(ScopedRule(rule.id, AllOf((_scope(pack), rule.condition))) for pack in self.packs for rule in pack.rules)
         self.in_force = lru_cache(maxsize=4096)(self._in_force)
 
     def _in_force(self, country: str, region: str | None) -> tuple[Pack, ...]:
         return tuple(pack for pack in self.packs if pack.applies_to(country, region))
 
-    def matching_rules(self, context: CaseContext) -> list[GuardRule]:
-        """The pack rules that hold for this case, in pack order."""
-        if self._matcher is None:
-            return []
-        return sorted((self._rules[rule_id] for rule_id in self._matcher.matching(context.facts)), key=lambda rule: self._order[rule.id])
+    def is_guard(self, rule_id: str) -> bool:
+        return rule_id in self._rules
+
+    def guards(self, matched_ids: Sequence[str]) -> list[GuardRule]:
+        """The pack rules among the matched rule ids, in pack order."""
+        return sorted((self._rules[rule_id] for rule_id in matched_ids if rule_id in self._rules), key=lambda rule: self._order[rule.id])
 
     def shaping(self, context: CaseContext, channel: Channel) -> Shaping:
         snapshot = context.snapshot

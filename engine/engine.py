@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
 from engine import guardrails
-from engine.compliance import Compliance
+from engine.compliance import Compliance, ScopedRule
 from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
@@ -36,8 +36,9 @@ class StrategyEngine:
         self.policy = policy
         self.backend = backend
         self.ref = PolicyRef(policy.name, policy.version, policy.content_hash)
-        self.compliance = Compliance(packs, backend)
-        self._matcher = make_matcher(policy, backend)
+        self.compliance = Compliance(packs)
+        # One durable_rules ruleset for the strategy and the packs: one assert per decision.
+        self._matcher = make_matcher(_Combined(policy.name, policy.version, (*policy.rules, *self.compliance.scoped_rules)), backend)
         self._rank = {rule.id: index for index, rule in enumerate(policy.rules)}  # best first
         self._rules = {rule.id: rule for rule in policy.rules}
 
@@ -55,8 +56,9 @@ class StrategyEngine:
         context = derive(snapshot, as_of)
         arms = {experiment.id: assign(experiment, snapshot.case_id) for experiment in self.policy.experiments}
         context.facts.update({EXPERIMENT_PREFIX + experiment: arm for experiment, arm in arms.items()})
-        fired = sorted(self._matcher.matching(context.facts), key=self._rank.__getitem__)
-        guards = self.compliance.matching_rules(context)
+        matched = self._matcher.matching(context.facts)
+        fired = sorted((rule_id for rule_id in matched if rule_id in self._rank), key=self._rank.__getitem__)
+        guards = self.compliance.guards(matched)
         vetoes: list[Veto] = []
         decision: Decision | None = None
         route = next((guard for guard in guards if guard.route), None)
@@ -204,6 +206,15 @@ class StrategyEngine:
             },
             "policy": plain(vars(self.ref)),
         }
+
+
+@dataclass(frozen=True)
+class _Combined:
+    """The strategy's rules and the packs' scoped rules, matched as one rule set."""
+
+    name: str
+    version: str
+    rules: tuple[Rule | ScopedRule, ...]
 
 
 def _pack_action_vetoes(rule: Rule, blocks: list[GuardRule], language: str) -> list[Veto]:

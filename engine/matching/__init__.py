@@ -7,9 +7,30 @@ and the oracle in tests). Nothing outside this package knows durable_rules exist
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
-from engine.policy.ir import Policy
+from engine.policy.ir import Condition
+
+
+class MatchableRule(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def condition(self) -> Condition: ...
+
+
+class RuleSet(Protocol):
+    """What a matcher needs: a name and version, and rules with ids and conditions."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def rules(self) -> Sequence[MatchableRule]: ...
 
 
 class RuleMatcher(Protocol):
@@ -22,7 +43,7 @@ class MatcherFault(RuntimeError):
     """The rule engine failed; the caller must not contact on this decision."""
 
 
-def make_matcher(policy: Policy, backend: str = "durable") -> RuleMatcher:
+def make_matcher(policy: RuleSet, backend: str = "durable") -> RuleMatcher:
     if backend == "durable":
         from engine.matching.durable_matcher import DurableMatcher
 

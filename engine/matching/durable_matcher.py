@@ -32,8 +32,8 @@ from typing import Any
 
 import durable_rules_engine as durable
 
-from engine.matching import MatcherFault
-from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, paths_of
+from engine.matching import MatcherFault, RuleSet
+from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, paths_of
 
 MAX_FACT_PATHS = 200  # durable refuses facts of more than ~253 properties (error 302)
 MONEY_SCALE = 10_000  # money travels as integer ten-thousandths: exact in a double
@@ -63,12 +63,12 @@ def to_durable(condition: Condition) -> dict[str, Any]:
     return {_OPS[condition.op]: {condition.path: value}}
 
 
-def ruleset_definition(policy: Policy) -> dict[str, Any]:
+def ruleset_definition(policy: RuleSet) -> dict[str, Any]:
     return {rule.id: {"all": [{"m": {"$and": [_MARK, to_durable(rule.condition)]}}]} for rule in policy.rules}
 
 
 class DurableMatcher:
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: RuleSet):
         paths = sorted(set().union(*(paths_of(rule.condition) for rule in policy.rules)))
         if len(paths) > MAX_FACT_PATHS:
             raise ValueError(f"policy {policy.name} reads {len(paths)} facts; durable_rules holds at most {MAX_FACT_PATHS}")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy
+from engine.matching import RuleSet
+from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches
 
 Predicate = Callable[[dict[str, Any]], bool]
 _OPERATORS = {"eq": "==", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -42,7 +43,7 @@ def predicate(condition: Condition) -> Predicate:
 
 
 class PythonMatcher:
-    def __init__(self, policy: Policy):
+    def __init__(self, policy: RuleSet):
         self._rules = [(rule.id, predicate(rule.condition)) for rule in policy.rules]
 
     def matching(self, facts: dict[str, Any]) -> list[str]:
