@@ -33,6 +33,7 @@ class Shaping:
 
     hours: ContactHours
     not_before: datetime | None
+    not_after: datetime | None
     constraints: tuple[tuple[str, dict[str, str]], ...]  # (rule id, reason texts)
 
 
@@ -85,7 +86,27 @@ class Compliance:
             if release and release > context.as_of:
                 not_before = max(not_before or release, release)
                 constraints.append((quiet.id, quiet.reason))
-        return Shaping(hours, not_before, tuple(constraints))
+        not_after = moratorium_ahead(context)
+        if not_after:
+            constraints.append(("debtor/breathing-space-ahead", BREATHING_SPACE_AHEAD))
+        return Shaping(hours, not_before, not_after, tuple(constraints))
+
+
+BREATHING_SPACE_AHEAD = {
+    "en": "A Breathing Space moratorium starts soon: no contact from its first day.",
+    "pl": "Wkrótce zaczyna się moratorium Breathing Space: od jego pierwszego dnia nie kontaktujemy się.",
+}
+
+
+def moratorium_ahead(context: CaseContext) -> datetime | None:
+    """The start of a Breathing Space that has not begun yet: contact must end
+    before it (the earliest local midnight among the debtor's possible zones)."""
+    start = context.snapshot.legal.breathing_space_start
+    if start is None:
+        return None
+    midnights = [datetime.combine(start, datetime.min.time(), tzinfo=zone).astimezone(timezone.utc) for zone in context.zones or (timezone.utc,)]
+    first = min(midnights)
+    return first if first > context.as_of else None
 
 
 def cap_release(cap: CapRule, context: CaseContext) -> datetime | None:

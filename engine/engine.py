@@ -102,7 +102,9 @@ class StrategyEngine:
                 vetoes.append(veto)
                 continue
             shaping = self.compliance.shaping(context, channel)
-            window = next_window(context.as_of, context.zones, context.snapshot.country, context.snapshot.region, shaping.hours, shaping.not_before)
+            window = next_window(
+                context.as_of, context.zones, context.snapshot.country, context.snapshot.region, shaping.hours, shaping.not_before, shaping.not_after
+            )
             if window is None:
                 shapers = ", ".join(rule_id for rule_id, _ in shaping.constraints) or "contact-hours"
                 vetoes.append(Veto(rule.id, shapers, "There is no lawful time to contact the debtor on this channel in the next 14 days.", channel))

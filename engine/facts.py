@@ -128,7 +128,7 @@ _CALENDARS: dict[tuple[str, str | None, int], frozenset[date]] = {}
 
 
 def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
-    zones = possible_zones(snapshot)
+    zones = possible_zones(snapshot, as_of)
     facts: dict[str, Any] = {
         "country": snapshot.country,
         "segment": snapshot.segment,

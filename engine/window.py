@@ -30,12 +30,14 @@ def next_window(
     region: str | None,
     hours: ContactHours = BASELINE_HOURS,
     not_before: datetime | None = None,
+    not_after: datetime | None = None,
 ) -> Window | None:
     """The next opening within HORIZON of as_of, at or after `not_before` (a cap
-    or quiet period), or None when there is none (or no zone)."""
+    or quiet period) and ending by `not_after` (a moratorium ahead), or None when
+    there is none (or no zone)."""
     if not zones or hours.opens >= hours.closes:
         return None
-    limit = as_of + HORIZON
+    limit = min(as_of + HORIZON, not_after) if not_after else as_of + HORIZON
     moment = max(as_of, not_before) if not_before else as_of
     while moment < limit:
         openings = [_opening(moment, zone, country, region, hours) for zone in zones]
@@ -46,7 +48,7 @@ def next_window(
         start = max(moment, *(opens for opens, _ in openings))  # type: ignore[misc]
         end = min(closes for _, closes in openings)  # type: ignore[misc]
         if start < end:
-            return _window(start, end, zones) if start < limit else None
+            return _window(start, min(end, not_after) if not_after else end, zones) if start < limit else None
         moment = end  # the zone that closes first has nothing before its next opening
     return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -28,10 +29,23 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# Where the `us` package's lists miss a zone in use: the Navajo Nation in Arizona
+# keeps daylight saving time (America/Denver), unlike the rest of the state.
+_MISSING_STATE_ZONES = {"AZ": ("America/Denver",)}
+
+
 @lru_cache(maxsize=128)
 def _us_state_zones(state: str) -> tuple[str, ...]:
     found = us.states.lookup(state)
-    return tuple(sorted(found.time_zones)) if found is not None and found.time_zones else ()
+    listed = tuple(found.time_zones) if found is not None and found.time_zones else ()
+    return tuple(sorted({*listed, *_MISSING_STATE_ZONES.get(state, ())})) if listed else ()
+
+
+@lru_cache(maxsize=4096)
+def _same_clock(zone: str, other: str, year: int) -> bool:
+    """Two zone names that keep the same clock all year (e.g. America/Detroit and America/New_York)."""
+    instants = [datetime(year, month, 15, 12, tzinfo=timezone.utc) for month in range(1, 13)]
+    return all(instant.astimezone(_zone(zone)).utcoffset() == instant.astimezone(_zone(other)).utcoffset() for instant in instants)
 
 
 def region_zones(country: str, region: str | None) -> tuple[str, ...]:
@@ -41,7 +55,7 @@ def region_zones(country: str, region: str | None) -> tuple[str, ...]:
     return _zones_by_country().get(country, ())
 
 
-def possible_zones(snapshot: CaseSnapshot) -> tuple[ZoneInfo, ...]:
+def possible_zones(snapshot: CaseSnapshot, as_of: datetime | None = None) -> tuple[ZoneInfo, ...]:
     """The zones the debtor may be in; a window must be lawful in all of them.
 
     The snapshot's zone when it agrees with the region; when there is no zone,
@@ -50,7 +64,8 @@ def possible_zones(snapshot: CaseSnapshot) -> tuple[ZoneInfo, ...]:
     """
     if snapshot.time_zone and snapshot.region and snapshot.country == "US":
         state = _us_state_zones(snapshot.region)
-        if state and snapshot.time_zone not in state:
+        year = (as_of or datetime.now(timezone.utc)).year
+        if state and not any(_same_clock(snapshot.time_zone, name, year) for name in state):
             return tuple(_zone(name) for name in sorted({snapshot.time_zone, *state}))
     if snapshot.time_zone:
         return (_zone(snapshot.time_zone),)
