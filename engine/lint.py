@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import math
 import re
-import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -684,14 +683,3 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.set_defaults(func=lambda args: run_lint(args.rules, args.strict))
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.lint")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["lint", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

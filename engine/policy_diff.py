@@ -244,14 +244,3 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("new", type=Path, help="the same, for the new version")
     parser.set_defaults(func=lambda args: run_diff(args.old, args.new))
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.policy_diff")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["diff", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.lint import Finding, condition_boxes, format_findings, lint_files, lint_policy, main, register
+from engine.cli import main as cli_main
+from engine.lint import Finding, condition_boxes, format_findings, lint_files, lint_policy, register
 from engine.matching.python_matcher import PythonMatcher, predicate
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule, Source
 from engine.vocabulary import Action, Channel
@@ -356,11 +357,11 @@ def test_command_line_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     reason: x
 """
     write_policy(tmp_path, HEADER + warning_only.lstrip("\n"), name="p.yaml")
-    assert main(["--rules", str(tmp_path)]) == 0
-    assert main(["--rules", str(tmp_path / "strategies"), "--strict"]) == 1
+    assert cli_main(["lint", "--rules", str(tmp_path)]) == 0
+    assert cli_main(["lint", "--rules", str(tmp_path / "strategies"), "--strict"]) == 1
     assert "0 error(s), 1 warning(s), 0 note(s)" in capsys.readouterr().out
     write_policy(tmp_path, HEADER + warning_only.replace("{lt: 5}", "{lt: 5, gt: 6}"), name="p.yaml")
-    assert main(["--rules", str(tmp_path)]) == 1
+    assert cli_main(["lint", "--rules", str(tmp_path)]) == 1
     assert "error [never-fires] b:" in capsys.readouterr().out
 
 

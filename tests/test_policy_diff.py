@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.policy.loader import load_strategy
-from engine.policy_diff import diff_policies, format_diff, load_side, main, register
+from engine.cli import main as cli_main
+from engine.policy_diff import diff_policies, format_diff, load_side, register
 from tests.conftest import REPO, load_policy, write_policy
 
 OLD = """
@@ -132,13 +133,13 @@ def test_sides_may_be_a_rules_dir_a_strategies_dir_or_one_file(tmp_path: Path, c
     single = tmp_path / "single.yaml"
     shutil.copyfile(new_dir / "strategies" / "policy.yaml", single)
     assert load_side(single).rules[0].source.file == str(single)
-    assert main([str(old_dir), str(new_dir / "strategies")]) == 0
+    assert cli_main(["diff", str(old_dir), str(new_dir / "strategies")]) == 0
     by_dirs = capsys.readouterr().out
-    assert main([str(old_dir / "strategies"), str(single)]) == 0
+    assert cli_main(["diff", str(old_dir / "strategies"), str(single)]) == 0
     by_file = capsys.readouterr().out
     assert "~ firm-reminder: priority 570 -> 575" in by_dirs
     assert by_file.replace(str(single), "X") == by_dirs.replace(str(new_dir / "strategies" / "policy.yaml"), "X")
-    assert main([str(REPO / "rules"), str(REPO / "rules" / "strategies")]) == 0
+    assert cli_main(["diff", str(REPO / "rules"), str(REPO / "rules" / "strategies")]) == 0
     assert capsys.readouterr().out.strip() == "no differences"
 
 
@@ -146,7 +147,7 @@ def test_a_side_that_does_not_load_is_reported(tmp_path: Path, capsys: pytest.Ca
     old_dir, new_dir = two_sides(tmp_path)
     broken = tmp_path / "broken.yaml"
     broken.write_text(NEW.replace("days_past_due: {gte: 61}", "days_past_du: {gte: 61}").lstrip(), encoding="utf-8")
-    assert main([str(old_dir), str(broken)]) == 1
+    assert cli_main(["diff", str(old_dir), str(broken)]) == 1
     assert f"{broken}:20:12 (rule reordered): `days_past_du`: unknown fact" in capsys.readouterr().err
 
 
