@@ -147,10 +147,16 @@ class StrategyEngine:
         )
 
     def _routed(self, route: GuardRule, context: CaseContext, fired: list[str], vetoes: list[Veto]) -> Decision:
-        """A compliance rule takes the case out of automated collection."""
-        text = _text(route.reason, context.snapshot.language)
-        vetoes += [Veto(rule_id, route.id, text) for rule_id in fired]
-        decision = self._no_contact(context.snapshot, context.as_of, Reason(route.id, text), tuple(fired), tuple(vetoes))
+        """A compliance rule takes the case out of automated collection. When the
+        strategy's best rule already routes it the same way, that rule's decision
+        stands (with its forbearance offer), the compliance reason first."""
+        reason = Reason(route.id, _text(route.reason, context.snapshot.language))
+        best = self._rules[fired[0]] if fired else None
+        if best is not None and best.action == route.route:
+            decision = self._decision(best, context, fired, vetoes, channel=None, window=None)
+            return replace(decision, reasons=(reason, *decision.reasons))
+        vetoes += [Veto(rule_id, route.id, reason.text) for rule_id in fired]
+        decision = self._no_contact(context.snapshot, context.as_of, reason, tuple(fired), tuple(vetoes))
         return replace(decision, action=route.route.value)  # type: ignore[union-attr]
 
     def _replaced(self, decision: Decision, guard: GuardRule, context: CaseContext) -> Decision:

@@ -1,8 +1,9 @@
 """Simulate: decide a whole portfolio with a rules directory and count what happens.
 
 Analysts use it before a change goes live: how many cases get which action, on
-which channel, at which stage, what the guardrails stop, and (with `--compare`)
-exactly which cases a change of the rules moves. Every case is decided at the
+which channel, at which stage, what the guardrails stop, and (with `--compare
+OLD_RULES`) exactly which cases the change moves, from what OLD_RULES decide to
+what `--rules` decide. Every case is decided at the
 same `as_of`, so two runs over the same file agree. See docs/simulate.md.
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
@@ -24,7 +25,8 @@ import sys
 import time
 import types
 import typing
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,8 +65,9 @@ class Decided(NamedTuple):
     channel: str  # NO_CHANNEL when the decision has none
     rule: str  # the first reason's code: the deciding rule, or why nobody is contacted
     guardrails: tuple[str, ...]  # the guardrail of each veto
-    other_action: str | None = None  # with --compare: the other rules' answer
-    other_channel: str | None = None
+    arms: str  # the decision's experiment arms, "<experiment>:<arm>,..." or ""
+    baseline_action: str | None = None  # with --compare: what the baseline rules decide
+    baseline_channel: str | None = None
 
 
 class Invalid(NamedTuple):
@@ -203,12 +206,14 @@ class _Decider:
                 return Invalid(line, None, "line", f"not valid JSON: {error.msg} (column {error.colno})")
         if not isinstance(data, dict):
             return Invalid(line, None, "line", "is not a JSON object (one case per line)")
+        case_id = data.get("case_id") if isinstance(data.get("case_id"), str) else None
         try:
             snapshot = parse_snapshot(data, self.as_of)
         except InvalidSnapshot as error:
             first = error.problems[0]
-            case_id = data.get("case_id") if isinstance(data.get("case_id"), str) else None
             return Invalid(line, case_id, first.field, first.description)
+        except (ValueError, TypeError) as error:  # a shape validation did not foresee: still one bad case, not a dead worker
+            return Invalid(line, case_id, "case", str(error))
         decision = self.engine.decide(snapshot, self.as_of)
         result = Decided(
             line,
@@ -219,11 +224,12 @@ class _Decider:
             decision.channel.value if decision.channel else NO_CHANNEL,
             decision.reasons[0].code if decision.reasons else "",
             tuple(veto.guardrail for veto in decision.vetoes),
+            getattr(decision, "experiment_arm", "") or "",
         )
         if self.other is None:
             return result
         other = self.other.decide(snapshot, self.as_of)
-        return result._replace(other_action=other.action, other_channel=other.channel.value if other.channel else NO_CHANNEL)
+        return result._replace(baseline_action=other.action, baseline_channel=other.channel.value if other.channel else NO_CHANNEL)
 
 
 _worker: _Decider | None = None
@@ -257,7 +263,7 @@ class Comparison:
     changed_action: int
     changed_channel: int
     changed_any: int
-    action_matrix: dict[str, dict[str, int]]  # from (--rules) -> to (--compare) -> cases
+    action_matrix: dict[str, dict[str, int]]  # from (--compare, the baseline) -> to (--rules) -> cases
     channel_matrix: dict[str, dict[str, int]]
     action_changes: list[Change]
     channel_changes: list[Change]
@@ -279,6 +285,7 @@ class SimulationReport:
     by_segment: dict[str, dict[str, int]]
     by_dpd_bucket: dict[str, dict[str, int]]
     vetoes_by_guardrail: dict[str, dict[str, int]]  # guardrail -> {"vetoes": n, "cases": m}
+    by_experiment_arm: dict[str, dict[str, dict[str, int]]]  # experiment -> arm -> action -> cases
     invalid_by_field: dict[str, int]
     invalid_examples: list[dict[str, Any]]
     comparison: Comparison | None = None
@@ -344,6 +351,7 @@ class _Tally:
         self.action_pairs: Counter[tuple[str, str]] = Counter()
         self.channel_pairs: Counter[tuple[str, str]] = Counter()
         self.changed_any = 0
+        self.arms: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
 
     def add(self, results: list[Decided | Invalid]) -> None:
         for result in results:
@@ -366,9 +374,13 @@ class _Tally:
         self.buckets[dpd_bucket(result.days_past_due)][result.action] += 1
         self.vetoes.update(result.guardrails)
         self.vetoed_cases.update(set(result.guardrails))
-        if result.other_action is None or result.other_channel is None:
+        for arm in filter(None, result.arms.split(",")):
+            experiment, _, name = arm.partition(":")
+            self.arms[experiment][name][result.action] += 1
+        if result.baseline_action is None or result.baseline_channel is None:
             return
-        self._compare(result, (result.action, result.other_action), (result.channel, result.other_channel))
+        # From the baseline (--compare) to the rules under study (--rules).
+        self._compare(result, (result.baseline_action, result.action), (result.baseline_channel, result.channel))
 
     def _compare(self, result: Decided, action: tuple[str, str], channel: tuple[str, str]) -> None:
         self.action_pairs[action] += 1
@@ -442,12 +454,24 @@ def simulate(
         for chunk in chunks:
             tally.add(decider.chunk(chunk))
     else:
-        context = multiprocessing.get_context("spawn")
         initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
-        with context.Pool(workers, initializer=_start_worker, initargs=initargs) as pool:
-            for results in pool.imap(_decide_chunk, chunks):  # in order: examples are the first cases of the file
+        # An executor, not a Pool: a worker that dies raises BrokenProcessPool instead of hanging.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=initargs) as pool:
+            for results in _in_order(pool, chunks, depth=4 * workers):
                 tally.add(results)
     return _report(tally, rules_dir, cases_path, compare_dir, engines, as_of, workers, time.perf_counter() - started)
+
+
+def _in_order(pool: ProcessPoolExecutor, chunks: Iterator[list[tuple[int, Payload]]], depth: int) -> Iterator[list[Decided | Invalid]]:
+    """Results in file order (so examples are the file's first cases), with at most
+    `depth` chunks in flight, so a large file is never all in memory."""
+    pending: deque[Future[list[Decided | Invalid]]] = deque()
+    for chunk in chunks:
+        pending.append(pool.submit(_decide_chunk, chunk))
+        if len(pending) >= depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def _report(
@@ -470,6 +494,7 @@ def _report(
         by_segment=_ordered_matrix(tally.segments, segments),
         by_dpd_bucket=_ordered_matrix(tally.buckets, buckets),
         vetoes_by_guardrail={name: {"vetoes": count, "cases": tally.vetoed_cases[name]} for name, count in tally.vetoes.most_common()},
+        by_experiment_arm={experiment: _ordered_matrix(arms, sorted(arms)) for experiment, arms in sorted(tally.arms.items())},
         invalid_by_field=dict(tally.invalid_fields.most_common()),
         invalid_examples=tally.invalid_examples,
         comparison=tally.comparison(str(compare_dir), _policy(engines[1])) if compare_dir and engines[1] else None,
@@ -513,8 +538,11 @@ def format_summary(report: SimulationReport) -> str:
     lines += ["", *_table("action", report.by_action, report), "", *_table("channel", report.by_channel, report)]
     lines += ["", *_mix(report.by_dpd_bucket, "by days past due (cases, top actions)"), "", *_mix(report.by_segment, "by segment (cases, top actions)")]
     if report.vetoes_by_guardrail:
-        lines += ["", f"{'vetoes by guardrail':<28}{'vetoes':>9}{'cases':>9}"]
-        lines += [f"{name:<28}{item['vetoes']:>9,}{item['cases']:>9,}" for name, item in report.vetoes_by_guardrail.items()]
+        width = max(len("vetoes by guardrail"), *map(len, report.vetoes_by_guardrail)) + 2
+        lines += ["", f"{'vetoes by guardrail':<{width}}{'vetoes':>9}{'cases':>9}"]
+        lines += [f"{name:<{width}}{item['vetoes']:>9,}{item['cases']:>9,}" for name, item in report.vetoes_by_guardrail.items()]
+    for experiment, arms in report.by_experiment_arm.items():
+        lines += ["", *_mix(arms, f"experiment {experiment} by arm (cases, top actions)")]
     if report.comparison:
         lines += ["", *_comparison_lines(report, report.comparison)]
     return "\n".join(lines)
@@ -523,7 +551,7 @@ def format_summary(report: SimulationReport) -> str:
 def _comparison_lines(report: SimulationReport, comparison: Comparison) -> list[str]:
     other = comparison.policy
     lines = [
-        f"compared with {comparison.compare} ({other['name']} {other['version']}):",
+        f"compared with the baseline {comparison.compare} ({other['name']} {other['version']}); changes read from baseline -> {report.rules}:",
         f"  {comparison.changed_action:,} cases ({_pct(report.share(comparison.changed_action)).strip()}) change action, "
         f"{comparison.changed_channel:,} change channel, {comparison.changed_any:,} change either",
     ]
@@ -563,12 +591,21 @@ def _colours(actions: list[str]) -> dict[str, str]:
     return {action: _PALETTE.get(action) or next(spare) for action in actions}
 
 
+def _label_width(labels: Iterable[str]) -> int:
+    # About 7 px per character of 12 px text, so long guardrail names are not cut off.
+    return min(420, max(90, 7 * max(map(len, labels), default=0) + 16))
+
+
+def _svg_open(title: str, width: float, height: int) -> str:
+    return f'<svg role="img" aria-label="{_esc(title)}" width="{width:.0f}" height="{height}" viewBox="0 0 {width:.0f} {height}" style="max-width:100%;height:auto">'
+
+
 def _bar_chart(title: str, counts: dict[str, int], total: int, colour: str | dict[str, str] = "#4e79a7") -> str:
     """Horizontal bars, one per row, labelled with count and share."""
-    label_width, bar_room, row = 210, 560, 24
+    label_width, bar_room, row = _label_width(counts), 560, 24
     height = row * len(counts) + 8
     most = max(counts.values(), default=0) or 1
-    parts = [f'<svg role="img" aria-label="{_esc(title)}" width="{label_width + bar_room + 110}" height="{height}" viewBox="0 0 {label_width + bar_room + 110} {height}">']
+    parts = [_svg_open(title, label_width + bar_room + 110, height)]
     for index, (name, count) in enumerate(counts.items()):
         y = index * row + 4
         width = count / most * bar_room
@@ -583,9 +620,9 @@ def _bar_chart(title: str, counts: dict[str, int], total: int, colour: str | dic
 
 def _stacked_chart(title: str, rows: dict[str, dict[str, int]], colours: dict[str, str]) -> str:
     """One full-width bar per row, split by action in proportion to its cases."""
-    label_width, bar_room, row = 110, 720, 26
+    label_width, bar_room, row = _label_width(rows), 720, 26
     height = row * len(rows) + 8
-    parts = [f'<svg role="img" aria-label="{_esc(title)}" width="{label_width + bar_room + 90}" height="{height}" viewBox="0 0 {label_width + bar_room + 90} {height}">']
+    parts = [_svg_open(title, label_width + bar_room + 90, height)]
     for index, (name, counts) in enumerate(rows.items()):
         y, x, total = index * row + 4, float(label_width), sum(counts.values())
         parts.append(f'<text x="{label_width - 8}" y="{y + 16}" text-anchor="end">{_esc(name)}</text>')
@@ -651,6 +688,10 @@ def render_html(report: SimulationReport) -> str:
                 f"<table><thead><tr><th>guardrail</th><th>vetoes</th><th>cases</th></tr></thead><tbody>{rows}</tbody></table>",
             )
         )
+    for experiment, arms in report.by_experiment_arm.items():
+        sections.append(
+            _section(f"Experiment {experiment}", _legend(colours), _stacked_chart(f"actions by arm of {experiment}", arms, colours), _matrix_table("arm", arms, report.actions))
+        )
     if report.comparison:
         sections.append(_comparison_html(report, report.comparison, colours))
     if report.invalid:
@@ -670,8 +711,8 @@ def _comparison_html(report: SimulationReport, comparison: Comparison, colours: 
     summary = (
         f"<p>Compared with <code>{_esc(comparison.compare)}</code> ({_esc(other['name'])} {_esc(other['version'])}, hash {_esc(other['hash'])}): "
         f"<strong>{comparison.changed_action:,}</strong> cases ({report.share(comparison.changed_action):.1%}) change action, "
-        f"{comparison.changed_channel:,} change channel, {comparison.changed_any:,} change either. Rows: with <code>{_esc(report.rules)}</code>; "
-        f"columns: with <code>{_esc(comparison.compare)}</code>.</p>"
+        f"{comparison.changed_channel:,} change channel, {comparison.changed_any:,} change either. Rows: what the baseline <code>{_esc(comparison.compare)}</code> decides; "
+        f"columns: what <code>{_esc(report.rules)}</code> decides.</p>"
     )
     action_columns = _action_order(name for row in comparison.action_matrix.values() for name in row)
     channel_columns = _channel_order(name for row in comparison.channel_matrix.values() for name in row)

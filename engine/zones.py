@@ -58,15 +58,15 @@ def region_zones(country: str, region: str | None) -> tuple[str, ...]:
 def possible_zones(snapshot: CaseSnapshot, as_of: datetime | None = None) -> tuple[ZoneInfo, ...]:
     """The zones the debtor may be in; a window must be lawful in all of them.
 
-    The snapshot's zone when it agrees with the region; when there is no zone,
-    every zone of the region (or country); when zone and region disagree, all of
-    them. So doubt about where the debtor is only ever narrows the window.
+    The snapshot's zone when it keeps the clock of a zone of the region (or
+    country); when there is no zone, every zone of the region (or country); when
+    zone and place disagree, all of them. So doubt about where the debtor is
+    only ever narrows the window.
     """
-    if snapshot.time_zone and snapshot.region and snapshot.country == "US":
-        state = _us_state_zones(snapshot.region)
-        year = (as_of or datetime.now(timezone.utc)).year
-        if state and not any(_same_clock(snapshot.time_zone, name, year) for name in state):
-            return tuple(_zone(name) for name in sorted({snapshot.time_zone, *state}))
+    where = region_zones(snapshot.country, snapshot.region)
     if snapshot.time_zone:
+        year = (as_of or datetime.now(timezone.utc)).year
+        if where and not any(_same_clock(snapshot.time_zone, name, year) for name in where):
+            return tuple(_zone(name) for name in sorted({snapshot.time_zone, *where}))
         return (_zone(snapshot.time_zone),)
-    return tuple(_zone(name) for name in region_zones(snapshot.country, snapshot.region))
+    return tuple(_zone(name) for name in where)

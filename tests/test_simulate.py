@@ -1,0 +1,182 @@
+"""simulate: a portfolio decided with a rules directory, counted, and compared with another."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import portfolio_cli, simulate as simulate_module
+from engine.errors import InvalidSnapshot
+from engine.portfolio import synthetic_portfolio
+from engine.registry import build_engine
+from engine.simulate import SimulationReport, render_html, simulate
+from engine.snapshot import parse_snapshot
+from tests.conftest import REPO, write_policy
+
+AS_OF = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
+COUNT = 300
+FINAL_NOTICE_THEN = "      action: FINAL_NOTICE\n      channel: [letter, email]\n      template: final-notice\n"
+
+
+@pytest.fixture(scope="module")
+def cases() -> list[dict[str, Any]]:
+    return list(synthetic_portfolio(COUNT, AS_OF, seed=11))
+
+
+@pytest.fixture(scope="module")
+def cases_file(tmp_path_factory: pytest.TempPathFactory, cases: list[dict[str, Any]]) -> Path:
+    path = tmp_path_factory.mktemp("cases") / "cases.jsonl"
+    lines = [json.dumps(case) for case in cases]
+    lines.insert(7, "{not json")  # line 8
+    lines.insert(20, json.dumps({**cases[0], "case_id": "bad-country", "country": "XX"}))  # line 21
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def changed_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped rules with one change, the baseline: the final notice becomes a plain reminder."""
+    rules = tmp_path_factory.mktemp("changed") / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    policy = rules / "strategies" / "default.yaml"
+    text = policy.read_text(encoding="utf-8")
+    assert text.count(FINAL_NOTICE_THEN) == 1
+    policy.write_text(text.replace(FINAL_NOTICE_THEN, FINAL_NOTICE_THEN.replace("FINAL_NOTICE", "SEND_REMINDER")), encoding="utf-8")
+    return rules
+
+
+@pytest.fixture(scope="module")
+def report(cases_file: Path, changed_rules: Path) -> SimulationReport:
+    return simulate(REPO / "rules", cases_file, compare_dir=changed_rules, workers=2, as_of=AS_OF)
+
+
+def test_counts_add_up_and_shares_sum_to_one(report: SimulationReport) -> None:
+    assert (report.total, report.invalid, report.decided) == (COUNT + 2, 2, COUNT)
+    for counts in (report.by_action, report.by_channel):
+        assert sum(counts.values()) == COUNT
+        assert sum(report.share(count) for count in counts.values()) == pytest.approx(1)
+    assert sum(report.by_rule.values()) == COUNT
+    assert sum(sum(row.values()) for row in report.by_segment.values()) == COUNT
+    assert sum(sum(row.values()) for row in report.by_dpd_bucket.values()) == COUNT
+    assert set(report.by_dpd_bucket) <= {"<0", "0-14", "15-30", "31-60", "61-90", "91-180", ">180"}
+    assert report.vetoes_by_guardrail["consent"]["cases"] <= report.vetoes_by_guardrail["consent"]["vetoes"]
+
+
+def test_an_invalid_line_is_counted_with_its_first_bad_field(report: SimulationReport) -> None:
+    assert report.invalid_by_field == {"line": 1, "country": 1}
+    bad = {item["line"]: item for item in report.invalid_examples}
+    assert bad[8]["problem"].startswith("not valid JSON")
+    assert (bad[21]["case_id"], bad[21]["field"]) == ("bad-country", "country")
+
+
+def test_the_comparison_shows_exactly_the_cases_the_change_moves(report: SimulationReport, cases: list[dict[str, Any]], changed_rules: Path) -> None:
+    before, after = build_engine(REPO / "rules"), build_engine(changed_rules)
+    moved: dict[tuple[str, str], list[str]] = {}
+    channels: dict[tuple[str, str], int] = {}
+    for case in cases:
+        snapshot = parse_snapshot(case, AS_OF)
+        old, new = before.decide(snapshot, AS_OF), after.decide(snapshot, AS_OF)
+        # The changed copy is the baseline (--compare): changes read from it to the shipped rules.
+        if old.action != new.action:
+            moved.setdefault((new.action, old.action), []).append(case["case_id"])
+        pair = (new.channel.value if new.channel else "none", old.channel.value if old.channel else "none")
+        channels[pair] = channels.get(pair, 0) + 1
+    assert list(moved) == [("SEND_REMINDER", "FINAL_NOTICE")] and moved[("SEND_REMINDER", "FINAL_NOTICE")]
+    comparison = report.comparison
+    assert comparison is not None
+    assert comparison.changed_action == len(moved[("SEND_REMINDER", "FINAL_NOTICE")])
+    assert [(change.before, change.after, change.count, change.examples) for change in comparison.action_changes] == [
+        ("SEND_REMINDER", "FINAL_NOTICE", len(ids), ids[:20]) for ids in moved.values()
+    ]
+    assert comparison.action_matrix["SEND_REMINDER"]["FINAL_NOTICE"] == comparison.changed_action
+    assert "FINAL_NOTICE" not in comparison.action_matrix  # the baseline never sends a final notice
+    assert {(row, column): count for row, counts in comparison.channel_matrix.items() for column, count in counts.items()} == channels
+    assert report.by_action["FINAL_NOTICE"] == comparison.changed_action  # every final notice moved, nothing else
+
+
+def test_the_command_writes_json_and_a_self_contained_html_page(cases_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    simulate_module.register(parser.add_subparsers())
+    html, data = tmp_path / "report.html", tmp_path / "report.json"
+    args = parser.parse_args(["simulate", str(cases_file), "--rules", str(REPO / "rules"), "--as-of", AS_OF.isoformat(), "--workers", "1", "--html", str(html), "--json", str(data)])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert f"Simulated {COUNT + 2} cases" in out and "invalid 2" in out
+    page = html.read_text(encoding="utf-8")
+    assert "<svg" in page and "<table>" in page and "SEND_REMINDER" in page
+    assert "<script" not in page and "http" not in page  # no JavaScript, nothing fetched
+    saved = json.loads(data.read_text(encoding="utf-8"))
+    assert saved["total"] == COUNT + 2 and sum(item["share"] for item in saved["by_action"].values()) == pytest.approx(1)
+
+
+def test_the_html_page_shows_the_comparison(report: SimulationReport) -> None:
+    page = render_html(report)
+    assert "What the change moves" in page and "SEND_REMINDER → FINAL_NOTICE" in page
+    assert 'class=moved' in page
+
+
+def test_csv_input_works(tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "case_id,country,time_zone,amount_due,currency,days_past_due,segment,consent_letter,consent_sms,legal_deceased,broken_promises,attr_branch\n"
+        "c-1,PL,Europe/Warsaw,450.00,PLN,100,retail,true,,,,north\n"
+        "c-2,PL,Europe/Warsaw,450.00,PLN,100,retail,TRUE,maybe,,,\n"
+        "c-3,PL,Europe/Warsaw,450.00,PLN,10,retail,,,yes,2,\n",
+        encoding="utf-8",
+    )
+    report = simulate(REPO / "rules", path, workers=1, as_of=AS_OF)
+    assert (report.total, report.invalid) == (3, 1)
+    assert report.invalid_examples[0]["field"] == "consents.sms" and report.invalid_examples[0]["line"] == 3
+    assert report.by_action == {"FINAL_NOTICE": 1, "HUMAN_REVIEW": 1}
+
+
+def test_a_csv_with_an_unknown_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text("case_id,country,consent_sns\nc-1,PL,true\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown column.*consent_sns"):
+        simulate(REPO / "rules", path, workers=1, as_of=AS_OF)
+
+
+def test_the_portfolio_command_writes_cases_and_spoils_some_only_when_asked(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    portfolio_cli.register(parser.add_subparsers())
+    for share, name in (("0", "clean.jsonl"), ("0.2", "spoilt.jsonl"), ("0", "clean.csv")):
+        args = parser.parse_args(["portfolio", "--count", "100", "--seed", "5", "--as-of", AS_OF.isoformat(), "--out", str(tmp_path / name), "--invalid-share", share])
+        assert args.func(args) == 0
+    clean = [json.loads(line) for line in (tmp_path / "clean.jsonl").read_text(encoding="utf-8").splitlines()]
+    spoilt = [json.loads(line) for line in (tmp_path / "spoilt.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(clean) == len(spoilt) == 100
+    assert all(parse_snapshot(case, AS_OF) for case in clean)
+    refused = 0
+    for case in spoilt:
+        try:
+            parse_snapshot(case, AS_OF)
+        except InvalidSnapshot:
+            refused += 1
+    assert 5 <= refused <= 40
+    csv_report = simulate(REPO / "rules", tmp_path / "clean.csv", workers=1, as_of=AS_OF)
+    assert (csv_report.total, csv_report.invalid) == (100, 0)
+
+
+def test_the_experiment_split_is_reported(tmp_path: Path, cases_file: Path) -> None:
+    write_policy(tmp_path, """
+        policy: tiny
+        version: "1"
+        experiments:
+          - {id: plan-offer, arms: {champion: 80, challenger: 20}}
+        rules:
+          - {id: challenger-call, priority: 20, arm: {plan-offer: challenger}, when: {days_past_due: {gte: 0}}, then: {action: CALL, channel: phone}, reason: x}
+          - {id: wait, priority: 10, when: {}, then: {action: NO_CONTACT}, reason: x}
+        """)
+    report = simulate(tmp_path, cases_file, workers=1, as_of=AS_OF)
+    arms = report.by_experiment_arm["plan-offer"]
+    assert set(arms) == {"champion", "challenger"}
+    assert sum(sum(actions.values()) for actions in arms.values()) == COUNT
+    assert "CALL" not in arms["champion"] and arms["challenger"].get("CALL")
+    assert "experiment plan-offer by arm" in simulate_module.format_summary(report)
