@@ -166,3 +166,17 @@ def test_content_hash_changes_with_the_content(tmp_path: Path) -> None:
     first = load_policy(tmp_path, HEADER + "  - {id: a, priority: 1, then: {action: NO_CONTACT}, reason: x}\n")
     second = load_policy(tmp_path, HEADER + "  - {id: a, priority: 2, then: {action: NO_CONTACT}, reason: x}\n")
     assert first.content_hash != second.content_hash
+
+
+def test_an_unknown_template_is_refused_when_the_policy_lists_its_templates(tmp_path: Path) -> None:
+    write_policy(tmp_path, """
+        policy: templated
+        version: "1"
+        templates: [friendly-reminder, final-notice]
+        rules:
+          - {id: a, priority: 1, then: {action: SEND_REMINDER, channel: sms, template: friendly-remider}, reason: x}
+        """)
+    with pytest.raises(PolicyError) as caught:
+        load_strategy(tmp_path / "strategies")
+    [message] = [str(problem) for problem in caught.value.problems]
+    assert ":5:" in message and "(rule a)" in message and "did you mean `friendly-reminder`?" in message

@@ -75,9 +75,21 @@ def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
         for experiment, arm in (rule.arm or {}).items()
         if arm not in arms.get(experiment, {})
     ]
+    templates = spec.templates
+    if templates is not None:
+        unknown += [
+            source.problem(("rules", index, "then", "template"), f"template `{rule.then.template}` is not in this policy's `templates`" + _did_you_mean(rule.then.template, templates), rule.id)
+            for index, rule in enumerate(spec.rules)
+            if rule.then.template and rule.then.template not in templates
+        ]
     if unknown:
         raise PolicyError(unknown)
     return spec, [_rule(rule_spec, _in_arm(rule_spec, conditions.get(index, ALWAYS)), index, source) for index, rule_spec in enumerate(spec.rules)]
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    hint = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean `{hint[0]}`?" if hint else f"; add it there or use one of {', '.join(choices)}"
 
 
 def _in_arm(spec: RuleSpec, condition: Condition) -> Condition:

@@ -103,6 +103,7 @@ class PolicyFile(_Spec):
     policy: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="the policy's name")
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$", description="the policy's version, quoted")
     description: str | None = None
+    templates: list[str] | None = Field(default=None, description="the message templates the callers know; when given, rules may name only these")
     experiments: list[ExperimentSpec] = Field(default_factory=list)
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list, description="strategy-wide caps on offers")
     rules: list[RuleSpec] = Field(min_length=1)
