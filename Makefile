@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 
-.PHONY: install tools run test lint-proto generate bench clean
+.PHONY: install tools run test lint-proto generate bench soak clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ generate: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py
+
+# The compliance properties at 10,000 examples each (make test runs 100).
+soak: $(INSTALLED)
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/test_compliance_properties.py -q
 
 clean:
 	rm -rf $(VENV) .tools
