@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import PolicyError
-from engine.policy.ir import AllOf, AnyOf, Compare
+from engine.policy.ir import AllOf, AnyOf, Compare, Exists
 from engine.policy.loader import load_strategy
 from tests.conftest import load_policy, write_policy
 
@@ -180,3 +180,32 @@ def test_an_unknown_template_is_refused_when_the_policy_lists_its_templates(tmp_
         load_strategy(tmp_path / "strategies")
     [message] = [str(problem) for problem in caught.value.problems]
     assert ":5:" in message and "(rule a)" in message and "did you mean `friendly-reminder`?" in message
+
+
+def test_a_durable_rules_condition_is_read_into_the_same_form_and_checked(tmp_path: Path) -> None:
+    policy = load_policy(tmp_path, HEADER + """
+  - id: raw
+    priority: 10
+    when:
+      durable: {$or: [{$gte: {days_past_due: 30}}, {$and: [{segment: premium}, {$nex: {last_outcome: 1}}]}]}
+    then: {action: NO_CONTACT}
+    reason: x
+""")
+    assert policy.rules[0].condition == AnyOf((Compare("days_past_due", "gte", 30), AllOf((Compare("segment", "eq", "premium"), Exists("last_outcome", False)))))
+    [message] = refused(tmp_path, """
+  - id: raw
+    priority: 10
+    when:
+      durable: {$gte: {days_past_du: 30}}
+    then: {action: NO_CONTACT}
+    reason: x
+""")
+    assert "(rule raw)" in message and "did you mean `days_past_due`?" in message
+    [message] = refused(tmp_path, """
+  - id: raw
+    priority: 10
+    when: {durable: {$in: {segment: [a]}}}
+    then: {action: NO_CONTACT}
+    reason: x
+""")
+    assert "`$in` is not supported here" in message

@@ -43,6 +43,8 @@ def _entry(key: str, value: Any, path: tuple[str | int, ...]) -> Condition:
         return AllOf(items) if key == "all" else AnyOf(items)
     if key == "not":
         return _negate(_mapping(value, path), path)
+    if key == "durable":
+        return _durable(value, path)
     spec = fact_spec(key)
     if spec is None:
         raise ConditionError(path, _unknown_fact(key))
@@ -114,6 +116,46 @@ def _value(fact: str, spec: FactSpec, value: Any, path: tuple[str | int, ...]) -
     if spec.choices and value not in spec.choices:
         raise ConditionError(path, f"`{fact}` is one of {', '.join(spec.choices)}, not {value!r}")
     return value
+
+
+_DURABLE_COMPARISONS = {"$lt": "lt", "$lte": "lte", "$gt": "gt", "$gte": "gte", "$neq": "neq"}
+DURABLE_OPERATORS = ("$and", "$or", *_DURABLE_COMPARISONS, "$ex", "$nex", "$mt")
+
+
+def _durable(node: Any, path: tuple[str | int, ...]) -> Condition:
+    """A condition written in durable_rules' own JSON language, for power users.
+
+    It is read into the same intermediate form as the YAML conditions, so the
+    facts are checked and lint, explain and the plain-Python matcher see it too.
+    """
+    if not isinstance(node, dict) or not node:
+        raise ConditionError(path, "a durable_rules condition is an object such as {$gte: {days_past_due: 30}}")
+    parts = [_durable_entry(key, value, (*path, key)) for key, value in node.items()]
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+
+def _durable_entry(key: str, value: Any, path: tuple[str | int, ...]) -> Condition:
+    if key in ("$and", "$or"):
+        if not isinstance(value, list) or not value:
+            raise ConditionError(path, f"`{key}` takes a list of conditions")
+        items = tuple(_durable(item, (*path, index)) for index, item in enumerate(value))
+        return AllOf(items) if key == "$and" else AnyOf(items)
+    if key.startswith("$"):
+        if key not in DURABLE_OPERATORS or not isinstance(value, dict) or len(value) != 1:
+            raise ConditionError(path, f"`{key}` is not supported here; use one of {', '.join(DURABLE_OPERATORS)} with one property")
+        (fact, operand), = value.items()
+        spec = fact_spec(fact)
+        if spec is None:
+            raise ConditionError((*path, fact), _unknown_fact(fact))
+        if key in ("$ex", "$nex"):
+            return Exists(fact, key == "$ex")
+        if key == "$mt":
+            return _operator(fact, spec, "matches", operand, (*path, fact))
+        return _operator(fact, spec, _DURABLE_COMPARISONS[key], operand, (*path, fact))
+    spec = fact_spec(key)
+    if spec is None:
+        raise ConditionError(path, _unknown_fact(key))
+    return Compare(key, "eq", _value(key, spec, value, path))
 
 
 def _negate(condition: Condition, path: tuple[str | int, ...]) -> Condition:

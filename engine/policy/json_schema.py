@@ -45,6 +45,7 @@ def _when_schema() -> dict[str, Any]:
             "all": {"type": "array", "items": {"$ref": "#/$defs/When"}, "description": "every block holds"},
             "any": {"type": "array", "items": {"$ref": "#/$defs/When"}, "description": "at least one block holds"},
             "not": {"$ref": "#/$defs/When", "description": "the block does not hold"},
+            "durable": {"type": "object", "description": "a condition in durable_rules' own JSON ($and, $or, $lt, $lte, $gt, $gte, $neq, $ex, $nex, $mt)"},
         },
         "patternProperties": {"^attributes\\.[a-z][a-z0-9_]*$": text},
         "additionalProperties": False,
