@@ -38,7 +38,8 @@ class StrategyEngine:
         self.ref = PolicyRef(policy.name, policy.version, policy.content_hash)
         self.compliance = Compliance(packs)
         # One durable_rules ruleset for the strategy and the packs: one assert per decision.
-        self._matcher = make_matcher(_Combined(policy.name, policy.version, (*policy.rules, *self.compliance.scoped_rules)), backend)
+        self.matched_rules = _Combined(policy.name, policy.version, (*policy.rules, *self.compliance.scoped_rules))
+        self._matcher = make_matcher(self.matched_rules, backend)
         self._rank = {rule.id: index for index, rule in enumerate(policy.rules)}  # best first
         self._rules = {rule.id: rule for rule in policy.rules}
 

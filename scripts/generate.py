@@ -1,5 +1,6 @@
 """Regenerate what is derived and committed: the API's Python code, the policy
-JSON Schema (rules/schema/) and the facts reference (docs/facts.md).
+JSON Schemas (rules/schema/), the facts reference (docs/facts.md) and the golden
+compiled form of the shipped rules (tests/golden/).
 
 Usage: python scripts/generate.py [OUT_DIR]   (default: the repository root)
 The staleness test calls generate() into a temporary directory and compares.
@@ -54,14 +55,19 @@ def generate(out_dir: Path) -> list[Path]:
 def generate_docs(out_dir: Path) -> list[Path]:
     """The policy JSON Schema and the facts reference, both derived from the engine."""
     sys.path.insert(0, str(ROOT))
+    from engine.matching.durable_matcher import ruleset_definition
     from engine.policy.facts_doc import facts_markdown
     from engine.policy.json_schema import pack_schema, policy_schema
+    from engine.registry import build_engine
 
     schemas = out_dir / "rules" / "schema"
     outputs = {
         schemas / "policy.schema.json": json.dumps(policy_schema(), indent=2) + "\n",
         schemas / "pack.schema.json": json.dumps(pack_schema(), indent=2) + "\n",
         out_dir / "docs" / "facts.md": facts_markdown(),
+        # Golden: the shipped rules as durable_rules receives them, so that a
+        # compiler change shows up in review as a readable diff.
+        out_dir / "tests" / "golden" / "shipped-rules.durable.json": json.dumps(ruleset_definition(build_engine(ROOT / "rules").matched_rules), indent=1, sort_keys=True) + "\n",
     }
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ def test_buf_lint_passes_with_default_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_policy_schema_and_facts_reference_are_current(tmp_path: Path) -> None:
+def test_policy_schemas_facts_reference_and_golden_compiled_rules_are_current(tmp_path: Path) -> None:
     for fresh in generate_docs(tmp_path):
         committed = REPO / fresh.relative_to(tmp_path)
         assert committed.read_text(encoding="utf-8") == fresh.read_text(encoding="utf-8"), f"{committed} is stale: run `make generate`"
