@@ -6,6 +6,9 @@ each worker writes to PROMETHEUS_MULTIPROC_DIR and the parent serves the sum.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("collection_requests_total", "gRPC requests by method and status code.", ["method", "code"])
@@ -26,3 +29,9 @@ POLICY = Gauge(
 )
 RELOADS = Counter("collection_policy_reloads_total", "Attempts to load changed rules, by result (swapped or refused).", ["result"])
 EXPERIMENT_DECISIONS = Counter("collection_experiment_decisions_total", "Decisions by experiment, arm and action.", ["experiment", "arm", "action"])
+
+
+@lru_cache(maxsize=4096)
+def child(metric: Any, *labels: str) -> Any:
+    """The labelled child of a metric, cached: `labels()` costs more than the increment."""
+    return metric.labels(*labels)

@@ -52,8 +52,8 @@ def _observed(method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 code = context.code().name if context.code() else "UNKNOWN"
                 raise
             finally:
-                metrics.REQUESTS.labels(method, code).inc()
-                metrics.LATENCY.labels(method).observe(time.perf_counter() - started)
+                metrics.child(metrics.REQUESTS, method, code).inc()
+                metrics.child(metrics.LATENCY, method).observe(time.perf_counter() - started)
 
         return observed
 
@@ -61,12 +61,12 @@ def _observed(method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def _count(decision: Decision) -> None:
-    metrics.DECISIONS.labels(decision.action, decision.channel.value if decision.channel else "none").inc()
+    metrics.child(metrics.DECISIONS, decision.action, decision.channel.value if decision.channel else "none").inc()
     for veto in decision.vetoes:
-        metrics.VETOES.labels(veto.guardrail).inc()
+        metrics.child(metrics.VETOES, veto.guardrail).inc()
     for assignment in filter(None, decision.experiment_arm.split(",")):
         experiment, arm = assignment.split(":", 1)
-        metrics.EXPERIMENT_DECISIONS.labels(experiment, arm, decision.action).inc()
+        metrics.child(metrics.EXPERIMENT_DECISIONS, experiment, arm, decision.action).inc()
 
 
 class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
