@@ -22,19 +22,19 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 
 # Run from anywhere: the generated stubs live at the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import grpc  # noqa: E402
-from google.protobuf import json_format, timestamp_pb2  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
 from google.rpc import error_details_pb2  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2_grpc  # noqa: E402
+from client_examples.common import open_channel, timestamp  # noqa: E402
 
 CHANNELS = ("sms", "email", "phone", "letter", "push")
 OUTCOMES = ("delivered", "no_answer", "right_party_contact", "promise_to_pay", "refused", "failed")
@@ -46,19 +46,6 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 class UsageError(Exception):
     """The command line or the case file is wrong; exit 2 like argparse does."""
-
-
-def timestamp(text: str) -> timestamp_pb2.Timestamp:
-    """An RFC 3339 instant with an offset, e.g. 2026-11-23T09:00:00Z."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant such as 2026-11-23T09:00:00Z") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no offset; add Z or e.g. +01:00")
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def names(allowed: tuple[str, ...]):
@@ -185,8 +172,8 @@ def channel_to(target: str, tls_ca: Path | None) -> grpc.Channel:
             root_certificates = tls_ca.read_bytes()
         except OSError as error:
             raise UsageError(f"cannot read {tls_ca}: {error}") from None
-        return grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates=root_certificates))
-    return grpc.insecure_channel(target)
+        return open_channel(target, root_certificates)
+    return open_channel(target, None)
 
 
 def field_violations(error: grpc.RpcError) -> list[error_details_pb2.BadRequest.FieldViolation]:

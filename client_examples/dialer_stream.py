@@ -28,7 +28,6 @@ import os
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -36,24 +35,13 @@ from typing import IO, Any, Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import grpc  # noqa: E402
-from google.protobuf import json_format, timestamp_pb2  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2_grpc  # noqa: E402
+from client_examples.common import open_channel, timestamp  # noqa: E402
 
 MAX_BATCH_CASES = 1000  # the service refuses larger DecideBatch calls
-
-
-def timestamp(text: str) -> timestamp_pb2.Timestamp:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant such as 2026-11-23T09:00:00Z") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no offset; add Z or e.g. +01:00")
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def batch_size(text: str) -> int:
@@ -219,10 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     output = Output(sink)
-    if root_certificates is not None:
-        channel = grpc.secure_channel(args.target, grpc.ssl_channel_credentials(root_certificates=root_certificates))
-    else:
-        channel = grpc.insecure_channel(args.target)
+    channel = open_channel(args.target, root_certificates)
     started = time.perf_counter()
     failed = None
     with channel, source:
