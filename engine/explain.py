@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from engine.matching.python_matcher import predicate
@@ -18,10 +19,10 @@ def plain(value: Any) -> Any:
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
     if isinstance(value, (Decimal, datetime)):
         return str(value) if isinstance(value, Decimal) else value.isoformat()
-    if hasattr(value, "value") and not isinstance(value, (bool, int, str)):
-        return value.value  # enums
     return value
 
 

@@ -162,9 +162,11 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
         today = as_of.date()
 
     moratorium = snapshot.legal.breathing_space_start
-    facts["breathing_space.active"] = moratorium is not None and moratorium <= today < moratorium + BREATHING_SPACE
-    if facts["breathing_space.active"]:
-        facts["breathing_space.days_left"] = (moratorium + BREATHING_SPACE - today).days  # type: ignore[operator]
+    # Running if it runs on the local date of any zone the debtor may be in.
+    running = [day for day in {as_of.astimezone(zone).date() for zone in zones} or {today} if moratorium and moratorium <= day < moratorium + BREATHING_SPACE]
+    facts["breathing_space.active"] = bool(running)
+    if running:
+        facts["breathing_space.days_left"] = (moratorium + BREATHING_SPACE - min(running)).days  # type: ignore[operator]
     promise = snapshot.payment.promise_to_pay_date
     facts["promise.active"] = promise is not None and promise >= today
     if promise is not None and promise >= today:
