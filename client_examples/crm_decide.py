@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {violation.field}: {violation.description}", file=sys.stderr)
                 return EXIT_INVALID
             return EXIT_FAILED
-    print(json_format.MessageToJson(response.decision, preserving_proto_field_name=True, indent=2))
+    print(json_format.MessageToJson(response.decision, preserving_proto_field_name=True, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 

@@ -53,12 +53,21 @@ class RunningServer:
         self.server.stop(grace).wait()
 
 
+_published: set[tuple[str, str, str, str]] = set()
+
+
 def _publish_policy(registry: PolicyRegistry) -> None:
-    metrics.POLICY.clear()
+    """Set the policy-info gauge to 1 for what is in force and 0 for what was
+    (clearing labels is not possible in prometheus_client's multiprocess mode)."""
     engine = registry.current.engine
-    metrics.POLICY.labels("strategy", engine.ref.name, engine.ref.version, engine.ref.hash).set(1)
-    for pack in engine.compliance.packs:
-        metrics.POLICY.labels("compliance", pack.name, pack.version, pack.content_hash).set(1)
+    now = {("strategy", engine.ref.name, engine.ref.version, engine.ref.hash)}
+    now |= {("compliance", pack.name, pack.version, pack.content_hash) for pack in engine.compliance.packs}
+    for labels in _published - now:
+        metrics.POLICY.labels(*labels).set(0)
+    for labels in now:
+        metrics.POLICY.labels(*labels).set(1)
+    _published.clear()
+    _published.update(now)
 
 
 def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Event) -> None:
