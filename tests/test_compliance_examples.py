@@ -306,6 +306,27 @@ class TestUnitedStates:
         assert decision.action not in ("LEGAL_REVIEW", "FINAL_NOTICE")
         assert "us/reg-f-time-barred-no-suit" in veto_guardrails(decision)
 
+    def test_puerto_rico_as_a_us_region_gets_regulation_f(self, tmp_path, packs):
+        as_of = local(ZoneInfo("America/Puerto_Rico"), 2026, 11, 24, 10, 0)
+        decision = escalating(tmp_path, packs).decide(case(as_of, region="PR", time_zone=None, legal={"time_barred": True}), as_of)
+        assert decision.action == "SEND_REMINDER"
+        assert "us/reg-f-time-barred-no-suit" in veto_guardrails(decision)
+
+    @pytest.mark.xfail(
+        strict=True,
+        reason="rules/compliance/us/us.yaml applies to [US] only; the FDCPA's 'State' includes the territories "
+        "(15 U.S.C. 1692a(8)), which ISO 3166 codes as countries PR, GU, VI, AS, MP: they get only the default pack",
+    )
+    @pytest.mark.parametrize("territory, zone", [("PR", "America/Puerto_Rico"), ("GU", "Pacific/Guam"), ("VI", "America/St_Thomas")])
+    def test_us_territories_get_regulation_f(self, tmp_path, packs, territory, zone):
+        as_of = local(ZoneInfo(zone), 2026, 11, 24, 10, 0)
+        snapshot = parse_snapshot(
+            {"case_id": "c", "country": territory, "time_zone": zone, "amount_due": "500.00", "currency": "USD", "days_past_due": 150, "segment": "retail", "consents": ALL_CONSENTS, "legal": {"time_barred": True}},
+            as_of,
+        )
+        decision = escalating(tmp_path, packs).decide(snapshot, as_of)
+        assert decision.action not in ("LEGAL_REVIEW", "FINAL_NOTICE")
+
     def test_spring_forward_weekend(self, tmp_path, packs):
         engine = call_only(tmp_path, packs)
         saturday = local(NEW_YORK, 2027, 3, 13, 10, 0)  # EST, UTC-5
@@ -462,6 +483,15 @@ class TestPoland:
         assert "art. 22" in decision.reasons[0].text
         assert ("legal", "eu-baseline/gdpr-art22-no-automated-escalation") in {(veto.rule_id, veto.guardrail) for veto in decision.vetoes}
 
+    @pytest.mark.parametrize("territory", ["RE", "GP", "MQ", "GF", "YT", "MF", "AX"])
+    def test_eu_territory_with_its_own_iso_code_is_in_the_eu(self, tmp_path, packs, territory):
+        as_of = utc(2026, 11, 24, 11, 0)
+        snapshot = parse_snapshot(
+            {"case_id": "c", "country": territory, "amount_due": "500.00", "currency": "EUR", "days_past_due": 150, "segment": "retail", "consents": ALL_CONSENTS},
+            as_of,
+        )
+        assert escalating(tmp_path, packs).decide(snapshot, as_of).action == "HUMAN_REVIEW"
+
     def test_legal_review_stays_outside_the_eu(self, tmp_path, packs):
         as_of = utc(2026, 11, 24, 15, 0)
         for country in ("US", "GB", "CA", "JP"):
@@ -524,6 +554,14 @@ class TestUnitedKingdom:
         as_of = local(LONDON, 2026, 11, 24, 20, 30)
         decision = call_only(tmp_path, packs).decide(case(as_of, "GB", legal={"breathing_space_start": "2026-11-25"}), as_of)
         assert decision.action not in CONTACTING, f"{decision.action} in {decision.window}"
+
+    def test_a_breathing_space_that_has_begun_in_one_possible_zone_is_kept(self, tmp_path, packs):
+        # A UK debtor whose data also names Pacific/Chatham (UTC+13:45): at 11:00Z on
+        # 1 January 2026 it is already 2 January, the first day of the moratorium, there.
+        as_of = utc(2026, 1, 1, 11, 0)
+        snapshot = case(as_of, "GB", time_zone="Pacific/Chatham", legal={"breathing_space_start": "2026-01-02"})
+        decision = reminder_on(tmp_path, packs, "email").decide(snapshot, as_of)
+        assert decision.action not in CONTACTING, f"{decision.action} in {decision.window}"  # the window is 2 Jan 18:15-20:00Z, inside it
 
     def test_a_statute_barred_debt_is_never_escalated(self, tmp_path, packs):
         # CONC 7.15.4R.

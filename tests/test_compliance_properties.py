@@ -74,6 +74,7 @@ STOP_FLAGS = (
     ("legal", "dispute"),
 )
 BREATHING_SPACE = timedelta(days=60)
+LONDON = ZoneInfo("Europe/London")
 
 
 def _probe_engines() -> dict[str, StrategyEngine]:
@@ -393,6 +394,10 @@ def local_dates(snapshot: CaseSnapshot, instant: datetime) -> set[date]:
     return {instant.astimezone(zone).date() for zone in possible_zones(snapshot, instant)} or {instant.date()}
 
 
+def uk_date(instant: datetime) -> date:
+    return instant.astimezone(LONDON).date()
+
+
 def breathing_space_on(snapshot: CaseSnapshot, day: date) -> bool:
     start = snapshot.legal.breathing_space_start
     return snapshot.country == "GB" and start is not None and start <= day < start + BREATHING_SPACE
@@ -408,8 +413,10 @@ def check_compliance(decision: Decision, snapshot: CaseSnapshot, as_of: datetime
     stops = stop_flags_set(snapshot)
     if stops:
         assert action not in CONTACTING and action != Action.LEGAL_REVIEW, f"{action} despite {stops}"
-    # Breathing Space (GB), checked on the day of the decision here and across the window below.
-    if any(breathing_space_on(snapshot, day) for day in local_dates(snapshot, as_of)):
+    # Breathing Space (GB): at as_of it stops every contact when it runs on the UK
+    # date or on the local date of any possible zone (doubt only narrows); and no
+    # window instant may fall on a UK date inside it (checked below).
+    if any(breathing_space_on(snapshot, day) for day in {*local_dates(snapshot, as_of), uk_date(as_of)}):
         assert action not in CONTACTING and action != Action.LEGAL_REVIEW, f"{action} during a Breathing Space"
     # Time-barred debts are never escalated (US Reg F 1006.26(b), CONC 7.15.4R).
     if snapshot.legal.time_barred and country in ("US", "GB"):
@@ -470,7 +477,7 @@ def check_window(decision: Decision, snapshot: CaseSnapshot, as_of: datetime, ch
                     assert here.date() not in _calendar(snapshot.country, snapshot.region, here.year), f"{here} is a public holiday"
             if preferred:
                 assert preferred.opens <= clock < preferred.closes, f"{here} outside preferred hours {preferred.opens}-{preferred.closes}"
-            assert not breathing_space_on(snapshot, here.date()), f"{here} falls in a Breathing Space"
+        assert not breathing_space_on(snapshot, uk_date(instant)), f"{instant} falls in a Breathing Space (UK date {uk_date(instant)})"
     if preferred:
         assert "debtor/preferred-hours" in codes
 
