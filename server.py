@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         PolicyRegistry(args.rules, checks=acceptance_checks())  # refuse to start on rules that would be refused
-    except PolicyError as error:
+    except (PolicyError, ValueError, OSError) as error:
         print(f"The rules in {args.rules} do not load:\n{error}", file=sys.stderr)
         return 2
     if args.workers == 1:

@@ -83,7 +83,7 @@ class PolicyRegistry:
         with self._lock:
             try:
                 active = self._build(files_digest)
-            except (PolicyError, ValueError, OSError) as error:
+            except Exception as error:  # whatever fails while building, the last good version keeps serving
                 self.last_refusal = Refusal(datetime.now(timezone.utc), files_digest, str(error))
                 ref = self._active.engine.ref
                 log.error("refused new rules from %s; still serving %s %s (%s):\n%s", self.rules_dir, ref.name, ref.version, ref.hash, error)

@@ -86,6 +86,8 @@ class PreferredHours(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> PreferredHours:
+        if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
+            raise ValueError("are local clock times such as 09:00, without an offset")
         if self.opens >= self.closes:
             raise ValueError("opens must be before closes")
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -43,9 +43,15 @@ def _us_state_zones(state: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def _same_clock(zone: str, other: str, year: int) -> bool:
-    """Two zone names that keep the same clock all year (e.g. America/Detroit and America/New_York)."""
-    instants = [datetime(year, month, 15, 12, tzinfo=timezone.utc) for month in range(1, 13)]
-    return all(instant.astimezone(_zone(zone)).utcoffset() == instant.astimezone(_zone(other)).utcoffset() for instant in instants)
+    """Two zone names that keep the same clock every hour of the year (e.g.
+    America/Detroit and America/New_York); computed once per pair and year."""
+    start = datetime(year, 1, 1, tzinfo=timezone.utc)
+    first, second = _zone(zone), _zone(other)
+    for hour in range(366 * 24):
+        instant = start + timedelta(hours=hour)
+        if instant.astimezone(first).utcoffset() != instant.astimezone(second).utcoffset():
+            return False
+    return True
 
 
 def region_zones(country: str, region: str | None) -> tuple[str, ...]:

@@ -69,8 +69,10 @@ def target(server: RunningServer) -> str:
 
 def run(script: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     # Run from another directory: the scripts must find the stubs by themselves.
+    # A generous deadline unless the test sets one: a loaded CI machine is slow, not wrong.
+    deadline = () if "--timeout" in args else ("--timeout", "30")
     return subprocess.run(
-        [sys.executable, str(EXAMPLES / script), *args], input=stdin, capture_output=True, text=True, timeout=60, cwd=Path("/")
+        [sys.executable, str(EXAMPLES / script), *args, *deadline], input=stdin, capture_output=True, text=True, timeout=90, cwd=Path("/")
     )
 
 

@@ -185,6 +185,27 @@ def test_durable_and_python_agree(condition_list: list[Condition], fact_list: li
         assert sorted(durable.matching(case)) == sorted(python.matching(case)), case
 
 
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [(r"\d+", "42", True), (r"(?i)yes", "YES", True), (r"\w+", "a_1", True), ("a.*", "a\nb", False), (".{300}", "x" * 300, True), ("ret", "retail", False)],
+)
+def test_patterns_follow_python_regular_expressions(tmp_path: Path, pattern: str, value: str, matches: bool) -> None:
+    # durable's own $mt dialect has no \d, \w or (?i), lets `.` match a newline and
+    # cannot compile long repeats: patterns are matched in Python instead.
+    policy = load_policy(tmp_path, f"""
+        policy: patterns
+        version: "1"
+        rules:
+          - id: coded
+            priority: 1
+            when: {{attributes.code: {{matches: {json.dumps(pattern)}}}}}
+            then: {{action: NO_CONTACT}}
+            reason: x
+        """)
+    assert (DurableMatcher(policy).matching({"attributes.code": value}) == ["coded"]) is matches
+    assert DurableMatcher(policy).matching({}) == []
+
+
 def test_a_rule_fires_once_even_when_several_any_branches_hold(tmp_path: Path) -> None:
     # durable expands an $or into one path per branch and fires the rule once per path.
     policy = load_policy(tmp_path, """

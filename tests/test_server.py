@@ -280,3 +280,14 @@ def test_an_oversized_message_is_refused(stub: pb_grpc.CollectionStrategyService
     with pytest.raises(grpc.RpcError) as caught:
         stub.Decide(pb.DecideRequest(case=huge, as_of=AS_OF), timeout=10)
     assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_instants_out_of_range_are_invalid_fields_not_crashes(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
+    far = case("far")
+    far.prior_contacts.add(channel=pb.CHANNEL_SMS, at=timestamp_pb2.Timestamp(seconds=2**40), outcome=pb.CONTACT_OUTCOME_DELIVERED)
+    results = stub.DecideBatch(pb.DecideBatchRequest(cases=[far, case("fine")], as_of=AS_OF), timeout=10).results
+    assert [violation.field for violation in results[0].error.field_violations] == ["cases[0].prior_contacts[0].at"]
+    assert results[1].decision.action == "SEND_REMINDER"
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Decide(pb.DecideRequest(case=case(), as_of=timestamp_pb2.Timestamp(seconds=2**40)), timeout=5)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "as_of" in bad_request(caught.value)

@@ -79,3 +79,8 @@ def test_currency_minor_units_are_respected() -> None:
 
 def test_unknown_fields_are_refused_not_ignored() -> None:
     assert "consents.fax" in refused(consents={"fax": True})
+
+
+def test_preferred_hours_are_local_clock_times() -> None:
+    assert "preferred_hours" in refused(preferred_hours={"opens": "09:00Z", "closes": "17:00"})
+    assert "preferred_hours" in refused(preferred_hours={"opens": "17:00", "closes": "09:00"})

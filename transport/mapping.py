@@ -9,7 +9,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from engine.decision import Decision
-from engine.errors import FieldProblem
+from engine.errors import FieldProblem, InvalidSnapshot
 from engine.vocabulary import Channel
 
 _CHANNEL_FROM_PROTO = {
@@ -32,17 +32,24 @@ _OUTCOME_FROM_PROTO = {
 
 def as_of_from(request: Any) -> datetime:
     """The request's as_of, or the server clock when it is not set."""
-    return _instant(request, "as_of") or datetime.now(timezone.utc)
+    as_of = _instant(request, "as_of")
+    if isinstance(as_of, str):
+        raise InvalidSnapshot([FieldProblem("as_of", f"is out of range: {as_of}")])
+    return as_of or datetime.now(timezone.utc)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Instants the engine can compute with, with room for a window and a review after them.
+_EARLIEST_SECONDS, _LATEST_SECONDS = 0, int((datetime(9000, 1, 1, tzinfo=timezone.utc) - _EPOCH).total_seconds())
 
 
-def _instant(message: Any, field: str) -> datetime | None:
+def _instant(message: Any, field: str) -> datetime | str | None:
     # Direct arithmetic: Timestamp.ToDatetime costs several times more, per contact.
     if not message.HasField(field):
         return None
     stamp = getattr(message, field)
+    if not _EARLIEST_SECONDS <= stamp.seconds <= _LATEST_SECONDS:
+        return f"{stamp.seconds} seconds since 1970 (out of range)"  # validation names the field
     return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 

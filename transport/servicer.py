@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from engine.decision import Decision
+from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.registry import PolicyRegistry
 from engine.snapshot import parse_snapshot
@@ -73,14 +74,14 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
     def __init__(self, registry: PolicyRegistry):
         self._registry = registry
 
-    def _decide(self, case: pb.CaseSnapshot, request: Any, field_prefix: str = "case.") -> pb.Decision:
+    def _decide(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, field_prefix: str = "case.") -> pb.Decision:
         """Decide one case; raises InvalidSnapshot with fields named from the request root."""
         as_of = as_of_from(request)
         try:
             snapshot = parse_snapshot(snapshot_data(case), as_of)
         except InvalidSnapshot as error:
             raise InvalidSnapshot([FieldProblem(field_prefix + p.field, p.description) for p in error.problems]) from None
-        decision = self._registry.current.engine.decide(snapshot, as_of, explain=request.explain)
+        decision = engine.decide(snapshot, as_of, explain=request.explain)
         _count(decision)
         return decision_to_proto(decision)
 
@@ -89,7 +90,7 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
         if not request.HasField("case"):
             _invalid_argument(context, "case is required", [FieldProblem("case", "is required")])
         try:
-            return pb.DecideResponse(decision=self._decide(request.case, request))
+            return pb.DecideResponse(decision=self._decide(self._registry.current.engine, request.case, request))
         except InvalidSnapshot as error:
             metrics.INVALID_CASES.labels("Decide").inc()
             _invalid_argument(context, f"invalid case: {error}", error.problems)
@@ -102,16 +103,17 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
                 f"a batch holds at most {MAX_BATCH_CASES} cases; this one has {len(request.cases)}: split it or use DecideStream",
                 [FieldProblem("cases", f"at most {MAX_BATCH_CASES} cases per call, got {len(request.cases)}")],
             )
+        engine = self._registry.current.engine  # one policy version for the whole call, even across a reload
         results = []
         for index, case in enumerate(request.cases):
             if not context.is_active():  # deadline passed or client gone: stop working for nobody
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.cases)} cases")
-            results.append(self._result(case, request, f"cases[{index}]."))
+            results.append(self._result(engine, case, request, f"cases[{index}]."))
         return pb.DecideBatchResponse(results=results)
 
-    def _result(self, case: pb.CaseSnapshot, request: Any, prefix: str) -> pb.CaseResult:
+    def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str) -> pb.CaseResult:
         try:
-            return pb.CaseResult(case_id=case.case_id, decision=self._decide(case, request, prefix))
+            return pb.CaseResult(case_id=case.case_id, decision=self._decide(engine, case, request, prefix))
         except InvalidSnapshot as error:
             metrics.INVALID_CASES.labels("batch").inc()
             return pb.CaseResult(case_id=case.case_id, error=case_error(error.problems))
@@ -120,8 +122,9 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
         started = time.perf_counter()
         code = "OK"
         try:
+            engine = self._registry.current.engine  # one policy version for the whole stream
             for request in request_iterator:
-                yield pb.DecideStreamResponse(result=self._result(request.case, request, "case."))
+                yield pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case."))
         except Exception:
             code = context.code().name if context.code() else "CANCELLED"
             raise

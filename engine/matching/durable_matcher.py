@@ -1,4 +1,4 @@
-"""Match rules with durable_rules' C engine, driven directly and defensively.
+r"""Match rules with durable_rules' C engine, driven directly and defensively.
 
 durable_rules 2.0.28 (unmaintained since 2020) has hazards measured on these
 machines; this module is built around each of them:
@@ -17,7 +17,10 @@ machines; this module is built around each of them:
 - the C engine has no locks and never releases the GIL: one lock per ruleset
   (parallelism comes from worker processes, not threads);
 - an `$or` is expanded into one path per branch, so a rule fires once for each
-  branch that holds: fired rule ids are de-duplicated.
+  branch that holds: fired rule ids are de-duplicated;
+- its `$mt` has a regular-expression dialect of its own (no \d, \w or (?i); `.`
+  matches a newline; long repeats fail to compile): patterns are matched by
+  Python's `re` here and reach durable as boolean facts.
 Any failure throws the ruleset away (its queue may hold another request's
 actions) and raises MatcherFault, which the engine turns into "no contact".
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 from decimal import Decimal
 from typing import Any
@@ -47,16 +51,28 @@ def _encode(value: Any) -> Any:
     return int(value * MONEY_SCALE) if isinstance(value, Decimal) else value
 
 
-def to_durable(condition: Condition) -> dict[str, Any]:
+def _patterns(condition: Condition) -> set[tuple[str, str]]:
+    if isinstance(condition, (AllOf, AnyOf)):
+        return set().union(*(_patterns(item) for item in condition.items)) if condition.items else set()
+    return {(condition.path, condition.pattern)} if isinstance(condition, Matches) else set()
+
+
+def pattern_keys(policy: RuleSet) -> dict[tuple[str, str], str]:
+    """A boolean fact name for each (fact, pattern) the rules match against."""
+    found = sorted(set().union(*(_patterns(rule.condition) for rule in policy.rules)))
+    return {item: f"matches.{index}" for index, item in enumerate(found)}
+
+
+def to_durable(condition: Condition, patterns: dict[tuple[str, str], str]) -> dict[str, Any]:
     """The durable_rules JSON for one intermediate condition."""
     if isinstance(condition, AllOf):
-        return {"$and": [to_durable(item) for item in condition.items]} if condition.items else _MARK
+        return {"$and": [to_durable(item, patterns) for item in condition.items]} if condition.items else _MARK
     if isinstance(condition, AnyOf):
-        return {"$or": [to_durable(item) for item in condition.items]}
+        return {"$or": [to_durable(item, patterns) for item in condition.items]}
     if isinstance(condition, Exists):
         return {"$ex" if condition.present else "$nex": {condition.path: 1}}
     if isinstance(condition, Matches):
-        return {"$mt": {condition.path: condition.pattern}}
+        return {patterns[(condition.path, condition.pattern)]: True}
     value = _encode(condition.value)
     if condition.op == "eq":
         return {condition.path: value}
@@ -64,7 +80,8 @@ def to_durable(condition: Condition) -> dict[str, Any]:
 
 
 def ruleset_definition(policy: RuleSet) -> dict[str, Any]:
-    return {rule.id: {"all": [{"m": {"$and": [_MARK, to_durable(rule.condition)]}}]} for rule in policy.rules}
+    patterns = pattern_keys(policy)
+    return {rule.id: {"all": [{"m": {"$and": [_MARK, to_durable(rule.condition, patterns)]}}]} for rule in policy.rules}
 
 
 class DurableMatcher:
@@ -73,6 +90,7 @@ class DurableMatcher:
         if len(paths) > MAX_FACT_PATHS:
             raise ValueError(f"policy {policy.name} reads {len(paths)} facts; durable_rules holds at most {MAX_FACT_PATHS}")
         self._paths = paths
+        self._patterns = [(json.dumps(key) + ":", path, re.compile(pattern)) for (path, pattern), key in pattern_keys(policy).items()]
         self._keys = [(path, json.dumps(path) + ":") for path in paths]
         self._definition = json.dumps(ruleset_definition(policy))
         self._name = f"{policy.name}-{policy.version}"
@@ -81,7 +99,10 @@ class DurableMatcher:
         self._handle = self._create()
 
     def _create(self) -> int:
-        return durable.create_ruleset(f"{self._name}-{next(_ruleset_names)}", self._definition)
+        try:
+            return durable.create_ruleset(f"{self._name}-{next(_ruleset_names)}", self._definition)
+        except durable.error as error:
+            raise ValueError(f"durable_rules refused the compiled rules of {self._name}: {error}") from None
 
     def fact_text(self, facts: dict[str, Any], fact_id: int) -> str:
         """The JSON text asserted for these facts: only the paths rules read.
@@ -102,6 +123,10 @@ class DurableMatcher:
                     parts.append(key + str(int(value * MONEY_SCALE)))
                 else:
                     parts.append(key + json.dumps(value))
+        for key, path, pattern in self._patterns:
+            value = facts.get(path)
+            if isinstance(value, str):  # an absent fact matches no pattern: the key stays absent too
+                parts.append(key + ("true" if pattern.fullmatch(value) else "false"))
         return ",".join(parts) + "}"
 
     def matching(self, facts: dict[str, Any]) -> list[str]:
