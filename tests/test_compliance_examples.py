@@ -312,11 +312,6 @@ class TestUnitedStates:
         assert decision.action == "SEND_REMINDER"
         assert "us/reg-f-time-barred-no-suit" in veto_guardrails(decision)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="rules/compliance/us/us.yaml applies to [US] only; the FDCPA's 'State' includes the territories "
-        "(15 U.S.C. 1692a(8)), which ISO 3166 codes as countries PR, GU, VI, AS, MP: they get only the default pack",
-    )
     @pytest.mark.parametrize("territory, zone", [("PR", "America/Puerto_Rico"), ("GU", "Pacific/Guam"), ("VI", "America/St_Thomas")])
     def test_us_territories_get_regulation_f(self, tmp_path, packs, territory, zone):
         as_of = local(ZoneInfo(zone), 2026, 11, 24, 10, 0)
