@@ -116,13 +116,24 @@ def _supervise(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("supervising %d workers on port %d; metrics on port %d", args.workers, args.port, args.metrics_port)
+    # A replacement that dies at once (e.g. the rules on disk are now refused)
+    # is retried after a growing pause, while the other workers keep serving.
+    retry_at = [0.0] * len(workers)
+    pause = [1.0] * len(workers)
     while not stopping:
         for index, worker in enumerate(workers):
-            if not worker.is_alive() and not stopping:
-                log.error("worker %s exited with code %s; starting another", worker.pid, worker.exitcode)
-                multiprocess.mark_process_dead(worker.pid, directory)
-                workers[index] = context.Process(target=_worker, args=(args,), daemon=False)
-                workers[index].start()
+            if worker.is_alive():
+                if time.monotonic() > retry_at[index] + 60:  # it has served for a while: forget earlier crashes
+                    pause[index] = 1.0
+                continue
+            if stopping or time.monotonic() < retry_at[index]:
+                continue
+            log.error("worker %s exited with code %s; starting another", worker.pid, worker.exitcode)
+            multiprocess.mark_process_dead(worker.pid, directory)
+            workers[index] = context.Process(target=_worker, args=(args,), daemon=False)
+            workers[index].start()
+            retry_at[index] = time.monotonic() + pause[index]
+            pause[index] = min(pause[index] * 2, 60.0)
         time.sleep(0.5)
     for worker in workers:
         if worker.is_alive():
