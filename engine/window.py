@@ -67,9 +67,24 @@ def _opening(moment: datetime, zone: ZoneInfo, country: str, region: str | None,
 
 
 def _local_instant(day: date, moment: time, zone: ZoneInfo) -> datetime:
-    # In a spring-forward gap fold=0 gives the instant of the transition itself,
-    # which is exactly when the new local hour begins.
-    return datetime.combine(day, moment, tzinfo=zone).astimezone(timezone.utc)
+    """The instant the local clock first reads `moment` on `day`.
+
+    Ambiguous (clocks go back): the first occurrence. Missing (clocks go
+    forward past it): the transition itself, when the clock jumps over it.
+    """
+    wall = datetime.combine(day, moment)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+    second = wall.replace(tzinfo=zone, fold=1).astimezone(timezone.utc)
+    if first <= second:
+        return first
+    low, high = int(second.timestamp()), int(first.timestamp())  # the jump lies between
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, timezone.utc)
 
 
 def _window(start: datetime, end: datetime, zones: tuple[ZoneInfo, ...]) -> Window:

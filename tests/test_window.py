@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.policy.ir import ContactHours
 from engine.window import HORIZON, next_window
 
 UTC = timezone.utc
@@ -448,3 +449,13 @@ def test_unusual_offsets_and_midnight_clock_changes(as_of: datetime, zones: tupl
         assert window.end - window.start <= timedelta(hours=12)
         for instant in (window.start, window.end - timedelta(seconds=1)):
             assert oracle_open(instant, zones, country)
+
+
+def test_hours_that_fall_in_a_daylight_saving_gap_end_when_the_clock_jumps() -> None:
+    # 2026-03-08 in New York: 02:00 EST becomes 03:00 EDT, so 02:30 never happens.
+    new_york = ZoneInfo("America/New_York")
+    hours = ContactHours(time(1, 0), time(2, 30), frozenset(), False)
+    window = next_window(datetime(2026, 3, 8, 5, 30, tzinfo=timezone.utc), (new_york,), "US", None, hours)
+    assert window is not None
+    assert window.local_start == "2026-03-08T01:00:00-05:00"
+    assert window.end == datetime(2026, 3, 8, 7, 0, tzinfo=timezone.utc)  # 03:00 EDT, the jump
