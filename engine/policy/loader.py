@@ -201,10 +201,11 @@ def _model_problems(items: list[Any], data: Any, source: SourceMap, root: type[B
         elif item["type"] == "missing":
             message = f"`{loc[-1]}` is missing"
         else:
-            field = ".".join(str(part) for part in loc[2 if loc[:1] == ("rules",) else 0 :] if not isinstance(part, int)) or "file"
+            field = ".".join(str(part) for part in loc[2 if loc[:1] == ("rules",) else 0 :] if not isinstance(part, int))
             texts = list(dict.fromkeys(entry["msg"].removeprefix("Value error, ") for entry in group))
-            shown = f"`{item['input']}`: " if isinstance(item.get("input"), (str, int)) and not isinstance(item.get("input"), bool) else ""
-            message = f"{field}: {shown}" + "; or ".join(texts)
+            shown = f"`{item['input']}`: " if field and isinstance(item.get("input"), (str, int)) and not isinstance(item.get("input"), bool) else ""
+            # A check of a whole rule or file has no field of its own: say just what is wrong.
+            message = (f"{field}: {shown}" if field else "") + "; or ".join(texts)
         problems.append((loc, message))
     # A misspelt key is reported once, as the misspelling, not also as a missing key.
     return [source.problem(loc, message, _rule_id(data, loc)) for loc, message in problems if not (message.endswith("is missing") and loc in suggested)]
