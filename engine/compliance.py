@@ -56,9 +56,6 @@ class Compliance:
     def _in_force(self, country: str, region: str | None) -> tuple[Pack, ...]:
         return tuple(pack for pack in self.packs if pack.applies_to(country, region))
 
-    def is_guard(self, rule_id: str) -> bool:
-        return rule_id in self._rules
-
     def guards(self, matched_ids: Sequence[str]) -> list[GuardRule]:
         """The pack rules among the matched rule ids, in pack order."""
         return sorted((self._rules[rule_id] for rule_id in matched_ids if rule_id in self._rules), key=lambda rule: self._order[rule.id])
