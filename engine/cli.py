@@ -28,13 +28,6 @@ from engine.registry import STRATEGY_DIR, build_engine
 from engine.snapshot import parse_snapshot
 
 
-def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. 2026-11-24T10:00:00+01:00")
-    return value
-
-
 def check(rules: Path) -> int:
     try:
         policy = load_strategy(rules / STRATEGY_DIR)
@@ -67,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     explain_parser = commands.add_parser("explain", help="decide one case (a snapshot as JSON) and show the whole trace")
     explain_parser.add_argument("case", type=Path)
     explain_parser.add_argument("--rules", type=Path, default=Path("rules"))
-    explain_parser.add_argument("--as-of", type=_instant, default=datetime.now(timezone.utc))
+    explain_parser.add_argument("--as-of", type=simulate.instant, default=datetime.now(timezone.utc))
     explain_parser.set_defaults(func=lambda args: explain(args.case, args.rules, args.as_of))
     schema_parser = commands.add_parser("schema", help="print the JSON Schema of policy files (--pack: of compliance packs)")
     schema_parser.add_argument("--pack", action="store_true")
