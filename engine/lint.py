@@ -5,10 +5,13 @@ disjunction of "boxes": one constraint per fact path (the values the fact may
 take, and whether it may be absent), facts not named being free. Numbers and
 money are intervals (whole numbers tightened to whole bounds), text and true/false
 are allowed or excluded value sets (closed vocabularies made finite), regular
-expressions are kept opaque. On boxes, emptiness, intersection and subtraction
-(hence containment) are computed exactly except where a regular expression is involved;
-there every answer leans the safe way, so a finding is never a false alarm for
-`never-fires` or `shadowed`, and `gaps` never names a cell some rule can reach.
+expressions stay patterns, whose emptiness is decided by turning them into finite
+automata (`interegular`). On boxes, emptiness, intersection and subtraction (hence
+containment) are computed exactly, except that "does not match" cannot be
+written and a pattern the automata do not understand (anchors, look-arounds,
+back-references) is taken as satisfiable; there every answer leans the safe way,
+so a finding is never a false alarm for `never-fires` or `shadowed`, and `gaps`
+never names a cell some rule can reach.
 
 Findings:
   never-fires            (error)   no case can ever match the rule
@@ -23,12 +26,16 @@ Findings:
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence, Union
+
+import interegular
+from interegular.fsm import anything_else
 
 from engine.errors import PolicyError
 from engine.explain import describe, plain
@@ -140,7 +147,9 @@ class TextSet:
         return TextSet(values, finite, self.patterns, self.choices)
 
     def empty(self) -> bool:
-        return self.finite and not self.values  # an open set is infinite; patterns are taken as satisfiable
+        if self.finite:
+            return not self.values
+        return bool(self.patterns) and not _patterns_admit_text_outside(self.patterns, self.values)
 
     def full(self) -> bool:
         if self.choices:
@@ -168,6 +177,28 @@ class TextSet:
 def _matches_all(value: Text, patterns: frozenset[str]) -> bool:
     # The same test as the matchers: the whole value must match, and only text matches.
     return all(isinstance(value, str) and re.fullmatch(pattern, value) is not None for pattern in patterns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _patterns_admit_text_outside(patterns: frozenset[str], excluded: frozenset[Text]) -> bool:
+    """Whether some text fully matches every pattern and is not one of `excluded`."""
+    try:
+        parsed = [interegular.parse_pattern(pattern) for pattern in sorted(patterns)]
+        if any(pattern.prefix_postfix != (0, 0) for pattern in parsed):
+            return True  # a look-around reaches past the value: not a plain full match
+        alphabet = parsed[0].get_alphabet(interegular.REFlags(0))
+        for pattern in parsed[1:]:
+            alphabet = alphabet.union(pattern.get_alphabet(interegular.REFlags(0)))[0]
+        automaton = parsed[0].to_fsm(alphabet)
+        for pattern in parsed[1:]:
+            automaton = automaton.intersection(pattern.to_fsm(alphabet))
+    except (interegular.Unsupported, interegular.InvalidSyntax):
+        return True
+    # Shortest texts first; at most len(excluded) of them can be excluded.
+    for symbols in automaton.strings():
+        if anything_else in symbols or "".join(symbols) not in excluded:
+            return True  # `anything_else` stands for every character the patterns do not name
+    return False
 
 
 Values = Union[Interval, TextSet]

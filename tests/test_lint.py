@@ -138,6 +138,41 @@ def test_closed_vocabulary_and_patterns_are_exact(tmp_path: Path) -> None:
     assert "(`language` is always one of en, pl)" in findings[0].message
 
 
+
+def test_patterns_no_text_fits_together_never_fire_and_never_overlap(tmp_path: Path) -> None:
+    findings = lint(tmp_path, r"""
+  - id: two-patterns-no-text-fits
+    priority: 10
+    when: {all: [{segment: {matches: "retail-\\d+"}}, {segment: {matches: "[a-z]+"}}]}
+    then: {action: NO_CONTACT}
+    reason: x
+  - id: only-text-left-is-excluded
+    priority: 10
+    when: {segment: {matches: "vip|gold", not_in: [vip, gold]}}
+    then: {action: NO_CONTACT}
+    reason: x
+  - id: retail-by-sms
+    priority: 5
+    when: {segment: {matches: "retail-[0-9]+"}}
+    then: {action: SEND_REMINDER, channel: sms}
+    reason: x
+  - id: students-by-email
+    priority: 5
+    when: {segment: {matches: "student-.*"}}
+    then: {action: SEND_REMINDER, channel: email}
+    reason: x
+  - id: any-digit-code-by-email
+    priority: 5
+    when: {segment: {matches: ".*-7"}}
+    then: {action: SEND_REMINDER, channel: email}
+    reason: x
+""")
+    assert [finding.rule_id for finding in only(findings, "never-fires")] == ["two-patterns-no-text-fits", "only-text-left-is-excluded"]
+    # "retail-7" fits the retail rule and the "-7" rule, which wins on its id; students share the "-7" rule's outcome.
+    [overlap] = only(findings, "overlap-same-priority")
+    assert (overlap.rule_id, overlap.line) == ("retail-by-sms", 14)
+    assert "`any-digit-code-by-email`" in overlap.message
+
 # --- shadowed -----------------------------------------------------------------
 
 
