@@ -3,8 +3,9 @@ r"""Match rules with durable_rules' C engine, driven directly and defensively.
 durable_rules 2.0.28 (unmaintained since 2020) has hazards measured on these
 machines; this module is built around each of them:
 - its `Host` starts timer threads that segfault under concurrency and after
-  errors, and `delete_state` segfaults: we never create a Host, never start a
-  thread and never delete state; we call the C engine's functions ourselves;
+  errors, and `delete_state` segfaults under a Host: we never create a Host,
+  never start a thread, and delete state only with the ruleset (see below); we
+  call the C engine's functions ourselves;
 - a ruleset accepts at most 1,024 session ids in its life: every request uses
   the one fixed sid and retracts the fact it asserted;
 - events are consumed by the first matching rule: we assert facts, which every
@@ -23,6 +24,11 @@ machines; this module is built around each of them:
   Python's `re` here and reach durable as boolean facts.
 Any failure throws the ruleset away (its queue may hold another request's
 actions) and raises MatcherFault, which the engine turns into "no contact".
+A ruleset and its session state live in C memory (about 0.7 MB for the shipped
+rules once a fact was asserted): both are freed when the matcher is collected,
+i.e. after the last call deciding with an old policy version has finished, so
+hot reloads do not grow the process. A ruleset thrown away after a failure is
+left alone, since its state is unknown.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import itertools
 import json
 import re
 import threading
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -96,7 +103,8 @@ class DurableMatcher:
         self._name = f"{policy.name}-{policy.version}"
         self._lock = threading.Lock()
         self._ids = itertools.count()
-        self._handle = self._create()
+        self._handles = [self._create()]  # one; a list so that the finalizer sees a replacement
+        weakref.finalize(self, _free, self._handles).atexit = False
 
     def _create(self) -> int:
         try:
@@ -135,11 +143,11 @@ class DurableMatcher:
             try:
                 return self._run(text)
             except Exception as error:
-                self._handle = self._create()
+                self._handles[:] = [self._create()]
                 raise MatcherFault(f"durable_rules failed: {error}") from error
 
     def _run(self, text: str) -> list[str]:
-        handle = self._handle
+        handle = self._handles[0]
         fired: list[str] = []
         _, state = durable.assert_fact(handle, text)
         try:
@@ -154,3 +162,12 @@ class DurableMatcher:
         if durable.start_action_for_state(handle, state):
             raise RuntimeError("an action was still queued after the fact was retracted")
         return list(dict.fromkeys(fired))
+
+
+def _free(handles: list[int]) -> None:
+    for handle in handles:
+        try:
+            durable.delete_state(handle, _SID)  # delete_ruleset alone leaves the session state behind
+        except durable.error:
+            pass  # no fact was ever asserted, so there is no state
+        durable.delete_ruleset(handle)

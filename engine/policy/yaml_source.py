@@ -44,21 +44,19 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     if node is None:
         raise PolicyError([PolicyProblem(file, 1, 1, "the file is empty")])
     problems: list[PolicyProblem] = []
-    data = _build(node, (), source, problems)
+    # A constructor per file: it remembers every node it built, for YAML anchors.
+    data = _build(node, (), source, problems, yaml.constructor.SafeConstructor())
     if problems:
         raise PolicyError(problems)
     return data, source
 
 
-_scalars = yaml.SafeLoader("")
-
-
-def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[PolicyProblem]) -> Any:
+def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[PolicyProblem], scalars: yaml.constructor.SafeConstructor) -> Any:
     source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _scalars.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            key = scalars.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int, bool)):
                 problems.append(PolicyProblem(source.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1, "a key must be a plain word"))
                 continue
@@ -67,9 +65,9 @@ def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[Policy
                 line = key_node.start_mark.line + 1
                 problems.append(PolicyProblem(source.file, line, key_node.start_mark.column + 1, f"`{key}` appears twice in the same block; keep one"))
                 continue
-            result[key] = _build(value_node, (*path, key), source, problems)
+            result[key] = _build(value_node, (*path, key), source, problems, scalars)
             source.positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, index), source, problems) for index, item in enumerate(node.value)]
-    return _scalars.construct_object(node)
+        return [_build(item, (*path, index), source, problems, scalars) for index, item in enumerate(node.value)]
+    return scalars.construct_object(node)
