@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -18,7 +20,7 @@ from engine.matching.durable_matcher import MAX_FACT_PATHS, DurableMatcher, rule
 from engine.matching.python_matcher import PythonMatcher
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule, Source
 from engine.vocabulary import Action
-from tests.conftest import load_policy
+from tests.conftest import REPO, load_policy
 
 POLICY = """
 policy: matcher-test
@@ -92,6 +94,27 @@ def test_more_than_1024_decisions_on_one_ruleset(policy: Policy) -> None:
     matcher = DurableMatcher(policy)
     for index in range(3000):
         assert "early" in matcher.matching(facts(days_past_due=1 + index % 14))
+
+
+FREE_MATCHERS = """
+from engine.matching.durable_matcher import DurableMatcher
+from engine.policy.ir import Compare, Policy, Rule, Source
+from engine.vocabulary import Action
+rule = Rule("rarely", 1, Compare("days_past_due", "gt", 100), Action.NO_CONTACT, (), {"en": "x"}, Source("p.yaml", 4))
+policy = Policy("p", "1", (rule,), "h", ("p.yaml",))
+for index in range(300):  # one policy version after another, as hot reloads make them
+    matcher = DurableMatcher(policy)
+    matcher.matching({"days_past_due": 1})  # a version under which no rule ever fired
+    del matcher
+"""
+
+
+def test_matchers_of_old_policy_versions_are_freed_without_crashing() -> None:
+    # durable's delete_state frees an action context it never initialised when
+    # no rule has fired yet: that crashed the process. A subprocess, so that a
+    # crash fails this test rather than the whole run.
+    result = subprocess.run([sys.executable, "-c", FREE_MATCHERS], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
 
 
 def test_no_background_threads_are_started(policy: Policy) -> None:

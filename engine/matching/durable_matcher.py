@@ -25,7 +25,8 @@ machines; this module is built around each of them:
 Any failure throws the ruleset away (its queue may hold another request's
 actions) and raises MatcherFault, which the engine turns into "no contact".
 A ruleset and its session state live in C memory (about 0.7 MB for the shipped
-rules once a fact was asserted): both are freed when the matcher is collected,
+rules once a fact was asserted): both are freed when the matcher is collected
+(the state once a rule has fired in it, see `_CRuleset`),
 i.e. after the last call deciding with an old policy version has finished, so
 hot reloads do not grow the process. A ruleset thrown away after a failure is
 left alone, since its state is unknown.
@@ -38,6 +39,7 @@ import json
 import re
 import threading
 import weakref
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -103,8 +105,8 @@ class DurableMatcher:
         self._name = f"{policy.name}-{policy.version}"
         self._lock = threading.Lock()
         self._ids = itertools.count()
-        self._handles = [self._create()]  # one; a list so that the finalizer sees a replacement
-        weakref.finalize(self, _free, self._handles).atexit = False
+        self._rulesets = [_CRuleset(self._create())]  # one; a list so that the finalizer sees a replacement
+        weakref.finalize(self, _free, self._rulesets).atexit = False
 
     def _create(self) -> int:
         try:
@@ -143,11 +145,12 @@ class DurableMatcher:
             try:
                 return self._run(text)
             except Exception as error:
-                self._handles[:] = [self._create()]
+                self._rulesets[:] = [_CRuleset(self._create())]
                 raise MatcherFault(f"durable_rules failed: {error}") from error
 
     def _run(self, text: str) -> list[str]:
-        handle = self._handles[0]
+        ruleset = self._rulesets[0]
+        handle = ruleset.handle
         fired: list[str] = []
         _, state = durable.assert_fact(handle, text)
         try:
@@ -161,13 +164,21 @@ class DurableMatcher:
             durable.retract_fact(handle, text)
         if durable.start_action_for_state(handle, state):
             raise RuntimeError("an action was still queued after the fact was retracted")
+        ruleset.actions_completed = ruleset.actions_completed or bool(fired)
         return list(dict.fromkeys(fired))
 
 
-def _free(handles: list[int]) -> None:
-    for handle in handles:
-        try:
-            durable.delete_state(handle, _SID)  # delete_ruleset alone leaves the session state behind
-        except durable.error:
-            pass  # no fact was ever asserted, so there is no state
-        durable.delete_ruleset(handle)
+@dataclass
+class _CRuleset:
+    handle: int
+    # durable leaves a session's action context uninitialised until an action
+    # has run (createStateNode sets no `context`), and delete_state frees it:
+    # the state is deleted only once an action ran and completed, which clears it.
+    actions_completed: bool = False
+
+
+def _free(rulesets: list[_CRuleset]) -> None:
+    for ruleset in rulesets:
+        if ruleset.actions_completed:  # otherwise the state (if any) stays: freeing it could crash
+            durable.delete_state(ruleset.handle, _SID)  # delete_ruleset alone leaves the session state behind
+        durable.delete_ruleset(ruleset.handle)
