@@ -13,6 +13,7 @@ import argparse
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -59,7 +60,7 @@ def _config(args: argparse.Namespace):  # -> grpc_server.ServerConfig (imported 
 
     return ServerConfig(
         port=args.port, rules_dir=args.rules, threads=args.threads, grace_seconds=args.grace, tls_cert=args.tls_cert, tls_key=args.tls_key,
-        reload_seconds=args.reload_seconds,
+        reload_seconds=args.reload_seconds, keep_dir=args.keep_dir,
     )
 
 
@@ -73,15 +74,20 @@ def _worker(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _setup_logging()
+    args.keep_dir = None
     if args.workers > 1:
         # Must be set before prometheus_client is imported here or in a worker.
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cse-metrics-"))
+        # A worker started again after a crash falls back to the rules its siblings serve.
+        args.keep_dir = Path(tempfile.mkdtemp(prefix="cse-last-good-"))
     from engine.acceptance import acceptance_checks
     from engine.errors import PolicyError
+    from engine.last_good import LastGoodRules
     from engine.registry import PolicyRegistry
 
     try:
-        PolicyRegistry(args.rules, checks=acceptance_checks())  # refuse to start on rules that would be refused
+        # Refuse to start on rules that would be refused (and keep them for the workers).
+        PolicyRegistry(args.rules, checks=acceptance_checks(), keep=LastGoodRules(args.keep_dir) if args.keep_dir else None)
     except (PolicyError, ValueError, OSError) as error:
         print(f"The rules in {args.rules} do not load:\n{error}", file=sys.stderr)
         return 2
@@ -116,7 +122,7 @@ def _supervise(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("supervising %d workers on port %d; metrics on port %d", args.workers, args.port, args.metrics_port)
-    # A replacement that dies at once (e.g. the rules on disk are now refused)
+    # A replacement that dies at once (its rules refused with none kept, say)
     # is retried after a growing pause, while the other workers keep serving.
     retry_at = [0.0] * len(workers)
     pause = [1.0] * len(workers)
@@ -143,6 +149,7 @@ def _supervise(args: argparse.Namespace) -> int:
         worker.join(max(0.0, deadline - time.monotonic()))
         if worker.is_alive():
             worker.kill()
+    shutil.rmtree(args.keep_dir, ignore_errors=True)
     log.info("all workers stopped")
     return 0
 

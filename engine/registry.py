@@ -5,6 +5,8 @@ swap never changes the policy under a request in flight. A new version is
 loaded, then must pass every acceptance check (lint errors, the policy tests
 that live beside the rules) before it is swapped in; one that fails is refused,
 remembered for GetPolicy and the logs, and the last good version keeps serving.
+With `keep`, every accepted version is also kept on disk, and a registry whose
+rules directory is refused at start-up starts on the version kept last.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Callable, Sequence
 from engine import guardrails
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
-from engine.policy.loader import POLICY_SUFFIXES, load_strategy
+from engine.last_good import LastGoodRules, rules_files
+from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
 from engine.portfolio import synthetic_portfolio
 from engine.snapshot import parse_snapshot
@@ -49,24 +52,40 @@ class Refusal:
 
 
 class PolicyRegistry:
-    def __init__(self, rules_dir: Path, backend: str = "durable", checks: Sequence[Check] = ()):
+    def __init__(self, rules_dir: Path, backend: str = "durable", checks: Sequence[Check] = (), keep: LastGoodRules | None = None):
         self.rules_dir = rules_dir
         self.backend = backend
         self.checks = tuple(checks)
+        self.keep = keep
         self._lock = threading.Lock()
         self.last_refusal: Refusal | None = None
-        self._active = self._build(fingerprint(rules_dir))  # the first load must succeed: nothing to fall back to
+        files_digest = fingerprint(rules_dir)
+        try:
+            self._active = self._build(files_digest)
+        except Exception as error:
+            kept = keep.latest() if keep else None
+            if kept is None:
+                raise  # nothing to fall back to
+            self.last_refusal = Refusal(datetime.now(timezone.utc), files_digest, str(error))
+            log.error("refused the rules in %s; starting on the last good version, kept in %s:\n%s", rules_dir, kept, error)
+            self._active = self._build(fingerprint(kept), kept)
 
     @property
     def current(self) -> Active:
         return self._active
 
-    def _build(self, files_digest: str) -> Active:
-        engine = build_engine(self.rules_dir, self.backend)
-        reasons = [reason for check in self.checks for reason in check(self.rules_dir, engine)]
+    def _build(self, files_digest: str, rules_dir: Path | None = None) -> Active:
+        rules_dir = rules_dir or self.rules_dir
+        engine = build_engine(rules_dir, self.backend)
+        reasons = [reason for check in self.checks for reason in check(rules_dir, engine)]
         if reasons:
             raise PolicyError.plain("\n".join(reasons))
         _warm_up(engine)
+        if self.keep and rules_dir == self.rules_dir and fingerprint(rules_dir) == files_digest:  # not changed while it was checked
+            try:
+                self.keep.keep(rules_dir, files_digest)
+            except OSError as error:  # serving matters more than keeping a copy
+                log.warning("could not keep a copy of the accepted rules in %s: %s", self.keep.directory, error)
         return Active(engine, datetime.now(timezone.utc), files_digest)
 
     def reload_if_changed(self) -> bool | None:
@@ -100,9 +119,8 @@ class PolicyRegistry:
 def fingerprint(rules_dir: Path) -> str:
     """A digest of every policy and test file under the rules directory."""
     digest = hashlib.sha256()
-    for path in sorted(rules_dir.rglob("*")):
-        if path.suffix in POLICY_SUFFIXES and path.is_file():
-            digest.update(str(path.relative_to(rules_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in rules_files(rules_dir):
+        digest.update(str(path.relative_to(rules_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

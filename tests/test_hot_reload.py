@@ -15,6 +15,8 @@ import pytest
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from engine.acceptance import acceptance_checks
+from engine.errors import PolicyError
+from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry, build_engine
 from tests.conftest import AS_OF, REPO, snapshot, write_policy
 from transport.grpc_server import RunningServer, ServerConfig, start_server
@@ -126,3 +128,20 @@ def test_replaced_versions_give_their_memory_back() -> None:
         serve_one_version()
     gc.collect()
     assert resident_megabytes() - before < 10  # kept, it would be over 20 MB
+
+
+def test_a_registry_started_on_refused_rules_serves_the_version_kept_last(tmp_path: Path) -> None:
+    rules, kept = tmp_path / "rules", LastGoodRules(tmp_path / "kept")
+    write(rules, "1")
+    PolicyRegistry(rules, checks=acceptance_checks(), keep=kept)  # a sibling accepted version 1
+    write(rules, "2", action="CALL", tested_action="SEND_REMINDER")  # then a change its own tests refuse
+
+    restarted = PolicyRegistry(rules, checks=acceptance_checks(), keep=kept)
+    assert restarted.current.engine.ref.version == "1"
+    assert restarted.last_refusal is not None and "policy tests failed" in restarted.last_refusal.reason
+    assert restarted.reload_if_changed() is None  # the refused files are not tried again
+    write(rules, "3", action="CALL")
+    assert restarted.reload_if_changed() is True and restarted.current.engine.ref.version == "3"
+    with pytest.raises(PolicyError):  # with nothing kept, refused rules cannot start
+        write(rules, "4", action="CALL", tested_action="SEND_REMINDER")
+        PolicyRegistry(rules, checks=acceptance_checks())

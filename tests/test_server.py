@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -263,6 +264,44 @@ def test_workers_share_the_port_and_sigterm_drains_calls_in_flight(tmp_path: Pat
             process.kill()
         output = process.communicate()[0]
     assert output.count("serving collection_strategy.v1.CollectionStrategyService") == 2, output
+
+
+def worker_pids(supervisor: int) -> list[int]:
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [int(pid) for pid in children if "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the worker processes in /proc")
+def test_a_worker_restarted_after_a_crash_serves_the_rules_its_siblings_serve(tmp_path: Path) -> None:
+    write_policy(tmp_path, POLICY)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "server.py", "--rules", str(tmp_path), "--port", str(port), "--workers", "2", "--metrics-port", "0"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(process.stdout), daemon=True).start()  # type: ignore[arg-type]
+    try:
+        wait_serving(port)
+        write_policy(tmp_path, POLICY.replace("days_past_due: {gt: 30}", "days_past_du: {gt: 30}"))  # refused from now on
+        crashed = worker_pids(process.pid)[0]
+        os.kill(crashed, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while sum("serving collection_strategy.v1.CollectionStrategyService" in line for line in output) < 3:
+            assert time.monotonic() < deadline and process.poll() is None, "".join(output)
+            time.sleep(0.2)
+        assert any("starting on the last good version" in line for line in output)
+        for index in range(8):  # new connections, spread over both workers
+            with grpc.insecure_channel(f"localhost:{port}", options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+                decision = pb_grpc.CollectionStrategyServiceStub(channel).Decide(pb.DecideRequest(case=case(f"c{index}"), as_of=AS_OF), timeout=10).decision
+                assert decision.action == "SEND_REMINDER" and decision.policy.version == "7"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
 
 
 def test_a_batch_past_its_deadline_stops_with_deadline_exceeded(stub: pb_grpc.CollectionStrategyServiceStub) -> None:

@@ -16,6 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from engine.acceptance import acceptance_checks
+from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics
 from transport.servicer import CollectionStrategyServicer
@@ -36,6 +37,7 @@ class ServerConfig:
     tls_key: Path | None = None
     reuse_port: bool = True
     reload_seconds: float = 2.0  # how often to look for changed rules; 0: never
+    keep_dir: Path | None = None  # where accepted rules are kept for a worker started again after a crash
 
 
 @dataclass
@@ -85,7 +87,8 @@ def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Eve
 
 
 def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -> RunningServer:
-    registry = registry or PolicyRegistry(config.rules_dir, checks=acceptance_checks())
+    keep = LastGoodRules(config.keep_dir) if config.keep_dir else None
+    registry = registry or PolicyRegistry(config.rules_dir, checks=acceptance_checks(), keep=keep)
     _publish_policy(registry)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
