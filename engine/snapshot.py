@@ -247,4 +247,6 @@ def _problem(item: dict[str, Any]) -> FieldProblem:
     for part in item["loc"]:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     message = item["msg"].removeprefix("Value error, ")
+    if item["type"] == "enum":  # say what came, e.g. an enum number only a newer client knows
+        message += f"; got {item['input']!r}"
     return FieldProblem(path or "case", message)

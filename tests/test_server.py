@@ -126,6 +126,20 @@ def test_invalid_case_is_invalid_argument_naming_each_field(stub: pb_grpc.Collec
     assert set(bad_request(caught.value)) == {"case.country", "case.amount_due", "case.prior_contacts[0].at"}
 
 
+def test_an_enum_number_this_server_does_not_know_is_refused_not_ignored(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
+    # A newer client may send a channel this version has no name for; reading it
+    # as "no preference" would be a silent guess.
+    bad = case(preferred_channel=9)
+    contact = bad.prior_contacts.add(channel=pb.CHANNEL_SMS, outcome=42)
+    contact.at.FromSeconds(AS_OF.seconds - 3600)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Decide(pb.DecideRequest(case=bad, as_of=AS_OF), timeout=5)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    problems = bad_request(caught.value)
+    assert set(problems) == {"case.preferred_channel", "case.prior_contacts[0].outcome"}
+    assert problems["case.preferred_channel"].endswith("got 9")
+
+
 def test_missing_case_is_invalid_argument(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
     with pytest.raises(grpc.RpcError) as caught:
         stub.Decide(pb.DecideRequest(), timeout=5)

@@ -53,6 +53,12 @@ def _instant(message: Any, field: str) -> datetime | str | None:
     return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 
+def _enum(names: dict[int, str], number: int) -> str | int | None:
+    """An enum's name; None when unset (0); the bare number when this server
+    does not know it (a newer client), which validation then refuses by name."""
+    return names.get(number, number or None)
+
+
 def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
     """The snapshot as plain data for engine.snapshot.parse_snapshot.
 
@@ -80,14 +86,14 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
         },
         "prior_contacts": [
             {
-                "channel": _CHANNEL_FROM_PROTO.get(contact.channel),
+                "channel": _enum(_CHANNEL_FROM_PROTO, contact.channel),
                 "at": _instant(contact, "at"),
-                "outcome": _OUTCOME_FROM_PROTO.get(contact.outcome),
+                "outcome": _enum(_OUTCOME_FROM_PROTO, contact.outcome),
             }
             for contact in case.prior_contacts
         ],
         "attributes": dict(case.attributes),
-        "preferred_channel": _CHANNEL_FROM_PROTO.get(case.preferred_channel),
+        "preferred_channel": _enum(_CHANNEL_FROM_PROTO, case.preferred_channel),
         "preferred_hours": {"opens": case.preferred_hours.opens, "closes": case.preferred_hours.closes} if case.HasField("preferred_hours") else None,
         "language": case.language or "en",
     }
