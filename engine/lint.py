@@ -9,7 +9,7 @@ expressions stay patterns, whose emptiness is decided by turning them into finit
 automata (`interegular`). On boxes, emptiness, intersection and subtraction (hence
 containment) are computed exactly, except that "does not match" cannot be
 written and a pattern the automata do not understand (anchors, look-arounds,
-back-references) is taken as satisfiable; there every answer leans the safe way,
+back-references) or would take long to build is taken as satisfiable; there every answer leans the safe way,
 so a finding is never a false alarm for `never-fires` or `shadowed`, and `gaps`
 never names a cell some rule can reach.
 
@@ -182,6 +182,8 @@ def _matches_all(value: Text, patterns: frozenset[str]) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _patterns_admit_text_outside(patterns: frozenset[str], excluded: frozenset[Text]) -> bool:
     """Whether some text fully matches every pattern and is not one of `excluded`."""
+    if any(_costly(pattern) for pattern in patterns):
+        return True
     try:
         parsed = [interegular.parse_pattern(pattern) for pattern in sorted(patterns)]
         if any(pattern.prefix_postfix != (0, 0) for pattern in parsed):
@@ -198,6 +200,23 @@ def _patterns_admit_text_outside(patterns: frozenset[str], excluded: frozenset[T
     for symbols in automaton.strings():
         if anything_else in symbols or "".join(symbols) not in excluded:
             return True  # `anything_else` stands for every character the patterns do not name
+    return False
+
+
+_COUNTED = re.compile(r"(\)?)\{(\d+)(?:,(\d*))?\}")
+
+
+def _costly(pattern: str) -> bool:
+    """Whether the automaton could take long to build: counted repeats of groups
+    multiply (`(\\w+ ?){1,50}` takes minutes), so their product stays within 16,
+    and a counted repeat of one character within 200."""
+    groups = 1
+    for match in _COUNTED.finditer(pattern):
+        group, low, high = match.groups()
+        most = int(high or low)
+        groups *= most if group else 1
+        if most > 200 or groups > 16:
+            return True
     return False
 
 

@@ -173,6 +173,20 @@ def test_patterns_no_text_fits_together_never_fire_and_never_overlap(tmp_path: P
     assert (overlap.rule_id, overlap.line) == ("retail-by-sms", 14)
     assert "`any-digit-code-by-email`" in overlap.message
 
+def test_a_pattern_too_costly_to_analyse_is_taken_as_satisfiable(tmp_path: Path) -> None:
+    # Turning `(\w+ ?){1,50}` into an automaton takes minutes, and lint runs before
+    # every hot reload: such a pattern stays opaque. (This rule can in truth never
+    # fire, since no word is made of hyphens; lint does not claim what it did not compute.)
+    findings = lint(tmp_path, r"""
+  - id: words
+    priority: 10
+    when: {all: [{segment: {matches: "(\\w+ ?){1,50}"}}, {segment: {matches: "-+"}}]}
+    then: {action: NO_CONTACT}
+    reason: x
+""")
+    assert only(findings, "never-fires") == []
+
+
 # --- shadowed -----------------------------------------------------------------
 
 
