@@ -8,10 +8,10 @@ are allowed or excluded value sets (closed vocabularies made finite), regular
 expressions stay patterns, whose emptiness is decided by turning them into finite
 automata (`interegular`). On boxes, emptiness, intersection and subtraction (hence
 containment) are computed exactly, except that "does not match" cannot be
-written and a pattern the automata do not understand (anchors, look-arounds,
-back-references) or would take long to build is taken as satisfiable; there every answer leans the safe way,
-so a finding is never a false alarm for `never-fires` or `shadowed`, and `gaps`
-never names a cell some rule can reach.
+written, and a pattern the automata do not understand (anchors, look-arounds,
+back-references) or would take long to build is taken as satisfiable; there
+every answer leans the safe way, so a finding is never a false alarm for
+`never-fires` or `shadowed`, and `gaps` never names a cell some rule can reach.
 
 Findings:
   never-fires            (error)   no case can ever match the rule
