@@ -113,7 +113,9 @@ async def unary_load(port: int, cases: list[pb.CaseSnapshot], seconds: float, in
     as_of = timestamp_pb2.Timestamp()
     as_of.FromDatetime(AS_OF)
     latencies: list[float] = []
-    channels = [grpc.aio.insecure_channel(f"localhost:{port}", options=OWN_CONNECTION) for _ in range(4)]
+    # One connection per caller, as from a fleet of CRM instances: the kernel
+    # spreads connections (not calls) over the workers, and four may all land on one.
+    channels = [grpc.aio.insecure_channel(f"localhost:{port}", options=OWN_CONNECTION) for _ in range(in_flight)]
     try:
         stop_at = time.perf_counter() + seconds
 
