@@ -161,7 +161,7 @@ def batch_load(port: int, cases: list[pb.CaseSnapshot], calls: int) -> float:
             channel.close()
 
 
-def stream_load(port: int, cases: list[pb.CaseSnapshot], count: int, streams: int = 4) -> float:
+def stream_load(port: int, cases: list[pb.CaseSnapshot], count: int, streams: int = 8) -> float:
     as_of = timestamp_pb2.Timestamp()
     as_of.FromDatetime(AS_OF)
 
