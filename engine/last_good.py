@@ -12,7 +12,6 @@ copied under a temporary name and renamed to its fingerprint, then the file
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -21,7 +20,6 @@ from pathlib import Path
 
 from engine.policy.loader import POLICY_SUFFIXES
 
-log = logging.getLogger(__name__)
 POINTER = "current"
 STALE_SECONDS = 300  # an older version is removed once no restarting worker can still be reading it
 

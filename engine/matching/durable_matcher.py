@@ -3,9 +3,10 @@ r"""Match rules with durable_rules' C engine, driven directly and defensively.
 durable_rules 2.0.28 (unmaintained since 2020) has hazards measured on these
 machines; this module is built around each of them:
 - its `Host` starts timer threads that segfault under concurrency and after
-  errors, and `delete_state` segfaults under a Host: we never create a Host,
-  never start a thread, and delete state only with the ruleset (see below); we
-  call the C engine's functions ourselves;
+  errors: we never create a Host nor start a thread, and call the C engine's
+  functions ourselves;
+- `delete_state` frees a session's action context, which is uninitialised
+  until an action has run in it: we delete state only after that (`_CRuleset`);
 - a ruleset accepts at most 1,024 session ids in its life: every request uses
   the one fixed sid and retracts the fact it asserted;
 - events are consumed by the first matching rule: we assert facts, which every
@@ -25,8 +26,7 @@ machines; this module is built around each of them:
 Any failure throws the ruleset away (its queue may hold another request's
 actions) and raises MatcherFault, which the engine turns into "no contact".
 A ruleset and its session state live in C memory (about 0.7 MB for the shipped
-rules once a fact was asserted): both are freed when the matcher is collected
-(the state once a rule has fired in it, see `_CRuleset`),
+rules once a fact was asserted): both are freed when the matcher is collected,
 i.e. after the last call deciding with an old policy version has finished, so
 hot reloads do not grow the process. A ruleset thrown away after a failure is
 left alone, since its state is unknown.
