@@ -8,8 +8,8 @@ are allowed or excluded value sets (closed vocabularies made finite), regular
 expressions stay patterns, whose emptiness is decided by turning them into finite
 automata (`interegular`). On boxes, emptiness, intersection and subtraction (hence
 containment) are computed exactly, except that "does not match" cannot be
-written, and a pattern the automata do not understand (anchors, look-arounds,
-back-references) or would take long to build is taken as satisfiable; there
+written, and a pattern on which the automata could differ from Python's `re`
+or would take long to build (see `_analysable`) is taken as satisfiable; there
 every answer leans the safe way, so a finding is never a false alarm for
 `never-fires` or `shadowed`, and `gaps` never names a cell some rule can reach.
 
@@ -29,12 +29,16 @@ import argparse
 import functools
 import math
 import re
+import re._constants as sre  # the parse tree of Python's own `re`
+import re._parser as sre_parser
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence, Union
 
 import interegular
+import interegular.fsm
 from interegular.fsm import anything_else
 
 from engine.errors import PolicyError
@@ -179,45 +183,103 @@ def _matches_all(value: Text, patterns: frozenset[str]) -> bool:
     return all(isinstance(value, str) and re.fullmatch(pattern, value) is not None for pattern in patterns)
 
 
+class _TooLarge(Exception):
+    pass
+
+
+_STEPS = 10_000  # automaton transitions built per question; past it the patterns stay opaque
+_steps = threading.local()
+_crawl = interegular.fsm.crawl
+
+
+def _counted_crawl(alphabet: Any, initial: Any, final: Any, follow: Callable[[Any, Any], Any]) -> Any:
+    # Every automaton interegular builds goes through `crawl`: counting the
+    # transitions it follows bounds the work of one question, whatever the patterns.
+    def counted(state: Any, transition: Any) -> Any:
+        _steps.left -= 1
+        if _steps.left < 0:
+            raise _TooLarge
+        return follow(state, transition)
+
+    return _crawl(alphabet, initial, final, counted)
+
+
+interegular.fsm.crawl = _counted_crawl
+
+
 @functools.lru_cache(maxsize=4096)
 def _patterns_admit_text_outside(patterns: frozenset[str], excluded: frozenset[Text]) -> bool:
     """Whether some text fully matches every pattern and is not one of `excluded`."""
-    if any(_costly(pattern) for pattern in patterns):
+    if not all(_analysable(pattern) for pattern in patterns):
         return True
+    _steps.left = _STEPS
     try:
         parsed = [interegular.parse_pattern(pattern) for pattern in sorted(patterns)]
-        if any(pattern.prefix_postfix != (0, 0) for pattern in parsed):
-            return True  # a look-around reaches past the value: not a plain full match
         alphabet = parsed[0].get_alphabet(interegular.REFlags(0))
         for pattern in parsed[1:]:
             alphabet = alphabet.union(pattern.get_alphabet(interegular.REFlags(0)))[0]
         automaton = parsed[0].to_fsm(alphabet)
         for pattern in parsed[1:]:
             automaton = automaton.intersection(pattern.to_fsm(alphabet))
-    except (interegular.Unsupported, interegular.InvalidSyntax):
-        return True
-    # Shortest texts first; at most len(excluded) of them can be excluded.
-    for symbols in automaton.strings():
-        if anything_else in symbols or "".join(symbols) not in excluded:
-            return True  # `anything_else` stands for every character the patterns do not name
-    return False
-
-
-_COUNTED = re.compile(r"(\)?)\{(\d+)(?:,(\d*))?\}")
-
-
-def _costly(pattern: str) -> bool:
-    """Whether the automaton could take long to build: counted repeats of groups
-    multiply (`(\\w+ ?){1,50}` takes minutes), so their product stays within 16,
-    and a counted repeat of one character within 200."""
-    groups = 1
-    for match in _COUNTED.finditer(pattern):
-        group, low, high = match.groups()
-        most = int(high or low)
-        groups *= most if group else 1
-        if most > 200 or groups > 16:
+        if automaton.empty():
+            return False
+        if len(automaton.states) > 2_000 or automaton.cardinality() > len(excluded):  # OverflowError: infinitely many
             return True
-    return False
+    except Exception:  # whatever the automata cannot do, the pattern stays opaque
+        return True
+    # A few texts at most, each possibly standing for many (`anything_else` is
+    # every character the patterns do not name).
+    return any(anything_else in symbols or "".join(symbols) not in excluded for symbols in automaton.strings())
+
+
+_SIMPLE_CLASS_ITEMS = {sre.LITERAL, sre.RANGE, sre.NEGATE}
+
+
+def _analysable(pattern: str) -> bool:
+    """Whether the automata agree with Python's `re` on this pattern and are quick
+    to build. Left out: flags (case folding differs), `\\d`, `\\w`, `\\s` (Unicode
+    classes in `re`, ASCII in the automata), anchors and look-arounds, `[]...]`
+    (read differently), and repeats that make automata explode: counted repeats
+    after an open-ended one (`.*a.{16}` needs 2**17 states) or above 200 in all."""
+    if "[]" in pattern or "[^]" in pattern:
+        return False
+    try:
+        tree = sre_parser.parse(pattern)
+    except re.error:
+        return False
+    if tree.state.flags & ~re.UNICODE:
+        return False
+    counted, open_ended = 0, False
+
+    def walk(items: Any, scale: int) -> bool:
+        nonlocal counted, open_ended
+        for op, argument in items:
+            if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY):
+                continue
+            if op is sre.IN:
+                if any(item_op not in _SIMPLE_CLASS_ITEMS for item_op, _ in argument):
+                    return False
+            elif op is sre.BRANCH:
+                if not all(walk(branch, scale) for branch in argument[1]):
+                    return False
+            elif op is sre.SUBPATTERN:
+                _, added, removed, inner = argument
+                if added or removed or not walk(inner, scale):
+                    return False
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+                _, most, inner = argument
+                if most == sre.MAXREPEAT:
+                    open_ended = True
+                    most = 1
+                else:
+                    counted += most * scale
+                if not walk(inner, scale * most):
+                    return False
+            else:
+                return False
+        return True
+
+    return walk(tree, 1) and counted <= (8 if open_ended else 200)
 
 
 Values = Union[Interval, TextSet]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -143,7 +145,7 @@ def test_patterns_no_text_fits_together_never_fire_and_never_overlap(tmp_path: P
     findings = lint(tmp_path, r"""
   - id: two-patterns-no-text-fits
     priority: 10
-    when: {all: [{segment: {matches: "retail-\\d+"}}, {segment: {matches: "[a-z]+"}}]}
+    when: {all: [{segment: {matches: "retail-[0-9]+"}}, {segment: {matches: "[a-z]+"}}]}
     then: {action: NO_CONTACT}
     reason: x
   - id: only-text-left-is-excluded
@@ -172,6 +174,28 @@ def test_patterns_no_text_fits_together_never_fire_and_never_overlap(tmp_path: P
     [overlap] = only(findings, "overlap-same-priority")
     assert (overlap.rule_id, overlap.line) == ("retail-by-sms", 14)
     assert "`any-digit-code-by-email`" in overlap.message
+
+@pytest.mark.parametrize(
+    ("patterns", "witness"),
+    [
+        (["\\d+", "[^0-9]+"], "\u0663"),  # an Arabic-Indic three is a digit to Python's re
+        (["(?i)k", "[^kK]"], "\u212a"),  # the Kelvin sign folds to k
+        (["[]a-z]+"], "]"),  # a `]` first in a class is a character
+        (["(?#a comment)zz-.*"], "zz-1"),
+    ],
+)
+def test_patterns_the_automata_could_read_differently_stay_opaque(tmp_path: Path, patterns: list[str], witness: str) -> None:
+    condition = {"all": [{"segment": {"matches": pattern}} for pattern in patterns]}
+    findings = lint(tmp_path, f"""
+  - id: unusual
+    priority: 10
+    when: {json.dumps(condition)}
+    then: {{action: NO_CONTACT}}
+    reason: x
+""")
+    assert only(findings, "never-fires") == []
+    assert all(re.fullmatch(pattern, witness) for pattern in patterns)  # the rule can fire
+
 
 def test_a_pattern_too_costly_to_analyse_is_taken_as_satisfiable(tmp_path: Path) -> None:
     # Turning `(\w+ ?){1,50}` into an automaton takes minutes, and lint runs before
