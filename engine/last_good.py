@@ -12,6 +12,7 @@ copied under a temporary name and renamed to its fingerprint, then the file
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -29,28 +30,43 @@ def rules_files(rules_dir: Path) -> list[Path]:
     return sorted(path for path in rules_dir.rglob("*") if path.suffix in POLICY_SUFFIXES and path.is_file())
 
 
+def fingerprint(rules_dir: Path) -> str:
+    """A digest of every policy and test file under the rules directory."""
+    digest = hashlib.sha256()
+    for path in rules_files(rules_dir):
+        digest.update(str(path.relative_to(rules_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 class LastGoodRules:
     def __init__(self, directory: Path):
         self.directory = directory
 
-    def keep(self, rules_dir: Path, fingerprint: str) -> None:
-        """Keep the files of an accepted version (named by their fingerprint)."""
+    def keep(self, rules_dir: Path, accepted: str) -> bool:
+        """Keep the files of the version accepted with fingerprint `accepted`;
+        False when the files have changed since (nothing kept then)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.directory / fingerprint
-        if not target.exists():
+        target = self.directory / accepted
+        if target.exists():
+            os.utime(target)  # in force again: not stale
+        else:
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.directory))
             for path in rules_files(rules_dir):
                 copy = staging / path.relative_to(rules_dir)
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, copy)
+            if fingerprint(staging) != accepted:  # edited after the check: not what was accepted
+                shutil.rmtree(staging, ignore_errors=True)
+                return False
             try:
                 staging.rename(target)
             except OSError:  # a sibling kept the same version first
                 shutil.rmtree(staging, ignore_errors=True)
         pointer = self.directory / f".{POINTER}-{os.getpid()}"
-        pointer.write_text(fingerprint, encoding="utf-8")
+        pointer.write_text(accepted, encoding="utf-8")
         os.replace(pointer, self.directory / POINTER)
-        self._remove_stale(keep=fingerprint)
+        self._remove_stale()
+        return True
 
     def latest(self) -> Path | None:
         """The directory of the version accepted last, if any was kept."""
@@ -61,8 +77,9 @@ class LastGoodRules:
         kept = self.directory / fingerprint
         return kept if fingerprint and kept.is_dir() else None
 
-    def _remove_stale(self, keep: str) -> None:
+    def _remove_stale(self) -> None:
         cutoff = time.time() - STALE_SECONDS
+        latest = self.latest()  # read again: a sibling may have moved the pointer meanwhile
         for path in self.directory.iterdir():
-            if path.is_dir() and path.name != keep and path.stat().st_mtime < cutoff:
+            if path.is_dir() and path != latest and path.stat().st_mtime < cutoff:
                 shutil.rmtree(path, ignore_errors=True)

@@ -11,7 +11,6 @@ rules directory is refused at start-up starts on the version kept last.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Callable, Sequence
 from engine import guardrails
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
-from engine.last_good import LastGoodRules, rules_files
+from engine.last_good import LastGoodRules, fingerprint
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
 from engine.portfolio import synthetic_portfolio
@@ -81,7 +80,7 @@ class PolicyRegistry:
         if reasons:
             raise PolicyError.plain("\n".join(reasons))
         _warm_up(engine)
-        if self.keep and rules_dir == self.rules_dir and fingerprint(rules_dir) == files_digest:  # not changed while it was checked
+        if self.keep and rules_dir == self.rules_dir:
             try:
                 self.keep.keep(rules_dir, files_digest)
             except OSError as error:  # serving matters more than keeping a copy
@@ -114,14 +113,6 @@ class PolicyRegistry:
 
     def guardrail_pack(self) -> tuple[str, str]:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
-
-
-def fingerprint(rules_dir: Path) -> str:
-    """A digest of every policy and test file under the rules directory."""
-    digest = hashlib.sha256()
-    for path in rules_files(rules_dir):
-        digest.update(str(path.relative_to(rules_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
 
 
 def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:

@@ -16,7 +16,7 @@ from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from engine.acceptance import acceptance_checks
 from engine.errors import PolicyError
-from engine.last_good import LastGoodRules
+from engine.last_good import LastGoodRules, fingerprint
 from engine.registry import PolicyRegistry, build_engine
 from tests.conftest import AS_OF, REPO, snapshot, write_policy
 from transport.grpc_server import RunningServer, ServerConfig, start_server
@@ -145,3 +145,16 @@ def test_a_registry_started_on_refused_rules_serves_the_version_kept_last(tmp_pa
     with pytest.raises(PolicyError):  # with nothing kept, refused rules cannot start
         write(rules, "4", action="CALL", tested_action="SEND_REMINDER")
         PolicyRegistry(rules, checks=acceptance_checks())
+
+
+def test_rules_edited_after_their_check_are_not_kept_under_the_checked_version(tmp_path: Path) -> None:
+    rules, kept = tmp_path / "rules", LastGoodRules(tmp_path / "kept")
+    write(rules, "1")
+    accepted = fingerprint(rules)
+    assert kept.keep(rules, accepted) and kept.latest() == tmp_path / "kept" / accepted
+    checked = fingerprint(rules)
+    write(rules, "2", action="CALL", tested_action="SEND_REMINDER")  # lands between the check and the copy
+    assert kept.keep(rules, checked) is True  # the same version again: already kept, nothing copied
+    write(rules, "3")
+    assert kept.keep(rules, "0123456789abcdef") is False
+    assert kept.latest() == tmp_path / "kept" / accepted and fingerprint(kept.latest()) == accepted
