@@ -196,7 +196,7 @@ def _counted_crawl(alphabet: Any, initial: Any, final: Any, follow: Callable[[An
     # Every automaton interegular builds goes through `crawl`: counting the
     # transitions it follows bounds the work of one question, whatever the patterns.
     def counted(state: Any, transition: Any) -> Any:
-        _steps.left -= 1
+        _steps.left = getattr(_steps, "left", _STEPS) - 1  # set per question; a stray caller gets a budget too
         if _steps.left < 0:
             raise _TooLarge
         return follow(state, transition)
