@@ -35,9 +35,15 @@ class ServerConfig:
     grace_seconds: float = 15.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    reuse_port: bool = True
+    reuse_port: bool = True  # share the port with sibling workers (SO_REUSEPORT)
     reload_seconds: float = 2.0  # how often to look for changed rules; 0: never
     keep_dir: Path | None = None  # where accepted rules are kept for a worker started again after a crash
+    bind: str = "127.0.0.1"  # the address gRPC listens on ("0.0.0.0" or "[::]" for every interface)
+    reflection: bool = True  # server reflection (grpcurl, buf curl without the proto)
+    max_streams: int | None = None  # open DecideStreams per worker; None: half the threads
+    stream_idle_seconds: float = 30.0  # a stream with no message for this long is closed
+    max_connection_age_seconds: float = 120.0  # clients reconnect, and so spread over replaced workers
+    probe_socket: Path | None = None  # a private unix socket the supervisor's watchdog probes health on
 
 
 @dataclass
