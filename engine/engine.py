@@ -13,7 +13,9 @@ from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
 from engine.facts import EXPERIMENT_PREFIX, CaseContext, derive
+from engine.errors import PolicyError, PolicyProblem
 from engine.matching import MatcherFault, make_matcher
+from engine.matching.durable_form import RuleSetTooLarge
 from engine.offers import offer_bounds
 from engine.policy.ir import PREFERRED, GuardRule, Pack, Policy, Rule
 from engine.snapshot import CaseSnapshot
@@ -39,7 +41,14 @@ class StrategyEngine:
         self.compliance = Compliance(packs)
         # One durable_rules ruleset for the strategy and the packs: one assert per decision.
         self.matched_rules = _Combined(policy.name, policy.version, (*policy.rules, *self.compliance.scoped_rules))
-        self._matcher = make_matcher(self.matched_rules, backend)
+        try:
+            self._matcher = make_matcher(self.matched_rules, backend)
+        except RuleSetTooLarge as error:  # say where the rules are, as for any other policy problem
+            sources = {rule.id: rule.source for rule in (*policy.rules, *(rule for pack in packs for rule in pack.rules))}
+            found = [(rule_id, sources[rule_id]) for rule_id in error.rule_ids if rule_id in sources]
+            if not found:
+                raise PolicyError.plain(str(error)) from None
+            raise PolicyError([PolicyProblem(source.file, source.line, 1, error.reason, rule_id) for rule_id, source in found]) from None
         self._rank = {rule.id: index for index, rule in enumerate(policy.rules)}  # best first
         self._rules = {rule.id: rule for rule in policy.rules}
 

@@ -55,7 +55,7 @@ def generate(out_dir: Path) -> list[Path]:
 def generate_docs(out_dir: Path) -> list[Path]:
     """The policy JSON Schema and the facts reference, both derived from the engine."""
     sys.path.insert(0, str(ROOT))
-    from engine.matching.durable_matcher import ruleset_definition
+    from engine.matching.durable_form import ruleset_definition
     from engine.policy.facts_doc import facts_markdown
     from engine.policy.json_schema import pack_schema, policy_schema
     from engine.registry import build_engine
@@ -67,7 +67,7 @@ def generate_docs(out_dir: Path) -> list[Path]:
         out_dir / "docs" / "facts.md": facts_markdown(),
         # Golden: the shipped rules as durable_rules receives them, so that a
         # compiler change shows up in review as a readable diff.
-        out_dir / "tests" / "golden" / "shipped-rules.durable.json": json.dumps(ruleset_definition(build_engine(ROOT / "rules").matched_rules), indent=1, sort_keys=True) + "\n",
+        out_dir / "tests" / "golden" / "shipped-rules.durable.json": json.dumps(ruleset_definition(build_engine(ROOT / "rules").matched_rules.rules), indent=1, sort_keys=True) + "\n",
     }
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)

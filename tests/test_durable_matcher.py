@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.matching import MatcherFault
-from engine.matching.durable_matcher import MAX_FACT_PATHS, DurableMatcher, ruleset_definition
+from engine.matching.durable_form import MAX_CHILDREN, RuleSetTooLarge, ruleset_definition
+from engine.matching.durable_matcher import MAX_FACT_PATHS, DurableMatcher
 from engine.matching.python_matcher import PythonMatcher
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule, Source
 from engine.vocabulary import Action
@@ -76,10 +77,17 @@ def test_money_is_compared_exactly_as_decimals(policy: Policy) -> None:
     assert "big" in matcher.matching(facts(amount_due=Decimal("200.50")))
 
 
-def test_in_is_compiled_to_an_or_of_equalities_since_durable_has_no_in(policy: Policy) -> None:
-    text = json.dumps(ruleset_definition(policy))
-    assert "$in" not in text
-    assert {"segment": "premium"} in ruleset_definition(policy)["early"]["all"][0]["m"]["$and"][1]["$and"][1]["$or"]
+def test_a_value_list_reaches_durable_as_one_boolean_fact(policy: Policy) -> None:
+    # durable has no `$in`, and an `$or` of N values makes N nodes under one parent.
+    definition = ruleset_definition(policy.rules)
+    text = json.dumps(definition)
+    assert "$in" not in text and "premium" not in text
+    assert {"in.0": True} in definition["early"]["all"][0]["m"]["$and"]
+    matcher = DurableMatcher(policy)
+    assert "early" in matcher.matching(facts(segment="premium"))
+    assert "early" not in matcher.matching(facts(segment="business"))
+    assert "not-business" in matcher.matching({"segment": "retail", "consent.sms": False})
+    assert "not-business" not in matcher.matching({"segment": "business", "consent.sms": False})
 
 
 def test_absent_facts_never_match_a_comparison(policy: Policy) -> None:
@@ -129,7 +137,7 @@ def test_no_background_threads_are_started(policy: Policy) -> None:
 def test_facts_carry_only_what_rules_read(policy: Policy) -> None:
     document = json.loads(DurableMatcher(policy).fact_text(facts(**{"legal.deceased": True, "attributes.region_code": "WAW"}), 1))
     assert "legal.deceased" not in document
-    assert document["attributes.region_code"] == "WAW"
+    assert "attributes.region_code" not in document and document["matches.0"] is True  # read only through its pattern
     assert document["amount_due"] == 1_000_000  # money in ten-thousandths
 
 

@@ -11,7 +11,11 @@ machines; this module is built around each of them:
   the one fixed sid and retracts the fact it asserted;
 - events are consumed by the first matching rule: we assert facts, which every
   matching rule sees;
-- there is no `$in`: the compiler already turned `in` into an `$or`;
+- there is no `$in`, and a node of its network with more than 511 children
+  makes create_ruleset spin forever holding the GIL: value lists reach durable
+  as one boolean fact each, rules hang under bucket nodes, and a definition
+  that would still crowd a node is refused before durable sees it, naming the
+  rules (engine/matching/durable_form.py);
 - a fact holds at most ~250 properties: the fact carries only the paths the
   policy reads, and a policy reading more than MAX_FACT_PATHS is refused;
 - actions are Python callbacks whose exceptions are swallowed into the state:
@@ -20,6 +24,8 @@ machines; this module is built around each of them:
   (parallelism comes from worker processes, not threads);
 - an `$or` is expanded into one path per branch, so a rule fires once for each
   branch that holds: fired rule ids are de-duplicated;
+- a rule holds fewer than 32 expressions, two per all/any group: nested groups
+  of one kind are flattened, and a rule with more is refused by name;
 - its `$mt` has a regular-expression dialect of its own (no \d, \w or (?i); `.`
   matches a newline; long repeats fail to compile): patterns are matched by
   Python's `re` here and reach durable as boolean facts.
@@ -46,62 +52,25 @@ from typing import Any
 import durable_rules_engine as durable
 
 from engine.matching import MatcherFault, RuleSet
-from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, paths_of
+from engine.matching.durable_form import MONEY_SCALE, check_capacity, derived_facts, fact_paths, ruleset_definition
 
 MAX_FACT_PATHS = 200  # durable refuses facts of more than ~253 properties (error 302)
-MONEY_SCALE = 10_000  # money travels as integer ten-thousandths: exact in a double
 _SID = "0"
-_MARK = {"t": "case"}  # present in every fact, so a rule with no condition still matches
-_OPS = {"neq": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 _ruleset_names = itertools.count()
-
-
-def _encode(value: Any) -> Any:
-    return int(value * MONEY_SCALE) if isinstance(value, Decimal) else value
-
-
-def _patterns(condition: Condition) -> set[tuple[str, str]]:
-    if isinstance(condition, (AllOf, AnyOf)):
-        return set().union(*(_patterns(item) for item in condition.items)) if condition.items else set()
-    return {(condition.path, condition.pattern)} if isinstance(condition, Matches) else set()
-
-
-def pattern_keys(policy: RuleSet) -> dict[tuple[str, str], str]:
-    """A boolean fact name for each (fact, pattern) the rules match against."""
-    found = sorted(set().union(*(_patterns(rule.condition) for rule in policy.rules)))
-    return {item: f"matches.{index}" for index, item in enumerate(found)}
-
-
-def to_durable(condition: Condition, patterns: dict[tuple[str, str], str]) -> dict[str, Any]:
-    """The durable_rules JSON for one intermediate condition."""
-    if isinstance(condition, AllOf):
-        return {"$and": [to_durable(item, patterns) for item in condition.items]} if condition.items else _MARK
-    if isinstance(condition, AnyOf):
-        return {"$or": [to_durable(item, patterns) for item in condition.items]}
-    if isinstance(condition, Exists):
-        return {"$ex" if condition.present else "$nex": {condition.path: 1}}
-    if isinstance(condition, Matches):
-        return {patterns[(condition.path, condition.pattern)]: True}
-    value = _encode(condition.value)
-    if condition.op == "eq":
-        return {condition.path: value}
-    return {_OPS[condition.op]: {condition.path: value}}
-
-
-def ruleset_definition(policy: RuleSet) -> dict[str, Any]:
-    patterns = pattern_keys(policy)
-    return {rule.id: {"all": [{"m": {"$and": [_MARK, to_durable(rule.condition, patterns)]}}]} for rule in policy.rules}
 
 
 class DurableMatcher:
     def __init__(self, policy: RuleSet):
-        paths = sorted(set().union(*(paths_of(rule.condition) for rule in policy.rules)))
-        if len(paths) > MAX_FACT_PATHS:
-            raise ValueError(f"policy {policy.name} reads {len(paths)} facts; durable_rules holds at most {MAX_FACT_PATHS}")
-        self._paths = paths
-        self._patterns = [(json.dumps(key) + ":", path, re.compile(pattern)) for (path, pattern), key in pattern_keys(policy).items()]
+        derived = derived_facts(policy.rules)
+        paths = fact_paths(policy.rules)
+        if len(paths) + len(derived.patterns) + len(derived.lists) > MAX_FACT_PATHS:
+            raise ValueError(f"policy {policy.name} reads {len(paths)} facts, {len(derived.patterns)} patterns and {len(derived.lists)} value lists; durable_rules holds at most {MAX_FACT_PATHS} in all")
+        definition = ruleset_definition(policy.rules, derived)
+        check_capacity(definition)  # before durable sees it: some shapes make it spin forever
         self._keys = [(path, json.dumps(path) + ":") for path in paths]
-        self._definition = json.dumps(ruleset_definition(policy))
+        self._patterns = [(json.dumps(key) + ":", path, re.compile(pattern)) for key, (path, pattern) in derived.patterns.items()]
+        self._lists = [(json.dumps(key) + ":", item) for key, item in derived.lists.items()]
+        self._definition = json.dumps(definition)
         self._name = f"{policy.name}-{policy.version}"
         self._lock = threading.Lock()
         self._ids = itertools.count()
@@ -137,6 +106,9 @@ class DurableMatcher:
             value = facts.get(path)
             if isinstance(value, str):  # an absent fact matches no pattern: the key stays absent too
                 parts.append(key + ("true" if pattern.fullmatch(value) else "false"))
+        for key, value_list in self._lists:
+            if value_list.path in facts:  # absent: no key, so neither `in` nor `not_in` holds
+                parts.append(key + ("true" if value_list.holds(facts[value_list.path]) else "false"))
         return ",".join(parts) + "}"
 
     def matching(self, facts: dict[str, Any]) -> list[str]:
