@@ -21,6 +21,7 @@ from pathlib import Path
 
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
+from engine.isolation import try_rules
 from engine import lint, policy_diff, policy_tests, portfolio_cli, simulate
 from engine.policy.json_schema import pack_schema, policy_schema
 from engine.policy.loader import load_strategy
@@ -29,12 +30,13 @@ from engine.snapshot import parse_snapshot
 
 
 def check(rules: Path) -> int:
-    try:
-        policy = load_strategy(rules / STRATEGY_DIR)
-    except PolicyError as error:
-        print(error, file=sys.stderr)
-        print(f"\n{len(error.problems)} problem(s); the rules were not loaded.", file=sys.stderr)
+    """The rules load and compile for the engine (strategy, packs, durable_rules), as the server would."""
+    trial = try_rules(rules)
+    if trial.reasons:
+        print("\n".join(trial.reasons), file=sys.stderr)
+        print(f"\n{len(trial.reasons)} problem(s); the rules were not loaded.", file=sys.stderr)
         return 1
+    policy = load_strategy(rules / STRATEGY_DIR)
     print(f"ok: policy {policy.name} {policy.version} ({policy.content_hash}), {len(policy.rules)} rules")
     return 0
 
@@ -68,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     for module in (lint, policy_tests, simulate, portfolio_cli, policy_diff):
         module.register(commands)
     args = parser.parse_args(argv)
+    if args.command in ("lint", "test"):
+        # Rules that would hang or exhaust the builder stop here with a reason; load
+        # problems are left to the command, which reports them in its own format.
+        trial = try_rules(args.rules)
+        if not trial.finished:
+            print("\n".join(trial.reasons), file=sys.stderr)
+            return 1
     return int(args.func(args))
 
 

@@ -7,12 +7,19 @@ that live beside the rules) before it is swapped in; one that fails is refused,
 remembered for GetPolicy and the logs, and the last good version keeps serving.
 With `keep`, every accepted version is also kept on disk, and a registry whose
 rules directory is refused at start-up starts on the version kept last.
+
+With `isolate` (the default), a version is first built and checked in a child
+process with CPU-time and memory limits (engine/isolation.py): analyst input
+that would hang or exhaust the builder is refused there, never in the server.
+The files are fingerprinted before and after: a version edited while it was
+being built is neither accepted nor refused, but loaded again at the next look.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +28,7 @@ from typing import Callable, Sequence
 from engine import guardrails
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
+from engine.isolation import try_rules
 from engine.last_good import LastGoodRules, fingerprint
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
@@ -29,6 +37,7 @@ from engine.snapshot import parse_snapshot
 
 log = logging.getLogger(__name__)
 STRATEGY_DIR = "strategies"
+SETTLE_ATTEMPTS = 5
 COMPLIANCE_DIR = "compliance"
 
 # An acceptance check reads the rules directory and the engine built from it and
@@ -50,17 +59,24 @@ class Refusal:
     reason: str
 
 
+class RulesChanged(Exception):
+    """The files changed while a version was being built: nothing to accept or refuse yet."""
+
+
 class PolicyRegistry:
-    def __init__(self, rules_dir: Path, backend: str = "durable", checks: Sequence[Check] = (), keep: LastGoodRules | None = None):
+    def __init__(
+        self, rules_dir: Path, backend: str = "durable", checks: Sequence[Check] = (), keep: LastGoodRules | None = None, isolate: bool = True
+    ):
         self.rules_dir = rules_dir
         self.backend = backend
         self.checks = tuple(checks)
         self.keep = keep
+        self.isolate = isolate  # build and check each version in a child process with limits first
         self._lock = threading.Lock()
         self.last_refusal: Refusal | None = None
         files_digest = fingerprint(rules_dir)
         try:
-            self._active = self._build(files_digest)
+            self._active = self._build_settled(files_digest)
         except Exception as error:
             kept = keep.latest() if keep else None
             if kept is None:
@@ -73,11 +89,27 @@ class PolicyRegistry:
     def current(self) -> Active:
         return self._active
 
+    def _build_settled(self, files_digest: str) -> Active:
+        """Build the rules directory, waiting for files being edited to hold still."""
+        for _ in range(SETTLE_ATTEMPTS):
+            try:
+                return self._build(files_digest)
+            except RulesChanged:
+                time.sleep(0.5)
+                files_digest = fingerprint(self.rules_dir)
+        raise PolicyError.plain(f"the rules in {self.rules_dir} kept changing while they were loaded")
+
     def _build(self, files_digest: str, rules_dir: Path | None = None) -> Active:
         rules_dir = rules_dir or self.rules_dir
-        engine = build_engine(rules_dir, self.backend)
-        reasons = [reason for check in self.checks for reason in check(rules_dir, engine)]
-        if reasons:
+        if self.isolate:  # what could hang or exhaust this process runs in a child first
+            reasons = try_rules(rules_dir, self.checks).reasons
+            engine = None if reasons else build_engine(rules_dir, self.backend)
+        else:
+            engine = build_engine(rules_dir, self.backend)
+            reasons = [reason for check in self.checks for reason in check(rules_dir, engine)]
+        if fingerprint(rules_dir) != files_digest:
+            raise RulesChanged()
+        if reasons or engine is None:
             raise PolicyError.plain("\n".join(reasons))
         _warm_up(engine)
         if self.keep and rules_dir == self.rules_dir:
@@ -95,18 +127,23 @@ class PolicyRegistry:
             return None
         return self.reload(current)
 
-    def reload(self, files_digest: str | None = None) -> bool:
-        """Load the rules directory again; swap only if it loads and passes every check."""
+    def reload(self, files_digest: str | None = None) -> bool | None:
+        """Load the rules directory again; swap only if it loads and passes every check.
+        True: swapped; False: refused; None: the files changed meanwhile (try again)."""
         files_digest = files_digest or fingerprint(self.rules_dir)
         with self._lock:
             try:
                 active = self._build(files_digest)
+            except RulesChanged:  # being edited: judge the files once they hold still
+                log.info("the rules in %s changed while they were loaded; loading them again at the next look", self.rules_dir)
+                return None
             except Exception as error:  # whatever fails while building, the last good version keeps serving
                 self.last_refusal = Refusal(datetime.now(timezone.utc), files_digest, str(error))
                 ref = self._active.engine.ref
                 log.error("refused new rules from %s; still serving %s %s (%s):\n%s", self.rules_dir, ref.name, ref.version, ref.hash, error)
                 return False
             self._active = active
+            self.last_refusal = None  # what was refused before is no longer the newest word
             ref = active.engine.ref
             log.info("now serving policy %s %s (%s)", ref.name, ref.version, ref.hash)
             return True
