@@ -1,0 +1,177 @@
+"""Arrangements: what the debtor agreed to, and the engine's verdict on how it is going.
+
+The caller passes each arrangement as agreed (type, schedule, payments received)
+and may mark it cancelled or completed; everything else the engine judges
+itself, the same way for the same snapshot and as_of:
+
+- Payments pay the schedule in order: instalment i is *covered* once the
+  payments made on or before its due date add up to every amount due up to it.
+- A payment made on time can reach the books days later. So an instalment not
+  yet covered is *in grace* until the posting grace of the arrangement's payment
+  method (business days, declared by the policy) has passed after its due date,
+  and only then *missed*: nobody is chased for a transfer in flight.
+- A plan with arrears after one missed instalment is `missed`; after two or
+  more, `broken` (a promise to pay has one date, so one miss breaks it). Paying
+  the arrears brings it back to `performing`. Everything paid: `completed`.
+  Agreed, nothing due yet: `pending`. A payment holiday is `pending` until its
+  last date, then `completed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
+from typing import Callable, Sequence
+
+
+class ArrangementType(str, Enum):
+    PROMISE_TO_PAY = "promise_to_pay"
+    INSTALMENT_PLAN = "instalment_plan"
+    SETTLEMENT = "settlement"
+    PAYMENT_HOLIDAY = "payment_holiday"
+
+
+class ArrangementStatus(str, Enum):
+    """What the caller says; OPEN leaves the verdict to the engine."""
+
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class PaymentMethod(str, Enum):
+    BANK_TRANSFER = "bank_transfer"
+    CARD = "card"
+    DIRECT_DEBIT = "direct_debit"
+    CASH = "cash"
+    OTHER = "other"
+
+
+class ArrangementState(str, Enum):
+    PENDING = "pending"
+    PERFORMING = "performing"
+    MISSED = "missed"
+    BROKEN = "broken"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+IN_FORCE = frozenset({ArrangementState.PENDING, ArrangementState.PERFORMING, ArrangementState.MISSED})
+# Business days a payment may take to post, by method, unless the policy says otherwise.
+DEFAULT_POSTING_GRACE = {
+    PaymentMethod.BANK_TRANSFER: 2,
+    PaymentMethod.DIRECT_DEBIT: 2,
+    PaymentMethod.CARD: 0,
+    PaymentMethod.CASH: 0,
+    PaymentMethod.OTHER: 2,
+}
+MISSES_TO_BREAK_A_PLAN = 2
+
+
+@dataclass(frozen=True)
+class Instalment:
+    due_date: date
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Payment:
+    amount: Decimal
+    paid_at: datetime
+    posted_at: datetime | None = None
+    method: PaymentMethod = PaymentMethod.OTHER
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The engine's judgement of one arrangement at one instant."""
+
+    state: ArrangementState
+    missed_instalments: int = 0
+    next_due_in_days: int | None = None  # the next instalment not yet covered, due today or later
+    paid: Decimal = Decimal(0)
+    scheduled: Decimal = Decimal(0)
+    arrears: Decimal = Decimal(0)  # due and past its grace, not yet paid
+    in_grace: bool = False  # an instalment is due and unpaid, but a payment may still be posting
+    business_days_late: int | None = None  # since the first uncovered due date, once its grace has passed
+    counted: tuple[int, ...] = field(default=())  # the indices of the payments counted, for the trace
+
+    @property
+    def paid_pct(self) -> int:
+        return 100 if self.scheduled <= 0 else min(100, int(self.paid * 100 // self.scheduled))
+
+
+def business_days_after(day: date, count: int, is_business_day: Callable[[date], bool]) -> date:
+    """The date `count` business days after `day` (the day itself when count is 0)."""
+    while count > 0:
+        day += timedelta(days=1)
+        count -= is_business_day(day)
+    return day
+
+
+def business_days_between(start: date, end: date, is_business_day: Callable[[date], bool]) -> int:
+    """Business days after `start`, up to and including `end`."""
+    return sum(1 for offset in range(1, (end - start).days + 1) if is_business_day(start + timedelta(days=offset)))
+
+
+def judge(
+    kind: ArrangementType,
+    status: ArrangementStatus,
+    schedule: Sequence[Instalment],
+    payments: Sequence[Payment],
+    method: PaymentMethod,
+    today: date,
+    local_date: Callable[[datetime], date],
+    is_business_day: Callable[[date], bool],
+    posting_grace: dict[PaymentMethod, int],
+) -> Verdict:
+    """The verdict on one arrangement on the debtor's local date `today`."""
+    scheduled = sum((instalment.amount for instalment in schedule), Decimal(0))
+    paid = sum((payment.amount for payment in payments), Decimal(0))
+    counted = tuple(range(len(payments)))
+    if status is ArrangementStatus.CANCELLED:
+        return Verdict(ArrangementState.CANCELLED, paid=paid, scheduled=scheduled, counted=counted)
+    if status is ArrangementStatus.COMPLETED:
+        return Verdict(ArrangementState.COMPLETED, paid=paid, scheduled=scheduled, counted=counted)
+    if kind is ArrangementType.PAYMENT_HOLIDAY:
+        ends = max((instalment.due_date for instalment in schedule), default=today)
+        state = ArrangementState.PENDING if today <= ends else ArrangementState.COMPLETED
+        return Verdict(state, next_due_in_days=(ends - today).days if today <= ends else None, counted=counted)
+    grace = posting_grace.get(method, DEFAULT_POSTING_GRACE[method])
+    paid_on = sorted((local_date(payment.paid_at), payment.amount) for payment in payments)
+    due_so_far = Decimal(0)
+    missed = 0
+    arrears_due = Decimal(0)
+    in_grace = False
+    next_due: int | None = None
+    first_late: date | None = None
+    for instalment in sorted(schedule, key=lambda item: item.due_date):
+        due_so_far += instalment.amount
+        on_time = sum((amount for day, amount in paid_on if day <= instalment.due_date), Decimal(0))
+        if on_time >= due_so_far:
+            continue  # covered in time
+        if today <= instalment.due_date:
+            next_due = (instalment.due_date - today).days if next_due is None else next_due
+            continue
+        deadline = business_days_after(instalment.due_date, grace, is_business_day)
+        if today <= deadline:
+            in_grace = in_grace or paid < due_so_far
+            continue
+        missed += 1  # past its grace and not paid by its date: a miss, even if paid late since
+        arrears_due = due_so_far
+        if paid < due_so_far and first_late is None:
+            first_late = instalment.due_date
+    arrears = max(Decimal(0), arrears_due - paid)
+    if scheduled > 0 and paid >= scheduled:
+        state = ArrangementState.COMPLETED
+    elif arrears > 0:
+        breaks_at = 1 if kind in (ArrangementType.PROMISE_TO_PAY, ArrangementType.SETTLEMENT) else MISSES_TO_BREAK_A_PLAN
+        state = ArrangementState.BROKEN if missed >= breaks_at else ArrangementState.MISSED
+    elif any(instalment.due_date < today for instalment in schedule):
+        state = ArrangementState.PERFORMING
+    else:
+        state = ArrangementState.PENDING
+    late = business_days_between(first_late, today, is_business_day) if first_late and arrears > 0 else None
+    return Verdict(state, missed, next_due, paid, scheduled, arrears, in_grace, late, counted)
