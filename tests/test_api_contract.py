@@ -37,6 +37,20 @@ def test_buf_lint_passes_with_default_rules() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_api_only_grows_against_the_last_release() -> None:
+    # proto/released/ holds the released API as a buf image (`buf build -o`); a new
+    # release adds its own image there.
+    buf = _buf()
+    if buf is None:
+        if os.environ.get("CI"):
+            pytest.fail("buf is not installed; `make test` installs it")
+        pytest.skip("buf is not installed; `make test` installs it")
+    released = sorted((REPO / "proto" / "released").glob("*.binpb"))
+    assert released, "proto/released/ holds no released API image"
+    result = subprocess.run([buf, "breaking", "proto", "--against", str(released[-1])], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_policy_schemas_facts_reference_and_golden_compiled_rules_are_current(tmp_path: Path) -> None:
     for fresh in generate_docs(tmp_path):
         committed = REPO / fresh.relative_to(tmp_path)

@@ -29,6 +29,45 @@ class ContactOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONTACT_OUTCOME_PROMISE_TO_PAY: _ClassVar[ContactOutcome]
     CONTACT_OUTCOME_REFUSED: _ClassVar[ContactOutcome]
     CONTACT_OUTCOME_FAILED: _ClassVar[ContactOutcome]
+
+class ContactDirection(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONTACT_DIRECTION_UNSPECIFIED: _ClassVar[ContactDirection]
+    CONTACT_DIRECTION_OUTBOUND: _ClassVar[ContactDirection]
+    CONTACT_DIRECTION_INBOUND: _ClassVar[ContactDirection]
+
+class DeliveryStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DELIVERY_STATUS_UNSPECIFIED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_DELIVERED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_BOUNCED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_FAILED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_WRONG_PARTY: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_CHANNEL_REFUSED: _ClassVar[DeliveryStatus]
+    DELIVERY_STATUS_CALLBACK_REQUESTED: _ClassVar[DeliveryStatus]
+
+class ArrangementType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ARRANGEMENT_TYPE_UNSPECIFIED: _ClassVar[ArrangementType]
+    ARRANGEMENT_TYPE_PROMISE_TO_PAY: _ClassVar[ArrangementType]
+    ARRANGEMENT_TYPE_INSTALMENT_PLAN: _ClassVar[ArrangementType]
+    ARRANGEMENT_TYPE_SETTLEMENT: _ClassVar[ArrangementType]
+    ARRANGEMENT_TYPE_PAYMENT_HOLIDAY: _ClassVar[ArrangementType]
+
+class ArrangementStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ARRANGEMENT_STATUS_UNSPECIFIED: _ClassVar[ArrangementStatus]
+    ARRANGEMENT_STATUS_CANCELLED: _ClassVar[ArrangementStatus]
+    ARRANGEMENT_STATUS_COMPLETED: _ClassVar[ArrangementStatus]
+
+class PaymentMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_METHOD_UNSPECIFIED: _ClassVar[PaymentMethod]
+    PAYMENT_METHOD_BANK_TRANSFER: _ClassVar[PaymentMethod]
+    PAYMENT_METHOD_CARD: _ClassVar[PaymentMethod]
+    PAYMENT_METHOD_DIRECT_DEBIT: _ClassVar[PaymentMethod]
+    PAYMENT_METHOD_CASH: _ClassVar[PaymentMethod]
+    PAYMENT_METHOD_OTHER: _ClassVar[PaymentMethod]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_SMS: Channel
 CHANNEL_EMAIL: Channel
@@ -42,6 +81,30 @@ CONTACT_OUTCOME_RIGHT_PARTY_CONTACT: ContactOutcome
 CONTACT_OUTCOME_PROMISE_TO_PAY: ContactOutcome
 CONTACT_OUTCOME_REFUSED: ContactOutcome
 CONTACT_OUTCOME_FAILED: ContactOutcome
+CONTACT_DIRECTION_UNSPECIFIED: ContactDirection
+CONTACT_DIRECTION_OUTBOUND: ContactDirection
+CONTACT_DIRECTION_INBOUND: ContactDirection
+DELIVERY_STATUS_UNSPECIFIED: DeliveryStatus
+DELIVERY_STATUS_DELIVERED: DeliveryStatus
+DELIVERY_STATUS_BOUNCED: DeliveryStatus
+DELIVERY_STATUS_FAILED: DeliveryStatus
+DELIVERY_STATUS_WRONG_PARTY: DeliveryStatus
+DELIVERY_STATUS_CHANNEL_REFUSED: DeliveryStatus
+DELIVERY_STATUS_CALLBACK_REQUESTED: DeliveryStatus
+ARRANGEMENT_TYPE_UNSPECIFIED: ArrangementType
+ARRANGEMENT_TYPE_PROMISE_TO_PAY: ArrangementType
+ARRANGEMENT_TYPE_INSTALMENT_PLAN: ArrangementType
+ARRANGEMENT_TYPE_SETTLEMENT: ArrangementType
+ARRANGEMENT_TYPE_PAYMENT_HOLIDAY: ArrangementType
+ARRANGEMENT_STATUS_UNSPECIFIED: ArrangementStatus
+ARRANGEMENT_STATUS_CANCELLED: ArrangementStatus
+ARRANGEMENT_STATUS_COMPLETED: ArrangementStatus
+PAYMENT_METHOD_UNSPECIFIED: PaymentMethod
+PAYMENT_METHOD_BANK_TRANSFER: PaymentMethod
+PAYMENT_METHOD_CARD: PaymentMethod
+PAYMENT_METHOD_DIRECT_DEBIT: PaymentMethod
+PAYMENT_METHOD_CASH: PaymentMethod
+PAYMENT_METHOD_OTHER: PaymentMethod
 
 class Consents(_message.Message):
     __slots__ = ("sms", "email", "phone", "letter", "push", "electronic_opt_out")
@@ -110,17 +173,67 @@ class PaymentBehaviour(_message.Message):
     def __init__(self, broken_promises: _Optional[int] = ..., last_payment_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., promise_to_pay_date: _Optional[str] = ...) -> None: ...
 
 class PriorContact(_message.Message):
-    __slots__ = ("channel", "at", "outcome")
+    __slots__ = ("channel", "at", "outcome", "action", "template", "direction", "delivery")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_FIELD_NUMBER: _ClassVar[int]
     channel: Channel
     at: _timestamp_pb2.Timestamp
     outcome: ContactOutcome
-    def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[ContactOutcome, str]] = ...) -> None: ...
+    action: str
+    template: str
+    direction: ContactDirection
+    delivery: DeliveryStatus
+    def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[ContactOutcome, str]] = ..., action: _Optional[str] = ..., template: _Optional[str] = ..., direction: _Optional[_Union[ContactDirection, str]] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ...) -> None: ...
+
+class Instalment(_message.Message):
+    __slots__ = ("due_date", "amount")
+    DUE_DATE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    due_date: str
+    amount: str
+    def __init__(self, due_date: _Optional[str] = ..., amount: _Optional[str] = ...) -> None: ...
+
+class Payment(_message.Message):
+    __slots__ = ("amount", "paid_at", "posted_at", "method")
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PAID_AT_FIELD_NUMBER: _ClassVar[int]
+    POSTED_AT_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    amount: str
+    paid_at: _timestamp_pb2.Timestamp
+    posted_at: _timestamp_pb2.Timestamp
+    method: PaymentMethod
+    def __init__(self, amount: _Optional[str] = ..., paid_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., posted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[_Union[PaymentMethod, str]] = ...) -> None: ...
+
+class Arrangement(_message.Message):
+    __slots__ = ("arrangement_id", "type", "agreed_at", "agreed_on", "currency", "schedule", "payments", "status", "method")
+    ARRANGEMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    AGREED_AT_FIELD_NUMBER: _ClassVar[int]
+    AGREED_ON_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    arrangement_id: str
+    type: ArrangementType
+    agreed_at: _timestamp_pb2.Timestamp
+    agreed_on: Channel
+    currency: str
+    schedule: _containers.RepeatedCompositeFieldContainer[Instalment]
+    payments: _containers.RepeatedCompositeFieldContainer[Payment]
+    status: ArrangementStatus
+    method: PaymentMethod
+    def __init__(self, arrangement_id: _Optional[str] = ..., type: _Optional[_Union[ArrangementType, str]] = ..., agreed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agreed_on: _Optional[_Union[Channel, str]] = ..., currency: _Optional[str] = ..., schedule: _Optional[_Iterable[_Union[Instalment, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., status: _Optional[_Union[ArrangementStatus, str]] = ..., method: _Optional[_Union[PaymentMethod, str]] = ...) -> None: ...
 
 class CaseSnapshot(_message.Message):
-    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language", "preferred_hours")
+    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language", "preferred_hours", "arrangements", "third_party_collector")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +259,8 @@ class CaseSnapshot(_message.Message):
     PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_HOURS_FIELD_NUMBER: _ClassVar[int]
+    ARRANGEMENTS_FIELD_NUMBER: _ClassVar[int]
+    THIRD_PARTY_COLLECTOR_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     country: str
     region: str
@@ -164,7 +279,9 @@ class CaseSnapshot(_message.Message):
     preferred_channel: Channel
     language: str
     preferred_hours: ContactHours
-    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ...) -> None: ...
+    arrangements: _containers.RepeatedCompositeFieldContainer[Arrangement]
+    third_party_collector: bool
+    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., third_party_collector: _Optional[bool] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
     __slots__ = ("case", "as_of", "explain")
@@ -241,7 +358,7 @@ class FieldViolation(_message.Message):
     def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints")
+    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints", "required_disclosures", "data_warnings")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -257,6 +374,8 @@ class Decision(_message.Message):
     AS_OF_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
     WINDOW_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_DISCLOSURES_FIELD_NUMBER: _ClassVar[int]
+    DATA_WARNINGS_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     action: str
     channel: Channel
@@ -272,7 +391,9 @@ class Decision(_message.Message):
     as_of: _timestamp_pb2.Timestamp
     trace: _struct_pb2.Struct
     window_constraints: _containers.RepeatedCompositeFieldContainer[Reason]
-    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
+    required_disclosures: _containers.RepeatedCompositeFieldContainer[Reason]
+    data_warnings: _containers.RepeatedCompositeFieldContainer[Reason]
+    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
 
 class ContactWindow(_message.Message):
     __slots__ = ("start", "end", "time_zone", "local_start", "local_end")
