@@ -4,10 +4,16 @@
 #   docker run --rm -p 50051:50051 -p 9464:9464 collection-strategy
 #   docker run --rm -p 50051:50051 -v "$PWD/rules:/app/rules:ro" -e CSE_WORKERS=2 collection-strategy
 #
-# Every server option is an environment variable (CSE_PORT, CSE_RULES,
-# CSE_METRICS_PORT, CSE_WORKERS, CSE_THREADS, CSE_GRACE_SECONDS, CSE_TLS_CERT,
-# CSE_TLS_KEY, CSE_LOG_LEVEL; see `python server.py --help`). CSE_WORKERS
-# defaults to the host's core count, which ignores a container CPU limit: set it.
+# Every server option is an environment variable (CSE_PORT, CSE_BIND, CSE_RULES,
+# CSE_METRICS_PORT, CSE_METRICS_BIND, CSE_WORKERS, CSE_THREADS, CSE_GRACE_SECONDS,
+# CSE_TLS_CERT, CSE_TLS_KEY, CSE_REFLECTION, CSE_SHARE_PORT, CSE_WATCHDOG_SECONDS,
+# CSE_LOG_LEVEL; see `python server.py --help`). CSE_WORKERS defaults to the
+# host's core count, which ignores a container CPU limit: set it. With
+# CSE_WORKERS=1 no supervisor runs, so nothing replaces a frozen worker: rely on
+# the orchestrator's liveness probe, or run 2 workers.
+# Outside a container the server listens on 127.0.0.1 only; in one it must
+# listen on the container's interface (CSE_BIND, CSE_METRICS_BIND below) for
+# `-p` to reach it.
 # On SIGTERM the server drains calls for up to CSE_GRACE_SECONDS (default 15),
 # longer than `docker stop`'s default 10 s: use `docker stop -t 20` or lower it.
 
@@ -44,7 +50,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CSE_PORT=50051 \
+    CSE_BIND=0.0.0.0 \
     CSE_METRICS_PORT=9464 \
+    CSE_METRICS_BIND=0.0.0.0 \
     CSE_RULES=/app/rules
 
 COPY --from=builder /opt/venv /opt/venv
@@ -61,6 +69,6 @@ EXPOSE 50051 9464
 # Healthy when the gRPC health service reports the strategy service SERVING
 # (plaintext: with CSE_TLS_CERT set, replace or drop this check).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-  CMD python -c "import os,sys,grpc;from grpc_health.v1 import health_pb2 as h,health_pb2_grpc as g;r=g.HealthStub(grpc.insecure_channel('localhost:'+os.environ.get('CSE_PORT','50051'))).Check(h.HealthCheckRequest(service='collection_strategy.v1.CollectionStrategyService'),timeout=3);sys.exit(r.status!=h.HealthCheckResponse.SERVING)"
+  CMD python -c "import os,sys,grpc;from grpc_health.v1 import health_pb2 as h,health_pb2_grpc as g;r=g.HealthStub(grpc.insecure_channel('127.0.0.1:'+os.environ.get('CSE_PORT','50051'))).Check(h.HealthCheckRequest(service='collection_strategy.v1.CollectionStrategyService'),timeout=3);sys.exit(r.status!=h.HealthCheckResponse.SERVING)"
 
 CMD ["python", "server.py"]

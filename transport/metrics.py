@@ -20,14 +20,17 @@ LATENCY = Histogram(
 )
 DECISIONS = Counter("collection_decisions_total", "Decisions by action and channel.", ["action", "channel"])
 VETOES = Counter("collection_vetoes_total", "Candidates or channels removed, by guardrail.", ["guardrail"])
-INVALID_CASES = Counter("collection_invalid_cases_total", "Cases refused as invalid, by method.", ["method"])
+INVALID_CASES = Counter("collection_invalid_cases_total", "Cases refused by validation, by method (Decide, DecideBatch, DecideStream).", ["method"])
 POLICY = Gauge(
     "collection_policy_info",
     "The policy in force (value 1), by name, version and content hash.",
     ["kind", "name", "version", "hash"],
-    multiprocess_mode="max",
+    # live: a dead worker's values go with it (mark_process_dead), so a version
+    # only a crashed worker served does not stay at 1 beside the one in force.
+    multiprocess_mode="livemax",
 )
 RELOADS = Counter("collection_policy_reloads_total", "Attempts to load changed rules, by result (swapped or refused).", ["result"])
+OPEN_STREAMS = Gauge("collection_open_streams", "Request streams open now (DecideStream, reflection).", multiprocess_mode="livesum")
 EXPERIMENT_DECISIONS = Counter("collection_experiment_decisions_total", "Decisions by experiment, arm and action.", ["experiment", "arm", "action"])
 
 
