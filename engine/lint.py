@@ -8,10 +8,16 @@ are allowed or excluded value sets (closed vocabularies made finite), regular
 expressions stay patterns, whose emptiness is decided by turning them into finite
 automata (`interegular`). On boxes, emptiness, intersection and subtraction (hence
 containment) are computed exactly, except that "does not match" cannot be
-written, and a pattern on which the automata could differ from Python's `re`
-or would take long to build (see `_analysable`) is taken as satisfiable; there
-every answer leans the safe way, so a finding is never a false alarm for
-`never-fires` or `shadowed`, and `gaps` never names a cell some rule can reach.
+written, and a pattern on which the automata could differ from RE2 (which
+matches patterns; engine/policy/patterns.py) or Python's `re` (whose parser reads
+them here), or would take long to build (engine/pattern_analysis.py), is taken as
+satisfiable; there every answer leans the safe way, so a finding is never a false
+alarm for `never-fires` or `shadowed`, and `gaps` never names a cell some rule can
+reach. No analyst pattern is ever run by Python's `re` (it backtracks).
+
+Lint runs before every reload, so all of its work is bounded (docs/limits.md):
+each condition, all conditions, and each check across rules have a budget of
+work units; past it lint notes `too-complex` and claims nothing it did not compute.
 
 Findings:
   never-fires            (error)   no case can ever match the rule
@@ -19,7 +25,8 @@ Findings:
   overlap-same-priority  (warning) two rules of equal priority can both match one
                                    case and do different things: the id decides
   gaps                   (warning) days-past-due x segment x amount cells no rule reaches
-  too-complex            (info)    a condition too large to analyse exactly
+  too-complex            (info)    a condition too large to analyse exactly, or a
+                                   check stopped at its work budget
   load                   (error)   the policy does not load at all
 """
 
@@ -28,29 +35,25 @@ from __future__ import annotations
 import argparse
 import functools
 import math
-import re
-import re._constants as sre  # the parse tree of Python's own `re`
-import re._parser as sre_parser
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence, Union
-
-import interegular
-import interegular.fsm
-from interegular.fsm import anything_else
+from typing import Any, Callable, Iterator, Literal, Sequence, Union
 
 from engine.errors import PolicyError
 from engine.explain import describe, plain
 from engine.facts import FactSpec, FactType, fact_spec
+from engine.pattern_analysis import admits_text_outside
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule
 from engine.policy.loader import load_strategy
+from engine.policy.patterns import PatternError, compile_pattern
 from engine.vocabulary import Action
 
 Severity = Literal["info", "warning", "error"]
 MAX_CONJUNCTS = 256  # a rule whose condition expands past this is not analysed
 MAX_PIECES = 4096  # pieces of an uncovered remainder; past this coverage is not claimed
+SHOWN_VALUES = 12  # values named in a message; an `in` list of thousands is summarised
 STRATEGY_DIR = "strategies"
 
 
@@ -62,6 +65,49 @@ class Finding:
     rule_id: str | None
     code: str
     message: str
+
+
+# ---------------------------------------------------------------------------
+# The work budget: lint runs before every hot reload, on whatever the analyst
+# wrote, so no part of it may take time beyond a fixed bound.
+# ---------------------------------------------------------------------------
+
+MAX_WORK = 2_000_000  # units (a value or a box compared, an automaton transition) per check
+MAX_CONDITION_WORK = 100_000  # units to turn one rule's condition into boxes
+_work = threading.local()
+
+
+class _OutOfWork(Exception):
+    pass
+
+
+class _Budget:
+    """Work done inside `with _Budget(units)` draws on `units`; inside another
+    budget, on at most what that one has left, which it then loses too."""
+
+    def __init__(self, units: int):
+        self.units = units
+        self.exhausted = False
+
+    def __enter__(self) -> _Budget:
+        self._outer = getattr(_work, "left", None)
+        self._allowed = self.units if self._outer is None else max(min(self.units, self._outer), 0)
+        _work.left = self._allowed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        left = _work.left
+        self.exhausted = left < 0
+        _work.left = None if self._outer is None else self._outer - (self._allowed - left)
+
+
+def _charge(units: int) -> None:
+    left = getattr(_work, "left", None)
+    if left is None:  # no budget open: a caller of meet() on its own, bounded by its arguments
+        return
+    _work.left = left - units
+    if _work.left < 0:
+        raise _OutOfWork
 
 
 # ---------------------------------------------------------------------------
@@ -98,6 +144,7 @@ class Interval:
         return self.lo is None and self.hi is None
 
     def meet(self, other: Interval) -> Interval:
+        _charge(4)  # decimal comparisons: a few times the cost of a value in a text set
         lo, lo_open = _tighter(self.lo, self.lo_open, other.lo, other.lo_open, max)
         hi, hi_open = _tighter(self.hi, self.hi_open, other.hi, other.hi_open, min)
         return Interval(lo, hi, lo_open, hi_open, self.whole).normal()
@@ -161,6 +208,7 @@ class TextSet:
         return not self.finite and not self.values and not self.patterns
 
     def meet(self, other: TextSet) -> TextSet:
+        _charge(1 + len(self.values) + len(other.values) + len(self.patterns) + len(other.patterns))
         patterns = self.patterns | other.patterns
         if self.finite and other.finite:
             return TextSet(self.values & other.values, True, patterns, self.choices).normal()
@@ -179,107 +227,24 @@ class TextSet:
 
 
 def _matches_all(value: Text, patterns: frozenset[str]) -> bool:
-    # The same test as the matchers: the whole value must match, and only text matches.
-    return all(isinstance(value, str) and re.fullmatch(pattern, value) is not None for pattern in patterns)
+    # The same test as the matchers (RE2, the whole value), and only text matches.
+    _charge(len(patterns))
+    return all(isinstance(value, str) and _pattern_holds(pattern, value) for pattern in patterns)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-_STEPS = 10_000  # automaton transitions built per question; past it the patterns stay opaque
-_steps = threading.local()
-_crawl = interegular.fsm.crawl
-
-
-def _counted_crawl(alphabet: Any, initial: Any, final: Any, follow: Callable[[Any, Any], Any]) -> Any:
-    # Every automaton interegular builds goes through `crawl`: counting the
-    # transitions it follows bounds the work of one question, whatever the patterns.
-    def counted(state: Any, transition: Any) -> Any:
-        _steps.left = getattr(_steps, "left", _STEPS) - 1  # set per question; a stray caller gets a budget too
-        if _steps.left < 0:
-            raise _TooLarge
-        return follow(state, transition)
-
-    return _crawl(alphabet, initial, final, counted)
-
-
-interegular.fsm.crawl = _counted_crawl
+def _pattern_holds(pattern: str, value: str) -> bool:
+    try:
+        return compile_pattern(pattern).fullmatch(value)
+    except PatternError:  # never loaded; a rule built by hand: keep the value (the safe side)
+        return True
 
 
 @functools.lru_cache(maxsize=4096)
 def _patterns_admit_text_outside(patterns: frozenset[str], excluded: frozenset[Text]) -> bool:
     """Whether some text fully matches every pattern and is not one of `excluded`."""
-    if not all(_analysable(pattern) for pattern in patterns):
-        return True
-    _steps.left = _STEPS
-    try:
-        parsed = [interegular.parse_pattern(pattern) for pattern in sorted(patterns)]
-        alphabet = parsed[0].get_alphabet(interegular.REFlags(0))
-        for pattern in parsed[1:]:
-            alphabet = alphabet.union(pattern.get_alphabet(interegular.REFlags(0)))[0]
-        automaton = parsed[0].to_fsm(alphabet)
-        for pattern in parsed[1:]:
-            automaton = automaton.intersection(pattern.to_fsm(alphabet))
-        if automaton.empty():
-            return False
-        if len(automaton.states) > 2_000 or automaton.cardinality() > len(excluded):  # OverflowError: infinitely many
-            return True
-    except Exception:  # whatever the automata cannot do, the pattern stays opaque
-        return True
-    # A few texts at most, each possibly standing for many (`anything_else` is
-    # every character the patterns do not name).
-    return any(anything_else in symbols or "".join(symbols) not in excluded for symbols in automaton.strings())
-
-
-_SIMPLE_CLASS_ITEMS = {sre.LITERAL, sre.RANGE, sre.NEGATE}
-
-
-def _analysable(pattern: str) -> bool:
-    """Whether the automata agree with Python's `re` on this pattern and are quick
-    to build. Left out: flags (case folding differs), `\\d`, `\\w`, `\\s` (Unicode
-    classes in `re`, ASCII in the automata), anchors and look-arounds, `[]...]`
-    (read differently), and repeats that make automata explode: counted repeats
-    after an open-ended one (`.*a.{16}` needs 2**17 states) or above 200 in all."""
-    if "[]" in pattern or "[^]" in pattern:
-        return False
-    try:
-        tree = sre_parser.parse(pattern)
-    except re.error:
-        return False
-    if tree.state.flags & ~re.UNICODE:
-        return False
-    counted, open_ended = 0, False
-
-    def walk(items: Any, scale: int) -> bool:
-        nonlocal counted, open_ended
-        for op, argument in items:
-            if op in (sre.LITERAL, sre.NOT_LITERAL, sre.ANY):
-                continue
-            if op is sre.IN:
-                if any(item_op not in _SIMPLE_CLASS_ITEMS for item_op, _ in argument):
-                    return False
-            elif op is sre.BRANCH:
-                if not all(walk(branch, scale) for branch in argument[1]):
-                    return False
-            elif op is sre.SUBPATTERN:
-                _, added, removed, inner = argument
-                if added or removed or not walk(inner, scale):
-                    return False
-            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
-                _, most, inner = argument
-                if most == sre.MAXREPEAT:
-                    open_ended = True
-                    most = 1
-                else:
-                    counted += most * scale
-                if not walk(inner, scale * most):
-                    return False
-            else:
-                return False
-        return True
-
-    return walk(tree, 1) and counted <= (8 if open_ended else 200)
+    answer, transitions = admits_text_outside(patterns, excluded)
+    _charge(transitions + len(excluded))  # a cached answer costs nothing again
+    return answer
 
 
 Values = Union[Interval, TextSet]
@@ -367,6 +332,7 @@ def _leaf(condition: Compare | Exists | Matches) -> list[Constraint]:
 
 def meet(a: Box, b: Box) -> Box | None:
     """The cases both boxes hold for, or None when there are none."""
+    _charge(1 + len(a) + len(b))
     out = dict(a)
     for path, constraint in b.items():
         joined = constraint.meet(out[path]) if path in out else constraint
@@ -377,18 +343,20 @@ def meet(a: Box, b: Box) -> Box | None:
 
 
 def condition_boxes(condition: Condition, limit: int = MAX_CONJUNCTS) -> list[Box] | None:
-    """The condition as a disjunction of non-empty boxes ([]: it never holds); None if too large."""
+    """The condition as a disjunction of non-empty boxes ([]: it never holds); None if
+    too large (more than `limit` alternatives, or more than MAX_CONDITION_WORK of work)."""
     try:
-        return _boxes(condition, limit)
-    except NotAnalysed:
+        with _Budget(MAX_CONDITION_WORK):
+            return _boxes(condition, limit)
+    except (NotAnalysed, _OutOfWork):
         return None
 
 
 def _boxes(condition: Condition, limit: int) -> list[Box]:
     if isinstance(condition, AllOf):
+        merged, items = _merged_texts(condition.items, "neq")
         result: list[Box] = [{}]
-        for item in condition.items:
-            alternatives = _boxes(item, limit)
+        for alternatives in [*merged, *(_boxes(item, limit) for item in items)]:
             result = [joined for left in result for right in alternatives if (joined := meet(left, right)) is not None]
             if len(result) > limit:
                 raise NotAnalysed("too many alternatives")
@@ -396,15 +364,43 @@ def _boxes(condition: Condition, limit: int) -> list[Box]:
                 return []
         return result
     if isinstance(condition, AnyOf):
-        result = [box for item in condition.items for box in _boxes(item, limit)]
+        merged, items = _merged_texts(condition.items, "eq")
+        result = [box for alternatives in merged for box in alternatives]
+        result += [box for item in items for box in _boxes(item, limit)]
         if len(result) > limit:
             raise NotAnalysed("too many alternatives")
         return result
     return [{condition.path: constraint} for constraint in _leaf(condition) if not constraint.empty()]
 
 
+def _merged_texts(items: Sequence[Condition], op: str) -> tuple[list[list[Box]], list[Condition]]:
+    """Text comparisons `op` on one fact as one box each, and the other items.
+
+    `in` is an `any` of `eq` and `not_in` an `all` of `neq`: one box for all the
+    values at once is the same set of cases, without an alternative per value (an
+    `in` list past MAX_CONJUNCTS would not be analysed) or a quadratic fold of
+    ever larger exclusion sets.
+    """
+    values: dict[str, list[Text]] = {}
+    rest: list[Condition] = []
+    for item in items:
+        if isinstance(item, Compare) and item.op == op and isinstance(item.value, (str, bool)) and not _is_number(_spec(item.path)):
+            values.setdefault(item.path, []).append(item.value)
+        else:
+            rest.append(item)
+    merged = []
+    for path, texts in values.items():
+        _charge(len(texts))
+        everything = _all_values(_spec(path))
+        assert isinstance(everything, TextSet)
+        constraint = Constraint(False, TextSet(frozenset(texts), op == "eq", frozenset(), everything.choices).normal())
+        merged.append([] if constraint.empty() else [{path: constraint}])
+    return merged, rest
+
+
 def subtract(box: Box, cut: Box) -> list[Box]:
     """Boxes covering `box` minus `cut`: exact, or larger where a pattern cannot be negated."""
+    _charge(len(box) * len(cut))  # the pieces copied
     if meet(box, cut) is None:
         return [box]
     pieces: list[Box] = []
@@ -424,18 +420,22 @@ def uncovered(boxes: Sequence[Box], cutters: Sequence[tuple[int, Box]]) -> tuple
     """What of `boxes` the cutters leave (None: gave up), and the tags of the cutters that took a part."""
     remainder = list(boxes)
     used: set[int] = set()
-    for tag, cut in cutters:
-        if not remainder:
-            break
-        following: list[Box] = []
-        for box in remainder:
-            pieces = subtract(box, cut)
-            if pieces != [box]:
-                used.add(tag)
-            following += pieces
-        if len(following) > MAX_PIECES:
-            return None, used
-        remainder = following
+    try:
+        with _Budget(MAX_WORK):
+            for tag, cut in cutters:
+                if not remainder:
+                    break
+                following: list[Box] = []
+                for box in remainder:
+                    pieces = subtract(box, cut)
+                    if pieces != [box]:
+                        used.add(tag)
+                    following += pieces
+                if len(following) > MAX_PIECES:
+                    return None, used
+                remainder = following
+    except _OutOfWork:
+        return None, used
     return remainder, used
 
 
@@ -465,7 +465,8 @@ def describe_constraint(path: str, constraint: Constraint) -> str:
         return f"{path} is present" + suffix
     if isinstance(values, Interval):
         return f"{path} {_interval_words(values)}" + suffix
-    shown = ", ".join(sorted(_word(value) for value in values.values))
+    words = sorted(_word(value) for value in values.values)
+    shown = ", ".join(words[:SHOWN_VALUES]) + (f" and {len(words) - SHOWN_VALUES:,} more" if len(words) > SHOWN_VALUES else "")
     if values.finite:
         text = f"{path} = {shown}" if len(values.values) == 1 else f"{path} is one of {shown}"
     else:
@@ -504,20 +505,50 @@ Analysed = list[tuple[Rule, "list[Box] | None"]]
 
 
 def lint_policy(policy: Policy) -> list[Finding]:
-    """Every finding for one loaded policy, in file and line order."""
+    """Every finding for one loaded policy, in file and line order.
+
+    Each step has a work budget (MAX_CONDITION_WORK per condition, MAX_WORK for
+    all conditions and for each check across rules): past it, lint says so in a
+    `too-complex` note and claims nothing it did not compute.
+    """
     rules = sorted(policy.rules, key=lambda rule: (-rule.priority, rule.id))  # arbitration order
-    analysed: Analysed = [(rule, condition_boxes(rule.condition)) for rule in rules]
+    with _Budget(MAX_WORK):
+        analysed: Analysed = [(rule, condition_boxes(rule.condition)) for rule in rules]
     findings: list[Finding] = []
     for rule, boxes in analysed:
         if boxes is None:
-            findings.append(_finding(rule, "info", "too-complex", f"its condition has more than {MAX_CONJUNCTS} alternatives (or a form lint does not know), so it was not checked for never-fires or shadowing; the gaps check counts it as matching anything. Splitting it into simpler rules makes it checkable."))
+            findings.append(_finding(rule, "info", "too-complex", f"its condition has more than {MAX_CONJUNCTS} alternatives, takes more work to analyse than lint allows, or has a form lint does not know, so it was not checked for never-fires or shadowing; the gaps check counts it as matching anything. Splitting it into simpler rules makes it checkable."))
         elif not boxes:
             findings.append(_finding(rule, "error", "never-fires", _contradiction(rule.condition)))
-    findings += _shadowed(analysed)
-    findings += _same_priority(analysed)
-    findings += _gaps(policy, analysed)
+    findings += _bounded(_shadowed, policy, analysed, "whether a rule is never chosen (`shadowed`)")
+    findings += _bounded(_same_priority, policy, analysed, "equal-priority overlaps")
+    findings += _bounded(_gaps, policy, analysed, "uncovered cells (`gaps`)")
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda item: (item.file, item.line, order[item.severity], item.code))
+
+
+def _bounded(check: Callable[[Policy, Analysed], Iterator[Finding]], policy: Policy, analysed: Analysed, what: str) -> list[Finding]:
+    """The findings of one check across rules, within MAX_WORK: those found before
+    the budget ran out hold, and a note says the check is incomplete."""
+    found: list[Finding] = []
+    budget = _Budget(MAX_WORK)
+    try:
+        with budget:
+            for finding in check(policy, analysed):
+                found.append(finding)
+    except _OutOfWork:
+        pass
+    if budget.exhausted:
+        found.append(Finding("info", _policy_file(policy), 1, None, "too-complex", (
+            f"lint stopped checking {what} after {MAX_WORK:,} steps of work: the policy has too many rules or "
+            "alternatives to compare them all, so some findings of this check may be missing (those shown hold). "
+            "Fewer, simpler rules, or the policy split by segment, make it checkable."
+        )))
+    return found
+
+
+def _policy_file(policy: Policy) -> str:
+    return policy.source_files[0] if policy.source_files else (policy.rules[0].source.file if policy.rules else "")
 
 
 def _alternatives(condition: Condition) -> int:
@@ -548,7 +579,10 @@ def _contradiction(condition: Condition) -> str:
         on_path = tuple(leaf for leaf in leaves if leaf.path == path)
         if condition_boxes(AllOf(on_path)) == []:
             spec = _spec(path)
-            words = " and ".join(describe(leaf) for leaf in on_path)
+            shown = on_path
+            if len(on_path) > SHOWN_VALUES:  # a long `not_in`: the other conditions first, then a few of its values
+                shown = tuple(sorted(on_path, key=lambda leaf: isinstance(leaf, Compare) and leaf.op == "neq")[:SHOWN_VALUES])
+            words = " and ".join(describe(leaf) for leaf in shown) + (f" and {len(on_path) - len(shown):,} more like them" if len(shown) < len(on_path) else "")
             note = ""
             if spec.choices:
                 note = f" (`{path}` is always one of {', '.join(spec.choices)})"
@@ -565,21 +599,25 @@ def _removable(action: Action) -> bool:
     return action.contacts or action is Action.LEGAL_REVIEW
 
 
-def _shadowed(analysed: Analysed) -> list[Finding]:
-    findings = []
-    for index, (rule, boxes) in enumerate(analysed):
+def _shadowed(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
+    higher: list[tuple[Rule, list[Box]]] = []  # analysable rules of a priority above the current one
+    level: list[tuple[Rule, list[Box]]] = []  # those of the current priority
+    for rule, boxes in analysed:  # highest priority first
+        if level and level[0][0].priority != rule.priority:
+            higher += level
+            level = []
         if not boxes:
             continue
-        higher = [(other, other_boxes) for other, other_boxes in analysed[:index] if other.priority > rule.priority and other_boxes]
+        level.append((rule, boxes))
         covering = next(([other] for other, other_boxes in higher if covered(boxes, other_boxes)), None)
         if covering is None:
             cutters = [(position, box) for position, (_, other_boxes) in enumerate(higher) for box in other_boxes]
+            _charge(len(cutters))
             remainder, used = uncovered(boxes, cutters)
             if remainder == []:
                 covering = [higher[position][0] for position in _fewest(boxes, higher, used)]
         if covering:
-            findings.append(_finding(rule, "warning", "shadowed", _shadow_message(rule, covering)))
-    return findings
+            yield _finding(rule, "warning", "shadowed", _shadow_message(rule, covering))
 
 
 def _fewest(boxes: list[Box], higher: list[tuple[Rule, list[Box]]], used: set[int]) -> list[int]:
@@ -622,21 +660,26 @@ def _channels(rule: Rule) -> str:
     return ", ".join(getattr(channel, "value", channel) for channel in rule.channels) or "none"
 
 
-def _same_priority(analysed: Analysed) -> list[Finding]:
-    findings = []
-    for index, (rule, boxes) in enumerate(analysed):
-        for winner, winner_boxes in analysed[:index]:
-            if winner.priority != rule.priority or not boxes or not winner_boxes:
+def _same_priority(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
+    level: list[tuple[Rule, list[Box]]] = []  # analysable rules of the current priority, in id order
+    for rule, boxes in analysed:
+        if level and level[0][0].priority != rule.priority:
+            level = []
+        if not boxes:
+            continue
+        for winner, winner_boxes in level:
+            _charge(4)
+            if (winner.action, winner.channels, winner.template, winner.offer) == (rule.action, rule.channels, rule.template, rule.offer):
                 continue
-            differences = _then_differences(winner, rule)
             example = next((joined for a in winner_boxes for b in boxes if (joined := meet(a, b)) is not None), None)
-            if differences and example is not None:
-                findings.append(_finding(rule, "warning", "overlap-same-priority", (
+            if example is not None:
+                differences = _then_differences(winner, rule)
+                yield _finding(rule, "warning", "overlap-same-priority", (
                     f"has the same priority {rule.priority} as `{winner.id}` ({_where(winner)}), and one case can match both "
                     f"(e.g. {describe_box(example)}); they differ in {', '.join(differences)}, so `{winner.id}` wins only because "
                     f"its id sorts first. Give the rule that should win a higher priority, or make the conditions exclusive."
-                )))
-    return findings
+                ))
+        level.append((rule, boxes))
 
 
 # Gaps: the grid an analyst reasons in. Days are whole and inclusive; amounts
@@ -672,20 +715,26 @@ def _cell(segment: str | None, named: list[str], dpd: tuple[int | None, int | No
     }
 
 
-def _gaps(policy: Policy, analysed: Analysed) -> list[Finding]:
+def _gaps(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
     named = _named_segments([rule for rule, _ in analysed])
     segments: list[str | None] = [*named, OTHER_SEGMENT]
     # A rule lint could not analyse may match anything: never claim a gap it might fill.
     boxes = [box for _, rule_boxes in analysed for box in (rule_boxes if rule_boxes is not None else [{}])]
     missing: dict[str | None, set[tuple[int, int]]] = {segment: set() for segment in segments}
-    for segment in segments:
-        for d, dpd in enumerate(DPD_BUCKETS):
-            for a, amount in enumerate(AMOUNT_BANDS):
-                cell = _cell(segment, named, dpd, amount)
-                if all(meet(cell, box) is None for box in boxes):
-                    missing[segment].add((d, a))
-    file = policy.source_files[0] if policy.source_files else (policy.rules[0].source.file if policy.rules else "")
-    return [Finding("warning", file, 1, None, "gaps", line) for line in _gap_lines(missing, named)]
+    out_of_work = False
+    try:
+        for segment in segments:
+            for d, dpd in enumerate(DPD_BUCKETS):
+                for a, amount in enumerate(AMOUNT_BANDS):
+                    cell = _cell(segment, named, dpd, amount)
+                    if all(meet(cell, box) is None for box in boxes):
+                        missing[segment].add((d, a))  # only once every box was compared
+    except _OutOfWork:
+        out_of_work = True  # the cells found so far are gaps; the others were not checked
+    for line in _gap_lines(missing, named):
+        yield Finding("warning", _policy_file(policy), 1, None, "gaps", line)
+    if out_of_work:
+        raise _OutOfWork
 
 
 def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:

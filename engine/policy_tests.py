@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from engine.decision import Decision
 from engine.errors import InvalidSnapshot, PolicyError, PolicyProblem
-from engine.policy.yaml_source import SourceMap, load_yaml
+from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.registry import build_engine
 from engine.snapshot import CaseSnapshot, parse_snapshot
 from engine.vocabulary import Action, Channel
@@ -118,11 +118,7 @@ def load_test_file(path: Path, rule_ids: frozenset[str] | None = None) -> list[P
     With `rule_ids`, a rule named in `fired`, `not_fired` or a veto must exist:
     a misspelt id would otherwise make `not_fired` pass for ever.
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise PolicyError([PolicyProblem(str(path), 1, 1, f"cannot be read: {error}")]) from None
-    data, source = load_yaml(text, str(path))
+    data, source = load_yaml(read_yaml_file(path), str(path))
     problems: list[PolicyProblem] = []
     if not isinstance(data, dict):
         raise PolicyError([source.problem((), "a test file is a mapping with a `tests:` list")])

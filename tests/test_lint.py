@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cli import main as cli_main
+import engine.lint as lint_module
 from engine.lint import Finding, condition_boxes, format_findings, lint_files, lint_policy, register
 from engine.matching.python_matcher import PythonMatcher, predicate
+from engine.pattern_analysis import python_re_tree
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule, Source
+from engine.policy.patterns import compile_pattern
 from engine.vocabulary import Action, Channel
 from tests.conftest import REPO, write_policy
 
@@ -178,10 +180,11 @@ def test_patterns_no_text_fits_together_never_fire_and_never_overlap(tmp_path: P
 @pytest.mark.parametrize(
     ("patterns", "witness"),
     [
-        (["\\d+", "[^0-9]+"], "\u0663"),  # an Arabic-Indic three is a digit to Python's re
+        (["\\w+", "[^a-z]+"], "A"),  # \w is ASCII to RE2, Unicode to Python's re
         (["(?i)k", "[^kK]"], "\u212a"),  # the Kelvin sign folds to k
         (["[]a-z]+"], "]"),  # a `]` first in a class is a character
-        (["(?#a comment)zz-.*"], "zz-1"),
+        (["a{,3}", ".*,.*"], "a{,3}"),  # text to RE2, a repeat to Python's re
+        (["[[:alpha:]]", "[a-z]"], "a"),  # a POSIX class to RE2, three characters and a `]` to Python's re
     ],
 )
 def test_patterns_the_automata_could_read_differently_stay_opaque(tmp_path: Path, patterns: list[str], witness: str) -> None:
@@ -193,8 +196,8 @@ def test_patterns_the_automata_could_read_differently_stay_opaque(tmp_path: Path
     then: {{action: NO_CONTACT}}
     reason: x
 """)
-    assert only(findings, "never-fires") == []
-    assert all(re.fullmatch(pattern, witness) for pattern in patterns)  # the rule can fire
+    assert only(findings, "never-fires") == [] and only(findings, "load") == []
+    assert all(compile_pattern(pattern).fullmatch(witness) for pattern in patterns)  # the rule can fire
 
 
 def test_a_pattern_too_costly_to_analyse_is_taken_as_satisfiable(tmp_path: Path) -> None:
@@ -387,6 +390,75 @@ def test_a_condition_too_large_to_expand_is_noted_not_analysed(tmp_path: Path) -
     reason: x
 """)
     assert [(finding.severity, finding.code, finding.line) for finding in findings] == [("info", "too-complex", 4)]
+
+
+def test_long_in_and_not_in_lists_are_analysed_as_one_set_each(tmp_path: Path) -> None:
+    # `in` is an `any` of 2,000 comparisons: once 2,000 alternatives (not analysed, past
+    # 256); `not_in` of 5,000 values was folded one value at a time, in quadratic work.
+    codes = [f"c{index}" for index in range(2_000)]
+    excluded = [f"x{index}" for index in range(5_000)]
+    findings = lint(tmp_path, f"""
+  - id: listed-codes
+    priority: 20
+    when: {{attributes.code: {{in: {json.dumps(codes)}}}}}
+    then: {{action: NO_CONTACT}}
+    reason: x
+  - id: some-listed-codes
+    priority: 10
+    when: {{attributes.code: {{in: {json.dumps(codes[:3])}}}}}
+    then: {{action: HUMAN_REVIEW}}
+    reason: x
+  - id: excluded-then-included
+    priority: 5
+    when: {{attributes.other: {{not_in: {json.dumps(excluded)}, in: [x42]}}}}
+    then: {{action: NO_CONTACT}}
+    reason: x
+""")
+    assert only(findings, "too-complex") == []
+    [shadowed] = only(findings, "shadowed")
+    assert shadowed.rule_id == "some-listed-codes"
+    [never] = only(findings, "never-fires")
+    assert never.rule_id == "excluded-then-included"
+    assert "attributes.other == x42" in never.message and "and 4,989 more like them" in never.message  # thousands of values are summarised
+
+
+def test_a_check_past_its_work_budget_says_so_and_claims_nothing_unchecked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = "".join(f"""
+  - id: band-{index}
+    priority: {index % 3}
+    when: {{days_past_due: {{gte: {index}, lte: {index + 5}}}, amount_due: {{gt: {index}}}}}
+    then: {{action: {"SEND_REMINDER, channel: sms" if index % 2 else "NO_CONTACT"}}}
+    reason: x
+""" for index in range(60))
+    unbounded = lint(tmp_path, rules)
+    monkeypatch.setattr(lint_module, "MAX_WORK", 2_000)
+    bounded = lint(tmp_path, rules)
+    notes = [finding.message for finding in only(bounded, "too-complex")]
+    assert any("lint stopped checking whether a rule is never chosen" in note for note in notes)
+    assert any("lint stopped checking equal-priority overlaps" in note for note in notes)
+    for code in ("shadowed", "overlap-same-priority"):  # what a stopped check says still holds
+        assert {finding.message for finding in only(bounded, code)} <= {finding.message for finding in only(unbounded, code)}
+
+
+def test_python_re_tree_reads_the_private_parser() -> None:
+    # lint reads patterns with CPython's private `re._parser`; this fails loudly when
+    # a Python release moves or reshapes it (lint would then leave every pattern opaque).
+    tree = python_re_tree("a[b-c]|(d)*?x{2,3}")
+    assert not tree.flags
+    [branch] = tree.items
+    assert branch.kind == "branch"
+    first, second = branch.parts
+    assert [node.kind for node in first] == ["char", "class"] and first[1].plain
+    lazy, counted = second
+    assert (lazy.kind, lazy.most, lazy.parts[0][0].kind, lazy.parts[0][0].plain) == ("repeat", None, "group", True)
+    assert (counted.kind, counted.most) == ("repeat", 3)
+    assert python_re_tree("(?i)a").flags
+    assert python_re_tree("[\\d]").items[0].plain is False
+    assert python_re_tree("^a$").items[0].kind == "at"
+    with pytest.raises(ValueError):
+        python_re_tree("(")
+    with pytest.raises(ValueError):  # deep nesting: refused before the recursive parser runs
+        python_re_tree("(" * 400 + ")" * 400)
 
 
 def test_a_policy_that_does_not_load_gives_error_findings(tmp_path: Path) -> None:

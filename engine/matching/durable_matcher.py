@@ -28,7 +28,8 @@ machines; this module is built around each of them:
   of one kind are flattened, and a rule with more is refused by name;
 - its `$mt` has a regular-expression dialect of its own (no \d, \w or (?i); `.`
   matches a newline; long repeats fail to compile): patterns are matched by
-  Python's `re` here and reach durable as boolean facts.
+  RE2 here (engine/policy/patterns.py: linear time, the very compiled pattern
+  the python matcher uses) and reach durable as boolean facts.
 Any failure throws the ruleset away (its queue may hold another request's
 actions) and raises MatcherFault, which the engine turns into "no contact".
 A ruleset and its session state live in C memory (about 0.7 MB for the shipped
@@ -42,7 +43,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -53,6 +53,7 @@ import durable_rules_engine as durable
 
 from engine.matching import MatcherFault, RuleSet
 from engine.matching.durable_form import MONEY_SCALE, check_capacity, derived_facts, fact_paths, ruleset_definition
+from engine.policy.patterns import compile_pattern
 
 MAX_FACT_PATHS = 200  # durable refuses facts of more than ~253 properties (error 302)
 _SID = "0"
@@ -68,7 +69,7 @@ class DurableMatcher:
         definition = ruleset_definition(policy.rules, derived)
         check_capacity(definition)  # before durable sees it: some shapes make it spin forever
         self._keys = [(path, json.dumps(path) + ":") for path in paths]
-        self._patterns = [(json.dumps(key) + ":", path, re.compile(pattern)) for key, (path, pattern) in derived.patterns.items()]
+        self._patterns = [(json.dumps(key) + ":", path, compile_pattern(pattern)) for key, (path, pattern) in derived.patterns.items()]
         self._lists = [(json.dumps(key) + ":", item) for key, item in derived.lists.items()]
         self._definition = json.dumps(definition)
         self._name = f"{policy.name}-{policy.version}"

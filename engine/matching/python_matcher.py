@@ -7,11 +7,11 @@ the durable_rules matcher is tested against, and by `explain`.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 from engine.matching import RuleSet
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches
+from engine.policy.patterns import compile_pattern
 
 Predicate = Callable[[dict[str, Any]], bool]
 _OPERATORS = {"eq": "==", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
@@ -28,8 +28,8 @@ def _expression(condition: Condition, constants: dict[str, Any]) -> str:
         return f"({key} {'in' if condition.present else 'not in'} f)"
     name = f"c{len(constants)}"
     if isinstance(condition, Matches):
-        constants[name] = re.compile(condition.pattern)
-        return f"({key} in f and isinstance(f[{key}], str) and {name}.fullmatch(f[{key}]) is not None)"
+        constants[name] = compile_pattern(condition.pattern)  # the durable matcher's very object: both read it as RE2
+        return f"({key} in f and isinstance(f[{key}], str) and {name}.fullmatch(f[{key}]))"
     constants[name] = condition.value
     # A comparison with an absent fact is false, whatever the operator.
     return f"({key} in f and f[{key}] {_OPERATORS[condition.op]} {name})"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.facts import FACT_TYPES, FactSpec, FactType, fact_spec
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, Matches, Scalar
+from engine.policy.patterns import PatternError, compile_pattern
 
 MONEY_DECIMALS = 4  # every ISO 4217 currency has at most 4 minor-unit digits
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "between", "in", "not_in", "exists", "matches")
@@ -85,9 +85,9 @@ def _operator(fact: str, spec: FactSpec, op: str, operand: Any, path: tuple[str 
         if spec.type is not FactType.TEXT or not isinstance(operand, str):
             raise ConditionError(path, "`matches` takes a regular expression and applies to text facts")
         try:
-            re.compile(operand)
-        except re.error as error:
-            raise ConditionError(path, f"not a valid regular expression: {error}") from None
+            compile_pattern(operand)
+        except PatternError as error:
+            raise ConditionError(path, f"`matches`: {error}") from None
         return Matches(fact, operand)
     return Compare(fact, op, _value(fact, spec, operand, path))
 

@@ -13,6 +13,7 @@ from engine.facts import FACT_TYPES, FactSpec, FactType
 from pydantic import BaseModel
 
 from engine.policy.model import PackFile, PolicyFile
+from engine.policy.patterns import MAX_PATTERN_LENGTH
 
 _JSON_TYPES = {FactType.BOOL: "boolean", FactType.INT: "integer", FactType.MONEY: ["number", "string"], FactType.TEXT: "string"}
 
@@ -31,7 +32,7 @@ def _fact_schema(spec: FactSpec) -> dict[str, Any]:
         operators |= {op: value for op in ("lt", "lte", "gt", "gte")}
         operators["between"] = {"type": "array", "items": value, "minItems": 2, "maxItems": 2}
     if spec.type is FactType.TEXT:
-        operators["matches"] = {"type": "string", "format": "regex"}
+        operators["matches"] = {"type": "string", "maxLength": MAX_PATTERN_LENGTH, "description": "a regular expression in RE2 syntax that the whole value must match (docs/patterns.md)"}
     return {"description": spec.description, "anyOf": [value, {"type": "object", "properties": operators, "additionalProperties": False, "minProperties": 1}]}
 
 

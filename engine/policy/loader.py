@@ -15,7 +15,7 @@ from engine.policy.conditions import ConditionError, compile_when
 from engine.facts import EXPERIMENT_PREFIX
 from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
 from engine.policy.model import OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
-from engine.policy.yaml_source import SourceMap, load_yaml
+from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.vocabulary import Channel
 
 POLICY_SUFFIXES = (".yaml", ".yml")
@@ -103,11 +103,7 @@ def _in_arm(spec: RuleSpec, condition: Condition) -> Condition:
 def parse_file(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[int, Condition], SourceMap]:
     """Read and validate one file: the model, each rule's compiled `when` by index,
     and the source map; every problem of the file at once, in line order."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise PolicyError([PolicyProblem(str(path), 1, 1, f"cannot be read: {error}")]) from None
-    data, source = load_yaml(text, str(path))
+    data, source = load_yaml(read_yaml_file(path), str(path))
     conditions, problems = _compile_conditions(data, source)
     try:
         spec = model.model_validate(data)

@@ -1,13 +1,52 @@
-"""Load YAML while remembering where every value came from (line and column)."""
+"""Load YAML while remembering where every value came from (line and column).
+
+Every YAML file the engine reads (policies, compliance packs, policy tests) goes
+through `load_yaml`, which bounds what a file can cost before anything is built:
+- a file is at most MAX_FILE_BYTES (checked before it is read, and again on text);
+- a document holds at most MAX_VALUES values, counting every value an alias
+  (`*name`) repeats: nine nested lists of nine aliases ("billion laughs") are
+  427 bytes and 387 million values, and are refused at the alias that passes the
+  limit, before a single value is built;
+- blocks nest at most MAX_DEPTH deep, and an alias cannot stand inside the block
+  it names (the document would be infinite);
+- tags beyond YAML's plain types, merge keys (`<<`) and values YAML cannot build
+  (a 13th month, a 5,000-digit number) are refused with their line and column.
+The text is parsed by libyaml when PyYAML has it (an order of magnitude faster
+than the pure-Python parser); the nodes are composed here, where they are counted.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.resolver import Resolver
 
 from engine.errors import PolicyError, PolicyProblem
+
+try:
+    from yaml.cyaml import CParser as _Parser  # libyaml
+except ImportError:  # PyYAML built without libyaml
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str):
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+
+        def dispose(self) -> None:
+            pass
+
+
+MAX_FILE_BYTES = 1 << 20  # 1 MiB; the shipped strategy is 32 KB
+MAX_VALUES = 100_000  # values in one file, aliases expanded; the shipped strategy has about 1,500
+MAX_DEPTH = 64  # blocks inside blocks; a policy needs about 10
 
 Path = tuple[str | int, ...]
 
@@ -32,15 +71,31 @@ class SourceMap:
         return PolicyProblem(self.file, line, column, message, rule_id)
 
 
+def read_yaml_file(path: FilePath) -> str:
+    """The text of a YAML file, refused (PolicyError) when unreadable or above MAX_FILE_BYTES."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PolicyError([_too_large(str(path), size)])
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError([PolicyProblem(str(path), 1, 1, f"cannot be read: {error}")]) from None
+
+
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """The one document in `text` and where each of its values is; PolicyError with
+    file, line and column for every problem, and for a file past the limits above."""
+    if len(text) * 4 > MAX_FILE_BYTES:  # a character is at most 4 bytes: only then count them
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_FILE_BYTES:
+            raise PolicyError([_too_large(file, size)])
     source = SourceMap(file)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
+    except _Refused as refused:
+        raise PolicyError([PolicyProblem(file, refused.mark.line + 1, refused.mark.column + 1, refused.message)]) from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = getattr(error, "problem", None) or str(error)
-        raise PolicyError([PolicyProblem(file, line, column, f"not valid YAML: {reason}")]) from None
+        raise PolicyError([_yaml_problem(file, error)]) from None
     if node is None:
         raise PolicyError([PolicyProblem(file, 1, 1, "the file is empty")])
     problems: list[PolicyProblem] = []
@@ -51,23 +106,120 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     return data, source
 
 
+def _too_large(file: str, size: int) -> PolicyProblem:
+    return PolicyProblem(file, 1, 1, f"the file is {size:,} bytes; at most {MAX_FILE_BYTES:,} are read (split it into several files)")
+
+
+def _yaml_problem(file: str, error: yaml.YAMLError) -> PolicyProblem:
+    mark = getattr(error, "problem_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    reason = getattr(error, "problem", None) or str(error)
+    return PolicyProblem(file, line, column, f"not valid YAML: {reason}")
+
+
+class _Refused(Exception):
+    def __init__(self, mark: Any, message: str):
+        self.mark = mark
+        self.message = message
+
+
+class _BoundedComposer(_Parser, Composer, Resolver):  # type: ignore[misc, valid-type]
+    """PyYAML's composer, counting the values each node stands for as it goes."""
+
+    def __init__(self, text: str):
+        _Parser.__init__(self, text)
+        Composer.__init__(self)
+        Resolver.__init__(self)
+        self.values = 0  # values composed so far, each alias counting what it repeats
+        self.depth = 0
+        self.sizes: dict[int, int] = {}  # id(node) -> values it stands for, once complete
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            node = self.anchors.get(event.anchor)
+            if node is not None:  # an unknown alias is PyYAML's error to report
+                size = self.sizes.get(id(node))
+                if size is None:
+                    raise _Refused(event.start_mark, f"the alias *{event.anchor} stands inside the block it names, which would never end")
+                self._count(size, event.start_mark, f"the alias *{event.anchor} repeats {size:,} values")
+            return Composer.compose_node(self, parent, index)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refused(event.start_mark, f"blocks nest more than {MAX_DEPTH} deep here")
+        before = self.values
+        self._count(1, event.start_mark, "")
+        node = Composer.compose_node(self, parent, index)
+        self.sizes[id(node)] = self.values - before
+        self.depth -= 1
+        return node
+
+    def _count(self, size: int, mark: Any, what: str) -> None:
+        self.values += size
+        if self.values > MAX_VALUES:
+            because = f"{what}, and " if what else ""
+            raise _Refused(mark, f"{because}the file would hold more than {MAX_VALUES:,} values (aliases expanded); split it, or write fewer aliases")
+
+
+def _compose(text: str) -> yaml.Node | None:
+    composer = _BoundedComposer(text)
+    try:
+        return Composer.get_single_node(composer)
+    finally:
+        composer.dispose()
+
+
 def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[PolicyProblem], scalars: yaml.constructor.SafeConstructor) -> Any:
     source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if not isinstance(node, yaml.ScalarNode) and node.tag not in _BLOCK_TAGS:
+        problems.append(_at(source, node, f"the tag `{node.tag}` is not supported here; remove it"))
+        return None
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = scalars.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                problems.append(_at(source, key_node, "`<<` (merging a block into another) is not supported; write the keys out"))
+                continue
+            key = _scalar(key_node, source, problems, scalars) if isinstance(key_node, yaml.ScalarNode) else None
+            if key is _UNBUILT:
+                continue
             if not isinstance(key, (str, int, bool)):
-                problems.append(PolicyProblem(source.file, key_node.start_mark.line + 1, key_node.start_mark.column + 1, "a key must be a plain word"))
+                problems.append(_at(source, key_node, "a key must be a plain word"))
                 continue
             key = str(key) if not isinstance(key, str) else key
             if key in result:
-                line = key_node.start_mark.line + 1
-                problems.append(PolicyProblem(source.file, line, key_node.start_mark.column + 1, f"`{key}` appears twice in the same block; keep one"))
+                problems.append(_at(source, key_node, f"`{key}` appears twice in the same block; keep one"))
                 continue
             result[key] = _build(value_node, (*path, key), source, problems, scalars)
             source.positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, index), source, problems, scalars) for index, item in enumerate(node.value)]
-    return scalars.construct_object(node)
+    value = _scalar(node, source, problems, scalars)
+    return None if value is _UNBUILT else value
+
+
+_UNBUILT = object()
+_BLOCK_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")  # plain mappings and lists: no !!set, !!omap, !custom
+_KINDS = {"int": "a whole number", "float": "a number", "timestamp": "a date", "bool": "true or false"}
+
+
+def _scalar(node: yaml.Node, source: SourceMap, problems: list[PolicyProblem], scalars: yaml.constructor.SafeConstructor) -> Any:
+    """A plain value, or _UNBUILT (with a problem) when YAML cannot build it."""
+    try:
+        return scalars.construct_object(node)
+    except yaml.constructor.ConstructorError as error:  # an unknown tag (`!foo`, `!!python/...`), bad base64
+        problems.append(_at(source, node, f"not valid YAML: {error.problem}"))
+    except (ValueError, OverflowError) as error:  # a date that does not exist, a number past Python's limits
+        kind = _KINDS.get(node.tag.rsplit(":", 1)[-1], "a value")
+        problems.append(_at(source, node, f"`{_excerpt(node.value)}` cannot be read as {kind}: {error}; quote it to keep it as text"))
+    return _UNBUILT
+
+
+def _excerpt(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _at(source: SourceMap, node: yaml.Node, message: str) -> PolicyProblem:
+    return PolicyProblem(source.file, node.start_mark.line + 1, node.start_mark.column + 1, message)
