@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -109,22 +110,19 @@ class CaseContext:
 
 
 def is_public_holiday(country: str, region: str | None, day: date) -> bool:
-    calendar = _CALENDARS.get((country, region, day.year))
-    if calendar is None:
-        calendar = _CALENDARS[(country, region, day.year)] = _load_calendar(country, region, day.year)
-    return day in calendar
+    return day in _calendar(country, region, day.year)
 
 
-def _load_calendar(country: str, region: str | None, year: int) -> frozenset[date]:
+# Callers choose the year (through as_of), so the calendars kept are bounded:
+# a few thousand (country, region, year) calendars of a dozen days each.
+@lru_cache(maxsize=2048)
+def _calendar(country: str, region: str | None, year: int) -> frozenset[date]:
     for subdivision in (region, None) if region else (None,):
         try:  # a region the holidays package does not know falls back to the national calendar
             return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
         except NotImplementedError:
             continue
     return frozenset()  # no calendar for this country: no public holidays known
-
-
-_CALENDARS: dict[tuple[str, str | None, int], frozenset[date]] = {}
 
 
 def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:

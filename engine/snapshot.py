@@ -1,50 +1,134 @@
-"""The case snapshot: what a caller tells the engine about one case, validated."""
+"""The case snapshot: what a caller tells the engine about one case, validated.
+
+Validation never guesses: codes and amounts are ASCII exactly as documented
+(no case folding of other scripts, no exponents, no Unix seconds), dates and
+instants lie in the span the engine computes with, and an error quotes a
+caller's value cut short (engine.errors.shown).
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
 import iso4217
 import pycountry
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from engine.errors import FieldProblem, InvalidSnapshot
+from engine.errors import ECHO_CHARACTERS, FieldProblem, InvalidSnapshot, shown
 from engine.vocabulary import Channel, Outcome
 
 SUPPORTED_LANGUAGES = ("en", "pl")
 MAX_PRIOR_CONTACTS = 500
 MAX_ATTRIBUTES = 32
-_ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Codes are ASCII: [A-Za-z] and [0-9] never match the letters and digits of other
+# scripts, and no code is upper-cased before it is known to be ASCII (so "ß" never
+# becomes "SS", South Sudan, nor "uſd" USD). Always fullmatch: `$` also matches
+# before a final newline.
+_ATTRIBUTE_KEY = re.compile(r"[a-z][a-z0-9_]{0,47}")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # pydantic's regex: `$` is the end
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_REGION = re.compile(r"[A-Za-z0-9]{1,3}")  # ISO 3166-2: the part after "PL-"
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}")
+_AMOUNT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?")
+_CLOCK = re.compile(r"([0-9]{2}):([0-9]{2})")
+MAX_AMOUNT = Decimal(10) ** 12
+# What the engine can compute with: dates and instants from 1970 up to 9000,
+# the span transport/mapping.py allows for Timestamps (a window, a review and a
+# 60-day moratorium still fit after them).
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(8999, 12, 31)
+EARLIEST_INSTANT, LATEST_INSTANT = datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
+# ISO 4217 codes that are not money a debt can be owed in: no currency, testing,
+# precious metals, bond-market units, drawing rights and units of account (all
+# without minor units). Real X-currencies (XAF, XOF, XCD, XPF) are money.
+NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA"})
 
 Label = Annotated[str, Field(pattern=_LABEL.pattern)]
 
 
 @lru_cache(maxsize=1)
 def known_time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    """The IANA names tzdata ships (its `zones` list, links included), without
+    Factory; never the host's own files ("localtime", "posixrules", "posix/...",
+    "right/..."), whose clock is whatever the server's is."""
+    text = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip()) - {"Factory"}
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=512)  # keys are two ASCII letters: at most 676
 def _is_country(code: str) -> bool:
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    return pycountry.countries.get(alpha_2=code) is not None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=4096)  # keys are a country and one to three ASCII letters or digits
 def _is_subdivision(code: str) -> bool:
     return pycountry.subdivisions.get(code=code) is not None
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=512)  # keys are three ASCII letters
 def currency_exponent(code: str) -> int:
     """Minor-unit digits of an ISO 4217 currency (2 for EUR, 0 for JPY)."""
     exponent = iso4217.Currency(code).exponent
     return 0 if exponent is None else exponent
+
+
+def _calendar_day(value: Any) -> date:
+    """A date as "YYYY-MM-DD" (or a date), from 1970-01-01 to 8999-12-31."""
+    day: date | None = None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        day = value
+    elif isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            pass
+    if day is None:
+        raise ValueError(f"{shown(value)} is not a date: expected YYYY-MM-DD, such as 2026-11-30")
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ValueError(f"must be a date from {EARLIEST_DAY} to {LATEST_DAY}, not {day}")
+    return day
+
+
+_INSTANT_SPAN = f"from {EARLIEST_INSTANT:%Y-%m-%dT%H:%M:%SZ} to {LATEST_INSTANT:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _instant_text(value: Any) -> Any:
+    """Only an instant or its ISO 8601 text (no Unix seconds, whose unit pydantic guesses)."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _INSTANT.fullmatch(value)):
+        return value
+    if value is None:
+        raise ValueError("is required: an instant such as 2026-11-23T09:00:00Z")
+    raise ValueError(f"{shown(value)} is not an instant {_INSTANT_SPAN}: expected ISO 8601 with an offset, such as 2026-11-23T09:00:00Z")
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone offset (e.g. 2026-11-23T09:00:00Z)")
+    if not EARLIEST_INSTANT <= value <= LATEST_INSTANT:
+        raise ValueError(f"must be an instant {_INSTANT_SPAN}")
+    return value
+
+
+def _clock_time(value: Any) -> time:
+    """A local clock time "HH:MM" (or a time without an offset)."""
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    match = _CLOCK.fullmatch(value) if isinstance(value, str) else None
+    if match and int(match[1]) < 24 and int(match[2]) < 60:
+        return time(int(match[1]), int(match[2]))
+    raise ValueError(f"{shown(value)} is not a local clock time: expected HH:MM, such as 09:00, without an offset")
+
+
+CalendarDay = Annotated[date, BeforeValidator(_calendar_day)]
+Instant = Annotated[datetime, BeforeValidator(_instant_text), AfterValidator(_instant_in_range)]
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 
 class _Strict(BaseModel):
@@ -75,19 +159,17 @@ class LegalFlags(_Strict):
     vulnerable: bool = False
     hardship: bool = False
     time_barred: bool = False
-    breathing_space_start: date | None = None  # UK Breathing Space moratorium (60 days)
+    breathing_space_start: CalendarDay | None = None  # UK Breathing Space moratorium (60 days)
 
 
 class PreferredHours(_Strict):
     """The local hours the debtor asked to be contacted in (closes is exclusive)."""
 
-    opens: time
-    closes: time
+    opens: ClockTime
+    closes: ClockTime
 
     @model_validator(mode="after")
     def _ordered(self) -> PreferredHours:
-        if self.opens.tzinfo is not None or self.closes.tzinfo is not None:
-            raise ValueError("are local clock times such as 09:00, without an offset")
         if self.opens >= self.closes:
             raise ValueError("opens must be before closes")
         return self
@@ -95,24 +177,14 @@ class PreferredHours(_Strict):
 
 class PaymentBehaviour(_Strict):
     broken_promises: int = Field(default=0, ge=0, le=1000)
-    last_payment_at: datetime | None = None
-    promise_to_pay_date: date | None = None
-
-    @field_validator("last_payment_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return _require_aware(value)
+    last_payment_at: Instant | None = None
+    promise_to_pay_date: CalendarDay | None = None
 
 
 class PriorContact(_Strict):
     channel: Channel
-    at: datetime
+    at: Instant
     outcome: Outcome
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return _require_aware(value)
 
 
 class CaseSnapshot(_Strict):
@@ -138,8 +210,17 @@ class CaseSnapshot(_Strict):
     @field_validator("country")
     @classmethod
     def _country(cls, value: str) -> str:
-        if not _is_country(value.upper()):
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+        if not (_COUNTRY.fullmatch(value) and _is_country(value.upper())):
+            raise ValueError(f"{shown(value)} is not an ISO 3166-1 alpha-2 country code: expected two letters, such as PL")
+        return value.upper()
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _REGION.fullmatch(value):
+            raise ValueError(f"{shown(value)} is not an ISO 3166-2 subdivision code: expected one to three letters or digits without the country, such as MA")
         return value.upper()
 
     @field_validator("time_zone")
@@ -148,17 +229,24 @@ class CaseSnapshot(_Strict):
         if value in (None, ""):
             return None
         if value not in known_time_zones():
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Warsaw)")
+            raise ValueError(f"{shown(value)} is not an IANA time zone: expected a name such as Europe/Warsaw")
         return value
 
     @field_validator("currency")
     @classmethod
     def _currency(cls, value: str) -> str:
+        unknown = ValueError(f"{shown(value)} is not an ISO 4217 currency code: expected three letters, such as EUR")
+        if not _CURRENCY.fullmatch(value):
+            raise unknown
+        code = value.upper()
+        if code in NOT_MONEY:
+            name = iso4217.Currency(code).currency_name
+            raise ValueError(f"{code} ({name}) is not money a debt can be owed in: expected a currency such as EUR")
         try:
-            currency_exponent(value.upper())
-        except (ValueError, KeyError):
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code") from None
-        return value.upper()
+            currency_exponent(code)
+        except ValueError:
+            raise unknown from None
+        return code
 
     @field_validator("amount_due", mode="before")
     @classmethod
@@ -166,13 +254,12 @@ class CaseSnapshot(_Strict):
         # Money arrives as a decimal string; a float would already have lost cents.
         if not isinstance(value, str):
             raise ValueError("must be a decimal string such as \"1250.00\", never a number")
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not a decimal number") from None
-        if not amount.is_finite() or amount < 0:
-            raise ValueError("must be a finite amount of zero or more")
-        if amount > Decimal("1e12"):
+        if not _AMOUNT.fullmatch(value):
+            raise ValueError(f"{shown(value)} is not a decimal amount: expected ASCII digits, optionally a point and more digits, such as \"1250.00\"")
+        if value.startswith("-"):
+            raise ValueError("must be an amount of zero or more")
+        amount = Decimal(value)
+        if amount >= MAX_AMOUNT:
             raise ValueError("must be below 1,000,000,000,000")
         return amount
 
@@ -180,27 +267,24 @@ class CaseSnapshot(_Strict):
     @classmethod
     def _attributes(cls, value: dict[str, str]) -> dict[str, str]:
         for key, text in value.items():
-            if not _ATTRIBUTE_KEY.match(key):
-                raise ValueError(f"key {key!r} must be lower_snake_case, at most 48 characters")
+            if not _ATTRIBUTE_KEY.fullmatch(key):
+                raise ValueError(f"key {shown(key)} must be lower_snake_case (a-z, 0-9, _), at most 48 characters")
             if len(text) > 256:
-                raise ValueError(f"value of {key!r} is longer than 256 characters")
+                raise ValueError(f"value of {shown(key)} is longer than 256 characters")
         return value
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str) -> str:
-        value = (value or "en").lower()
-        if value not in SUPPORTED_LANGUAGES:
-            raise ValueError(f"{value!r} is not supported; use one of {', '.join(SUPPORTED_LANGUAGES)}")
-        return value
+        value = value or "en"
+        if not (_LANGUAGE.fullmatch(value) and value.lower() in SUPPORTED_LANGUAGES):
+            raise ValueError(f"{shown(value)} is not supported; use one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value.lower()
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> CaseSnapshot:
-        if self.region:
-            code = f"{self.country}-{self.region.upper()}"
-            if not _is_subdivision(code):
-                raise _FieldError("region", f"{self.region!r} is not a subdivision of {self.country} (ISO 3166-2)")
-            object.__setattr__(self, "region", self.region.upper())
+        if self.region and not _is_subdivision(f"{self.country}-{self.region}"):
+            raise _FieldError("region", f"{shown(self.region)} is not a subdivision of {self.country} (ISO 3166-2)")
         exponent = currency_exponent(self.currency)
         if -self.amount_due.as_tuple().exponent > exponent:  # type: ignore[operator]
             raise _FieldError("amount_due", f"has more decimal places than {self.currency} allows ({exponent})")
@@ -223,16 +307,12 @@ class _FieldError(ValueError):
         super().__init__(f"{field}: {description}")
 
 
-def _require_aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("must carry a time zone offset (e.g. 2026-11-23T09:00:00Z)")
-    return value
-
-
 def parse_snapshot(data: dict[str, Any], as_of: datetime) -> CaseSnapshot:
     """Validate raw snapshot data; raise InvalidSnapshot naming every bad field."""
     if as_of.tzinfo is None:
         raise InvalidSnapshot([FieldProblem("as_of", "must carry a time zone offset")])
+    if not EARLIEST_INSTANT <= as_of <= LATEST_INSTANT:
+        raise InvalidSnapshot([FieldProblem("as_of", f"must be an instant {_INSTANT_SPAN}")])
     try:
         return CaseSnapshot.model_validate(data, context={"as_of": as_of})
     except ValidationError as error:
@@ -244,9 +324,10 @@ def _problem(item: dict[str, Any]) -> FieldProblem:
     if isinstance(cause, _FieldError):
         return FieldProblem(cause.field, cause.description)
     path = ""
-    for part in item["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    for part in item["loc"]:  # a part may be a caller's key (an unknown field, an attribute)
+        name = str(part) if len(str(part)) <= ECHO_CHARACTERS else str(part)[:ECHO_CHARACTERS] + "…"
+        path += f"[{name}]" if isinstance(part, int) else (f".{name}" if path else name)
     message = item["msg"].removeprefix("Value error, ")
     if item["type"] == "enum":  # say what came, e.g. an enum number only a newer client knows
-        message += f"; got {item['input']!r}"
+        message += f"; got {shown(item['input'])}"
     return FieldProblem(path or "case", message)

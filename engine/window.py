@@ -9,7 +9,9 @@ stay right across daylight-saving changes.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from engine.decision import Window
@@ -39,22 +41,89 @@ def next_window(
         return None
     limit = min(as_of + HORIZON, not_after) if not_after else as_of + HORIZON
     moment = max(as_of, not_before) if not_before else as_of
-    while moment < limit:
-        openings = [_opening(moment, zone, country, region, hours) for zone in zones]
-        if None in openings:
+    common = _first_common_opening(moment, limit, zones, country, region, hours)
+    if common is None:
+        return None
+    start, end = common
+    return _window(start, min(end, not_after) if not_after else end, zones)
+
+
+# A decision asks for the same window once per candidate channel, often with the
+# same hours: the answer is kept for the few calls that follow (bounded, as the
+# keys are the caller's instants).
+@lru_cache(maxsize=256)
+def _first_common_opening(
+    moment: datetime, limit: datetime, zones: tuple[ZoneInfo, ...], country: str, region: str | None, hours: ContactHours
+) -> tuple[datetime, datetime] | None:
+    """The earliest instant from `moment`, before `limit`, at which every zone is
+    open, and the first instant after it at which one of them closes.
+
+    Each zone's openings are walked once, in order: when the openings in hand
+    have no instant in common, the zone that opens last is closed until it
+    opens, so nothing common begins earlier and the walk moves there. Many zones
+    far apart (Antarctica) thus cost one pass over each zone's days, not one
+    per closing of any zone; and when their clocks are spread too far apart
+    to be open at once, the two or three that show it are walked first, alone.
+    """
+    if moment >= limit:
+        return None
+    few = _spread_out(moment, zones, hours) if len(zones) > 3 else None
+    if few:
+        # Nothing is common to all the zones before it is common to these few.
+        common = _first_common_opening(moment, limit, few, country, region, hours)
+        if common is None:
             return None
-        # Each zone's first opening that ends after `moment`; instants before a
-        # zone's opening are closed there, so the earliest common instant is:
-        start = max(moment, *(opens for opens, _ in openings))  # type: ignore[misc]
-        end = min(closes for _, closes in openings)  # type: ignore[misc]
+        moment = common[0]
+    walks = [_openings(moment, zone, country, region, hours) for zone in zones]
+    held = [next(walk, None) for walk in walks]
+    while True:
+        if any(opening is None for opening in held):
+            return None  # a zone has no opening within the horizon
+        start = max(moment, *(opens for opens, _ in held))  # type: ignore[misc]
+        end = min(closes for _, closes in held)  # type: ignore[misc]
         if start < end:
-            return _window(start, min(end, not_after) if not_after else end, zones) if start < limit else None
-        moment = end  # the zone that closes first has nothing before its next opening
-    return None
+            return (start, end) if start < limit else None
+        if start >= limit:
+            return None
+        moment = start
+        held = [_next_ending_after(moment, opening, walk) for opening, walk in zip(held, walks)]
 
 
-def _opening(moment: datetime, zone: ZoneInfo, country: str, region: str | None, hours: ContactHours) -> tuple[datetime, datetime] | None:
-    """The first opening of one zone that ends after `moment` (it may have begun before)."""
+def _spread_out(moment: datetime, zones: tuple[ZoneInfo, ...], hours: ContactHours) -> tuple[ZoneInfo, ...] | None:
+    """Two or three of the zones whose clocks now spread over more of the day
+    than the contact hours last, so that they are not all open at once (e.g.
+    Antarctica: UTC-3, UTC+5 and UTC+12 for 08:00-20:00); None if all fit.
+
+    The clocks are points on a 24-hour circle; they fit in the hours when they
+    fit in an arc that long. The smallest arc holding them all ends at the two
+    clocks either side of the widest gap; a clock near its middle keeps the
+    three from fitting the other way round.
+    """
+    day = 86400
+    by_offset: dict[int, ZoneInfo] = {}
+    for zone in zones:
+        offset = moment.astimezone(zone).utcoffset()
+        by_offset.setdefault(int(offset.total_seconds()) % day if offset else 0, zone)
+    clocks = sorted(by_offset)
+    if len(clocks) < 2:
+        return None
+    gap, last = max(((clocks[(index + 1) % len(clocks)] - clock) % day, index) for index, clock in enumerate(clocks))
+    first = clocks[(last + 1) % len(clocks)]
+    arc = day - gap
+    if arc < _seconds(hours.closes) - _seconds(hours.opens):
+        return None
+    middle = (first + arc // 2) % day
+    centre = min(clocks, key=lambda clock: min(abs(clock - middle), day - abs(clock - middle)))
+    return tuple(by_offset[clock] for clock in dict.fromkeys((first, centre, clocks[last])))
+
+
+def _seconds(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def _openings(moment: datetime, zone: ZoneInfo, country: str, region: str | None, hours: ContactHours) -> Iterator[tuple[datetime, datetime]]:
+    """One zone's openings that end after `moment` (the first may have begun
+    before), day by day over the horizon and two days more."""
     first_day = moment.astimezone(zone).date()
     for offset in range(HORIZON.days + 2):
         day = first_day + timedelta(days=offset)
@@ -62,8 +131,15 @@ def _opening(moment: datetime, zone: ZoneInfo, country: str, region: str | None,
             continue
         closes = _local_instant(day, hours.closes, zone)
         if closes > moment:
-            return _local_instant(day, hours.opens, zone), closes
-    return None
+            yield _local_instant(day, hours.opens, zone), closes
+
+
+def _next_ending_after(
+    moment: datetime, opening: tuple[datetime, datetime] | None, walk: Iterator[tuple[datetime, datetime]]
+) -> tuple[datetime, datetime] | None:
+    while opening is not None and opening[1] <= moment:
+        opening = next(walk, None)
+    return opening
 
 
 def _local_instant(day: date, moment: time, zone: ZoneInfo) -> datetime:

@@ -41,17 +41,50 @@ def _us_state_zones(state: str) -> tuple[str, ...]:
     return tuple(sorted({*listed, *_MISSING_STATE_ZONES.get(state, ())})) if listed else ()
 
 
-@lru_cache(maxsize=4096)
+_DAY = timedelta(days=1)
+
+
+@lru_cache(maxsize=4096)  # zone names are IANA names; callers choose the year (1970-9000)
 def _same_clock(zone: str, other: str, year: int) -> bool:
-    """Two zone names that keep the same clock every hour of the year (e.g.
-    America/Detroit and America/New_York); computed once per pair and year."""
-    start = datetime(year, 1, 1, tzinfo=timezone.utc)
+    """Two zone names that keep the same clock all year (e.g. America/Detroit
+    and America/New_York); computed once per pair and year.
+
+    The clocks are compared at every UTC midnight of the year and, on a day
+    they change, at the second they change. That is exact for tzdata, whose
+    clock changes since 1970 are at least six days apart in every zone.
+    """
+    if zone == other:
+        return True
     first, second = _zone(zone), _zone(other)
-    for hour in range(366 * 24):
-        instant = start + timedelta(hours=hour)
-        if instant.astimezone(first).utcoffset() != instant.astimezone(second).utcoffset():
+    midnight = datetime(year, 1, 1, tzinfo=timezone.utc)
+    before = _offset(midnight, first)
+    if before != _offset(midnight, second):
+        return False
+    for _ in range(366):
+        previous, midnight = midnight, midnight + _DAY
+        after = _offset(midnight, first)
+        if after != _offset(midnight, second):
             return False
+        if after != before and _change(previous, first) != _change(previous, second):
+            return False
+        before = after
     return True
+
+
+def _offset(instant: datetime, zone: ZoneInfo) -> timedelta | None:
+    return instant.astimezone(zone).utcoffset()
+
+
+def _change(midnight: datetime, zone: ZoneInfo) -> int:
+    """The second of the day from `midnight` (UTC) at which the zone's one clock change that day happens."""
+    low, high, start = 0, 86400, _offset(midnight, zone)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _offset(midnight + timedelta(seconds=middle), zone) == start:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def region_zones(country: str, region: str | None) -> tuple[str, ...]:
