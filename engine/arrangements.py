@@ -23,30 +23,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-
-class ArrangementType(str, Enum):
-    PROMISE_TO_PAY = "promise_to_pay"
-    INSTALMENT_PLAN = "instalment_plan"
-    SETTLEMENT = "settlement"
-    PAYMENT_HOLIDAY = "payment_holiday"
-
-
-class ArrangementStatus(str, Enum):
-    """What the caller says; OPEN leaves the verdict to the engine."""
-
-    OPEN = "open"
-    CANCELLED = "cancelled"
-    COMPLETED = "completed"
-
-
-class PaymentMethod(str, Enum):
-    BANK_TRANSFER = "bank_transfer"
-    CARD = "card"
-    DIRECT_DEBIT = "direct_debit"
-    CASH = "cash"
-    OTHER = "other"
+from engine.history import was_delivered
+from engine.vocabulary import Action, ArrangementStatus, ArrangementType, PaymentMethod
 
 
 class ArrangementState(str, Enum):
@@ -68,20 +48,6 @@ DEFAULT_POSTING_GRACE = {
     PaymentMethod.OTHER: 2,
 }
 MISSES_TO_BREAK_A_PLAN = 2
-
-
-@dataclass(frozen=True)
-class Instalment:
-    due_date: date
-    amount: Decimal
-
-
-@dataclass(frozen=True)
-class Payment:
-    amount: Decimal
-    paid_at: datetime
-    posted_at: datetime | None = None
-    method: PaymentMethod = PaymentMethod.OTHER
 
 
 @dataclass(frozen=True)
@@ -119,8 +85,8 @@ def business_days_between(start: date, end: date, is_business_day: Callable[[dat
 def judge(
     kind: ArrangementType,
     status: ArrangementStatus,
-    schedule: Sequence[Instalment],
-    payments: Sequence[Payment],
+    schedule: Sequence[Any],  # engine.snapshot.Instalment
+    payments: Sequence[Any],  # engine.snapshot.Payment
     method: PaymentMethod,
     today: date,
     local_date: Callable[[datetime], date],
@@ -175,3 +141,46 @@ def judge(
         state = ArrangementState.PENDING
     late = business_days_between(first_late, today, is_business_day) if first_late and arrears > 0 else None
     return Verdict(state, missed, next_due, paid, scheduled, arrears, in_grace, late, counted)
+
+
+def arrangement_facts(
+    arrangements: Sequence[Any], contacts: Sequence[Any], as_of: datetime, today: date,
+    local_date: Callable[[datetime], date], is_business_day: Callable[[date], bool], posting_grace: dict[PaymentMethod, int],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The facts of the current arrangement (the one agreed last, cancelled ones only
+    when nothing else is left) and the verdict on each arrangement, for the trace."""
+    facts: dict[str, Any] = {}
+    verdicts = [
+        judge(item.type, item.status, item.schedule, item.payments, item.method, today, local_date, is_business_day, posting_grace) for item in arrangements
+    ]
+    trace = [
+        {
+            "arrangement_id": item.arrangement_id, "type": item.type.value, "state": verdict.state.value, "missed_instalments": verdict.missed_instalments,
+            "paid": str(verdict.paid), "scheduled": str(verdict.scheduled), "arrears": str(verdict.arrears), "payments_counted": list(verdict.counted),
+        }
+        for item, verdict in zip(arrangements, verdicts)
+    ]
+    if not arrangements:
+        return facts, trace
+    facts["arrangements.broken"] = sum(1 for verdict in verdicts if verdict.state is ArrangementState.BROKEN)
+    candidates = [index for index, verdict in enumerate(verdicts) if verdict.state is not ArrangementState.CANCELLED] or list(range(len(verdicts)))
+    index = max(candidates, key=lambda position: arrangements[position].agreed_at)
+    current, verdict = arrangements[index], verdicts[index]
+    confirmed = any(
+        contact.action is Action.CONFIRM_ARRANGEMENT and contact.at >= current.agreed_at and was_delivered(contact) for contact in contacts
+    )
+    facts.update({
+        "arrangement.type": current.type.value,
+        "arrangement.state": verdict.state.value,
+        "arrangement.active": verdict.state in IN_FORCE,
+        "arrangement.confirmed": confirmed,
+        "arrangement.days_since_agreed": (today - local_date(current.agreed_at)).days,
+        "arrangement.missed_instalments": verdict.missed_instalments,
+        "arrangement.paid_pct": verdict.paid_pct,
+        "arrangement.in_grace": verdict.in_grace,
+    })
+    if verdict.next_due_in_days is not None:
+        facts["arrangement.next_due_in_days"] = verdict.next_due_in_days
+    if verdict.business_days_late is not None:
+        facts["arrangement.business_days_late"] = verdict.business_days_late
+    return facts, trace

@@ -14,6 +14,7 @@ from functools import lru_cache, reduce
 from typing import Sequence
 
 from engine.facts import CaseContext
+from engine.history import is_outbound
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, CapRule, Compare, Condition, ContactHours, GuardRule, Pack, QuietRule
 from engine.vocabulary import Channel
 from engine.window import BASELINE_HOURS
@@ -107,13 +108,14 @@ def moratorium_ahead(context: CaseContext) -> datetime | None:
 
 
 def cap_release(cap: CapRule, context: CaseContext) -> datetime | None:
-    """When one more contact fits under the cap; None if it fits now.
+    """When one more contact fits under the cap; None if it fits now. The debtor's
+    own (inbound) contacts are not ours to count.
 
     Contacts are counted in the rolling period (as_of - period, as_of]; the cap
     frees a place when the oldest counted contact leaves the period.
     """
     start = context.as_of - cap.period
-    counted = sorted(contact.at for contact in context.snapshot.prior_contacts if contact.channel in cap.channels and contact.at > start)
+    counted = sorted(contact.at for contact in context.snapshot.prior_contacts if contact.channel in cap.channels and contact.at > start and is_outbound(contact))
     if len(counted) < cap.max:
         return None
     return counted[len(counted) - cap.max] + cap.period
@@ -123,7 +125,11 @@ def quiet_release(quiet: QuietRule, context: CaseContext) -> datetime | None:
     """Local midnight starting day `days + 1` after the last qualifying contact
     (that contact's day is day 1), in the latest of the debtor's possible zones."""
     last = max(
-        (contact.at for contact in context.snapshot.prior_contacts if contact.channel in quiet.after_channels and contact.outcome in quiet.outcomes),
+        (
+            contact.at
+            for contact in context.snapshot.prior_contacts
+            if contact.channel in quiet.after_channels and contact.outcome in quiet.outcomes and is_outbound(contact)
+        ),
         default=None,
     )
     if last is None:

@@ -81,4 +81,6 @@ class Decision:
     next_review_at: datetime
     experiment_arm: str = ""  # "<experiment>:<arm>" for each experiment of the policy, comma-separated
     window_constraints: tuple[Reason, ...] = ()  # the compliance rules that shaped the window
+    required_disclosures: tuple[Reason, ...] = ()  # what the message must carry by law: (code, the rule's reason)
+    data_warnings: tuple[Reason, ...] = ()  # what the caller should check in its own data
     trace: dict[str, Any] | None = field(default=None, compare=False)

@@ -13,11 +13,12 @@ from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
 from engine.facts import EXPERIMENT_PREFIX, CaseContext, derive
+from engine.history import last_delivered, local_days_between
 from engine.errors import PolicyError, PolicyProblem
 from engine.matching import MatcherFault, make_matcher
 from engine.matching.durable_form import RuleSetTooLarge
 from engine.offers import offer_bounds
-from engine.policy.ir import PREFERRED, GuardRule, Pack, Policy, Rule
+from engine.policy.ir import ALWAYS, PREFERRED, GuardRule, Pack, Policy, Rule
 from engine.snapshot import CaseSnapshot
 from engine.texts import system_reason
 from engine.vocabulary import Action, Channel
@@ -51,6 +52,7 @@ class StrategyEngine:
             raise PolicyError([PolicyProblem(source.file, source.line, 1, error.reason, rule_id) for rule_id, source in found]) from None
         self._rank = {rule.id: index for index, rule in enumerate(policy.rules)}  # best first
         self._rules = {rule.id: rule for rule in policy.rules}
+        self._posting_grace = dict(policy.posting_grace)
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
         try:
@@ -63,7 +65,7 @@ class StrategyEngine:
         return self._no_contact(snapshot, as_of, reason, fired=(), vetoes=())
 
     def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool) -> Decision:
-        context = derive(snapshot, as_of)
+        context = derive(snapshot, as_of, self._posting_grace)
         arms = {experiment.id: assign(experiment, snapshot.case_id) for experiment in self.policy.experiments}
         context.facts.update({EXPERIMENT_PREFIX + experiment: arm for experiment, arm in arms.items()})
         matched = self._matcher.matching(context.facts)
@@ -76,8 +78,9 @@ class StrategyEngine:
             decision = self._routed(route, context, fired, vetoes)
         else:
             blocks = [guard for guard in guards if guard.block]
+            requirements = [guard for guard in guards if guard.requires]
             for rule_id in fired:
-                decision = self._try(self._rules[rule_id], context, fired, vetoes, blocks)
+                decision = self._try(self._rules[rule_id], context, fired, vetoes, blocks, requirements)
                 if decision:
                     break
             replacing = next((guard for guard in guards if decision and guard.replace and Action(decision.action) in guard.replace.actions), None)
@@ -89,17 +92,35 @@ class StrategyEngine:
             else:
                 reason = system_reason("NO_RULE_MATCHED", snapshot.language)
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
+        if decision.channel is not None:
+            disclosures = [Reason(code, _text(guard.reason, snapshot.language)) for guard in guards for code in guard.disclose]
+            decision = replace(decision, required_disclosures=tuple(dict.fromkeys(disclosures)))
+        warnings = guardrails.data_warnings(context)
+        if warnings:
+            decision = replace(decision, data_warnings=warnings)
         if arms:
             decision = replace(decision, experiment_arm=",".join(f"{experiment}:{arm}" for experiment, arm in arms.items()))
         if explain:
             decision = replace(decision, trace=self._trace(context, fired, guards, decision))
         return decision
 
-    def _try(self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], blocks: list[GuardRule]) -> Decision | None:
-        """The decision this rule's candidate makes, or None when guardrails remove it."""
+    def _try(
+        self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], blocks: list[GuardRule], requirements: list[GuardRule],
+        replacing: frozenset[str] = frozenset(),
+    ) -> Decision | None:
+        """The decision this rule's candidate makes, or None when guardrails remove it.
+        `replacing`: the requirements whose `instead` step this candidate already is."""
         removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.snapshot.language)
         if removed:
             vetoes += removed
+            return None
+        unmet = _unmet(rule, context, [guard for guard in requirements if guard.id not in replacing])
+        if unmet:
+            guard, last = unmet
+            text = _text(guard.reason, context.snapshot.language)
+            vetoes.append(Veto(rule.id, guard.id, text))
+            if last is None and guard.requires.instead:  # type: ignore[union-attr]
+                return self._try(_instead(guard, rule), context, fired, vetoes, blocks, requirements, replacing | {guard.id})
             return None
         if not rule.action.contacts:
             return self._decision(rule, context, fired, vetoes, channel=None, window=None)
@@ -211,6 +232,8 @@ class StrategyEngine:
                 "rules_holding": [guard.id for guard in guards],
                 "built_in_guardrails": f"{guardrails.PACK_NAME} {guardrails.PACK_VERSION}",
             },
+            "arrangements": list(context.arrangements),
+            "broken_promises": "the engine's count of broken arrangements" if snapshot.arrangements else "the caller's payment.broken_promises",
             "vetoes": [plain(vars(veto)) for veto in decision.vetoes],
             "chosen": decision.reasons[0].code,
             "window": {
@@ -233,6 +256,27 @@ class _Combined:
     name: str
     version: str
     rules: tuple[Rule | ScopedRule, ...]
+
+
+def _unmet(rule: Rule, context: CaseContext, requirements: list[GuardRule]) -> tuple[GuardRule, datetime | None] | None:
+    """The first requirement the candidate does not meet, with when its step was last
+    delivered (None: never). The step itself is never held back by its own requirement."""
+    for guard in requirements:
+        need = guard.requires
+        assert need is not None
+        if not need.applies_to(rule.action) or rule.action in need.delivered.actions or (rule.template and rule.template in need.delivered.templates):
+            continue
+        last = last_delivered(context.snapshot.prior_contacts, need.delivered)
+        if last is None or local_days_between(last, context.as_of, context.zones) < need.days:
+            return guard, last
+    return None
+
+
+def _instead(guard: GuardRule, rule: Rule) -> Rule:
+    """The step a requirement takes in place of a candidate whose prerequisite never happened."""
+    step = guard.requires.instead  # type: ignore[union-attr]
+    assert step is not None
+    return Rule(guard.id, rule.priority, ALWAYS, step.action, step.channels, guard.reason, guard.source, template=step.template)
 
 
 def _pack_action_vetoes(rule: Rule, blocks: list[GuardRule], language: str) -> list[Veto]:

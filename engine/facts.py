@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from engine.snapshot import CaseSnapshot
-from engine.vocabulary import CONVERSATION_OUTCOMES, Channel, Outcome
+from engine.arrangements import ArrangementState, arrangement_facts
+from engine.history import history_facts
+from engine.vocabulary import CONVERSATION_OUTCOMES, Action, ArrangementType, Channel, Direction, Outcome, PaymentMethod
 from engine.zones import possible_zones
 
 
@@ -56,7 +58,7 @@ def _catalogue() -> dict[str, FactSpec]:
         "amount_due": FactSpec(M, "amount owed, compared as a decimal"),
         "days_past_due": FactSpec(I, "days since the due date; negative before it"),
         "preferred_channel": FactSpec(T, "the debtor's preferred channel", _CHANNELS),
-        "broken_promises": FactSpec(I, "promises to pay that were not kept"),
+        "broken_promises": FactSpec(I, "promises to pay that were not kept: the engine's count of broken arrangements when the snapshot has arrangements, else the caller's"),
         "days_since_last_payment": FactSpec(I, "whole days since the last payment"),
         "promise.active": FactSpec(B, "a promise to pay whose date is today or later"),
         "promise.days_until": FactSpec(I, "days until the promised payment date"),
@@ -80,6 +82,28 @@ def _catalogue() -> dict[str, FactSpec]:
     for channel in (*_CHANNELS, "all"):
         for period in _CONTACT_PERIODS:
             facts[f"contacts.{channel}.{period}"] = FactSpec(I, f"contact attempts by {channel} in the {period[5:]}")
+    facts["third_party_collector"] = FactSpec(B, "we collect as a third party (a debt collector under the US FDCPA), not as the creditor")
+    facts["history.outbound_ever"] = FactSpec(B, "we ever contacted (or tried to contact) the debtor")
+    facts["history.delivered_ever"] = FactSpec(B, "a contact of ours ever reached the debtor")
+    for action in Action:
+        if action.contacts:
+            facts[f"history.{action.value.lower()}.days_since_delivered"] = FactSpec(I, f"days since a {action.value} last reached the debtor")
+    for channel in _CHANNELS:
+        facts[f"failed.{channel}.last_30d"] = FactSpec(I, f"{channel} contacts that bounced, failed or reached the wrong party in the last 30 days")
+        facts[f"failed.{channel}.in_a_row"] = FactSpec(I, f"{channel} contacts that failed since the last one delivered")
+    facts["hours_since_last_inbound"] = FactSpec(I, "whole hours since the debtor last contacted us")
+    facts["last_inbound_channel"] = FactSpec(T, "the channel the debtor last contacted us on", _CHANNELS)
+    arrangement_types = tuple(kind.value for kind in ArrangementType)
+    facts["arrangement.type"] = FactSpec(T, "the current arrangement (agreed last, not cancelled)", arrangement_types)
+    facts["arrangement.state"] = FactSpec(T, "the engine's verdict on the current arrangement", tuple(state.value for state in ArrangementState))
+    facts["arrangement.active"] = FactSpec(B, "the current arrangement is in force: pending, performing or missed (not broken)")
+    facts["arrangement.confirmed"] = FactSpec(B, "a written confirmation of the current arrangement reached the debtor")
+    facts["arrangement.days_since_agreed"] = FactSpec(I, "days since the current arrangement was agreed")
+    facts["arrangement.next_due_in_days"] = FactSpec(I, "days until the next instalment not yet paid")
+    facts["arrangement.missed_instalments"] = FactSpec(I, "instalments not paid by their due date once the posting grace passed")
+    facts["arrangement.paid_pct"] = FactSpec(I, "share of the schedule paid, in percent")
+    facts["arrangement.in_grace"] = FactSpec(B, "an instalment is due and unpaid, but a payment may still be posting")
+    facts["arrangement.business_days_late"] = FactSpec(I, "business days since the first unpaid due date, once its grace passed")
     for outcome in _OUTCOMES:
         facts[f"outcomes.{outcome}.last_30d"] = FactSpec(I, f"contacts with outcome {outcome} in the last 30 days")
         for channel in _CHANNELS:
@@ -107,6 +131,7 @@ class CaseContext:
     as_of: datetime
     zones: tuple[ZoneInfo, ...]
     facts: dict[str, Any]
+    arrangements: tuple[dict[str, Any], ...] = ()  # the verdict on each arrangement, for the trace
 
 
 def is_public_holiday(country: str, region: str | None, day: date) -> bool:
@@ -125,7 +150,7 @@ def _calendar(country: str, region: str | None, year: int) -> frozenset[date]:
     return frozenset()  # no calendar for this country: no public holidays known
 
 
-def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
+def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentMethod, int] | None = None) -> CaseContext:
     zones = possible_zones(snapshot, as_of)
     facts: dict[str, Any] = {
         "country": snapshot.country,
@@ -173,7 +198,18 @@ def derive(snapshot: CaseSnapshot, as_of: datetime) -> CaseContext:
         facts["days_since_last_payment"] = (as_of - snapshot.payment.last_payment_at).days
 
     _contact_facts(snapshot, as_of, facts)
-    return CaseContext(snapshot, as_of, zones, facts)
+    facts.update(history_facts(snapshot.prior_contacts, as_of, zones))
+    facts["third_party_collector"] = snapshot.third_party_collector
+    local_date = (lambda instant: instant.astimezone(zones[0]).date()) if zones else (lambda instant: instant.date())
+
+    def is_business_day(day: date) -> bool:
+        return day.weekday() < 5 and not is_public_holiday(snapshot.country, snapshot.region, day)
+
+    found, verdicts = arrangement_facts(snapshot.arrangements, snapshot.prior_contacts, as_of, today, local_date, is_business_day, posting_grace or {})
+    if snapshot.arrangements:  # the engine's own verdict replaces the caller's counter
+        facts["broken_promises"] = found.pop("arrangements.broken")
+    facts.update(found)
+    return CaseContext(snapshot, as_of, zones, facts, tuple(verdicts))
 
 
 _PERIOD_KEYS = {channel: [(length, f"contacts.{channel}.{period}") for period, length in _CONTACT_PERIODS.items()] for channel in (*_CHANNELS, "all")}
@@ -192,6 +228,8 @@ def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any
     last_outcome: Outcome | None = None
     last_channel = Channel.SMS
     for contact in snapshot.prior_contacts:
+        if contact.direction is Direction.INBOUND:  # the debtor's own contact: not an attempt of ours
+            continue
         age = as_of - contact.at
         if age < _THIRTY_DAYS:
             for (length, key), (_, all_key) in zip(_PERIOD_KEYS[contact.channel.value], every_channel):

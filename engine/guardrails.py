@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.decision import Veto
+from engine.decision import Reason, Veto
 from engine.facts import CaseContext
+from engine.history import FAILED_IN_A_ROW
 from engine.vocabulary import ELECTRONIC_CHANNELS, Action, Channel
 
 PACK_NAME = "baseline-guardrails"
@@ -53,4 +54,16 @@ def channel_veto(context: CaseContext, rule_id: str, channel: Channel) -> Veto |
         return Veto(rule_id, "consent", f"The debtor has not consented to contact by {channel.value}.", channel)
     if channel in ELECTRONIC_CHANNELS and facts.get("consent.electronic_opt_out"):
         return Veto(rule_id, "electronic-opt-out", "The debtor opted out of electronic communications.", channel)
+    failures = facts.get(f"failed.{channel.value}.in_a_row", 0)
+    if failures >= FAILED_IN_A_ROW:
+        return Veto(rule_id, "contact-data", f"The last {failures} contacts by {channel.value} did not reach the debtor: the contact data needs checking.", channel)
     return None
+
+
+def data_warnings(context: CaseContext) -> tuple[Reason, ...]:
+    """What the caller should check in its own data: channels that keep failing."""
+    return tuple(
+        Reason(f"CONTACT_DATA_{channel.value.upper()}", f"{count} contacts by {channel.value} in a row did not reach the debtor; check the {channel.value} contact data.")
+        for channel in Channel
+        if (count := context.facts.get(f"failed.{channel.value}.in_a_row", 0)) >= FAILED_IN_A_ROW
+    )

@@ -9,7 +9,7 @@ caller's value cut short (engine.errors.shown).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -20,11 +20,14 @@ import pycountry
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from engine.errors import ECHO_CHARACTERS, FieldProblem, InvalidSnapshot, shown
-from engine.vocabulary import Channel, Outcome
+from engine.vocabulary import Action, ArrangementStatus, ArrangementType, Channel, Delivery, Direction, Outcome, PaymentMethod
 
 SUPPORTED_LANGUAGES = ("en", "pl")
 MAX_PRIOR_CONTACTS = 500
 MAX_ATTRIBUTES = 32
+MAX_ARRANGEMENTS = 50
+MAX_INSTALMENTS = 120
+MAX_PAYMENTS = 500
 # Codes are ASCII: [A-Za-z] and [0-9] never match the letters and digits of other
 # scripts, and no code is upper-cased before it is known to be ASCII (so "ß" never
 # becomes "SS", South Sudan, nor "uſd" USD). Always fullmatch: `$` also matches
@@ -51,6 +54,7 @@ EARLIEST_INSTANT, LATEST_INSTANT = datetime(1970, 1, 1, tzinfo=timezone.utc), da
 NOT_MONEY = frozenset({"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA"})
 
 Label = Annotated[str, Field(pattern=_LABEL.pattern)]
+Template = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,79}$")]  # as policies name templates
 
 
 @lru_cache(maxsize=1)
@@ -126,6 +130,21 @@ def _clock_time(value: Any) -> time:
     raise ValueError(f"{shown(value)} is not a local clock time: expected HH:MM, such as 09:00, without an offset")
 
 
+def _money(value: Any) -> Decimal:
+    # Money arrives as a decimal string; a float would already have lost cents.
+    if not isinstance(value, str):
+        raise ValueError("must be a decimal string such as \"1250.00\", never a number")
+    if not _AMOUNT.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a decimal amount: expected ASCII digits, optionally a point and more digits, such as \"1250.00\"")
+    if value.startswith("-"):
+        raise ValueError("must be an amount of zero or more")
+    amount = Decimal(value)
+    if amount >= MAX_AMOUNT:
+        raise ValueError("must be below 1,000,000,000,000")
+    return amount
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
 CalendarDay = Annotated[date, BeforeValidator(_calendar_day)]
 Instant = Annotated[datetime, BeforeValidator(_instant_text), AfterValidator(_instant_in_range)]
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
@@ -185,6 +204,57 @@ class PriorContact(_Strict):
     channel: Channel
     at: Instant
     outcome: Outcome
+    action: Action | None = None  # the action the contact carried
+    template: Template | None = None  # the message template it carried
+    direction: Direction = Direction.OUTBOUND
+    delivery: Delivery | None = None  # None: read from the outcome (engine/history.py)
+
+
+class Instalment(_Strict):
+    due_date: CalendarDay
+    amount: Money
+
+
+class Payment(_Strict):
+    amount: Money
+    paid_at: Instant
+    posted_at: Instant | None = None
+    method: PaymentMethod = PaymentMethod.OTHER
+
+    @model_validator(mode="after")
+    def _posted_after_paid(self) -> Payment:
+        if self.posted_at is not None and self.posted_at < self.paid_at:
+            raise _FieldError("posted_at", "is earlier than paid_at: a payment reaches the books after it is made")
+        return self
+
+
+class Arrangement(_Strict):
+    """Something the debtor agreed to; the engine judges how it is going (engine/arrangements.py)."""
+
+    arrangement_id: Label
+    type: ArrangementType
+    agreed_at: Instant
+    agreed_on: Channel | None = None
+    currency: str | None = None  # None: the case's currency
+    schedule: list[Instalment] = Field(min_length=1, max_length=MAX_INSTALMENTS)
+    payments: list[Payment] = Field(default_factory=list, max_length=MAX_PAYMENTS)
+    status: ArrangementStatus = ArrangementStatus.OPEN
+    method: PaymentMethod = PaymentMethod.OTHER
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Arrangement:
+        # A due date may be a day before agreed_at's UTC date in a zone east of UTC.
+        earliest = (self.agreed_at - timedelta(days=1)).date()
+        for index, instalment in enumerate(self.schedule):
+            if instalment.due_date < earliest:
+                raise _FieldError(f"schedule[{index}].due_date", f"is before agreed_at ({self.agreed_at:%Y-%m-%d})")
+            if index and instalment.due_date < self.schedule[index - 1].due_date:
+                raise _FieldError(f"schedule[{index}].due_date", "is before the instalment above it: list the schedule in due-date order")
+        scheduled = sum((instalment.amount for instalment in self.schedule), Decimal(0))
+        paid = sum((payment.amount for payment in self.payments), Decimal(0))
+        if self.type is not ArrangementType.PAYMENT_HOLIDAY and paid > scheduled:
+            raise _FieldError("payments", f"add up to {paid}, more than the {scheduled} the schedule asks for")
+        return self
 
 
 class CaseSnapshot(_Strict):
@@ -192,7 +262,7 @@ class CaseSnapshot(_Strict):
     country: str
     region: str | None = None
     time_zone: str | None = None
-    amount_due: Decimal
+    amount_due: Money
     currency: str
     days_past_due: int = Field(ge=-3650, le=36500)
     segment: Label
@@ -206,6 +276,8 @@ class CaseSnapshot(_Strict):
     preferred_channel: Channel | None = None
     preferred_hours: PreferredHours | None = None
     language: str = "en"
+    arrangements: list[Arrangement] = Field(default_factory=list, max_length=MAX_ARRANGEMENTS)
+    third_party_collector: bool = False  # a debt collector for another creditor (US FDCPA)
 
     @field_validator("country")
     @classmethod
@@ -248,21 +320,6 @@ class CaseSnapshot(_Strict):
             raise unknown from None
         return code
 
-    @field_validator("amount_due", mode="before")
-    @classmethod
-    def _amount_text(cls, value: Any) -> Decimal:
-        # Money arrives as a decimal string; a float would already have lost cents.
-        if not isinstance(value, str):
-            raise ValueError("must be a decimal string such as \"1250.00\", never a number")
-        if not _AMOUNT.fullmatch(value):
-            raise ValueError(f"{shown(value)} is not a decimal amount: expected ASCII digits, optionally a point and more digits, such as \"1250.00\"")
-        if value.startswith("-"):
-            raise ValueError("must be an amount of zero or more")
-        amount = Decimal(value)
-        if amount >= MAX_AMOUNT:
-            raise ValueError("must be below 1,000,000,000,000")
-        return amount
-
     @field_validator("attributes")
     @classmethod
     def _attributes(cls, value: dict[str, str]) -> dict[str, str]:
@@ -295,7 +352,29 @@ class CaseSnapshot(_Strict):
                     raise _FieldError(f"prior_contacts[{index}].at", "is later than as_of")
             if self.payment.last_payment_at and self.payment.last_payment_at > as_of:
                 raise _FieldError("payment.last_payment_at", "is later than as_of")
+        for index, arrangement in enumerate(self.arrangements):
+            _check_arrangement(arrangement, f"arrangements[{index}]", self.currency, exponent, as_of)
         return self
+
+
+def _check_arrangement(arrangement: Arrangement, where: str, currency: str, exponent: int, as_of: datetime | None) -> None:
+    """What an arrangement must agree with in the case: its currency, the currency's
+    minor units, and as_of (nothing agreed or paid after it)."""
+    if arrangement.currency is not None and arrangement.currency != currency:
+        raise _FieldError(f"{where}.currency", f"is {shown(arrangement.currency)}, but the case is in {currency}: an arrangement is in the case's currency")
+    amounts = [(f"schedule[{i}].amount", item.amount) for i, item in enumerate(arrangement.schedule)]
+    amounts += [(f"payments[{i}].amount", item.amount) for i, item in enumerate(arrangement.payments)]
+    for field, amount in amounts:
+        if -amount.as_tuple().exponent > exponent:  # type: ignore[operator]
+            raise _FieldError(f"{where}.{field}", f"has more decimal places than {currency} allows ({exponent})")
+    if as_of is None:
+        return
+    if arrangement.agreed_at > as_of:
+        raise _FieldError(f"{where}.agreed_at", "is later than as_of")
+    for i, payment in enumerate(arrangement.payments):
+        for name, instant in (("paid_at", payment.paid_at), ("posted_at", payment.posted_at)):
+            if instant is not None and instant > as_of:
+                raise _FieldError(f"{where}.payments[{i}].{name}", "is later than as_of")
 
 
 class _FieldError(ValueError):
@@ -320,13 +399,13 @@ def parse_snapshot(data: dict[str, Any], as_of: datetime) -> CaseSnapshot:
 
 
 def _problem(item: dict[str, Any]) -> FieldProblem:
-    cause = (item.get("ctx") or {}).get("error")
-    if isinstance(cause, _FieldError):
-        return FieldProblem(cause.field, cause.description)
     path = ""
     for part in item["loc"]:  # a part may be a caller's key (an unknown field, an attribute)
         name = str(part) if len(str(part)) <= ECHO_CHARACTERS else str(part)[:ECHO_CHARACTERS] + "…"
         path += f"[{name}]" if isinstance(part, int) else (f".{name}" if path else name)
+    cause = (item.get("ctx") or {}).get("error")
+    if isinstance(cause, _FieldError):  # a cross-field check of the model at `path`
+        return FieldProblem(f"{path}.{cause.field}" if path else cause.field, cause.description)
     message = item["msg"].removeprefix("Value error, ")
     if item["type"] == "enum":  # say what came, e.g. an enum number only a newer client knows
         message += f"; got {shown(item['input'])}"

@@ -29,6 +29,28 @@ class Outcome(str, Enum):
 CONVERSATION_OUTCOMES = frozenset({Outcome.RIGHT_PARTY_CONTACT, Outcome.PROMISE_TO_PAY, Outcome.REFUSED})
 
 
+class Direction(str, Enum):
+    OUTBOUND = "outbound"  # we contacted the debtor
+    INBOUND = "inbound"  # the debtor contacted us: never counted towards caps or quiet periods
+
+
+class Delivery(str, Enum):
+    """What became of a message or call on its channel."""
+
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    FAILED = "failed"
+    WRONG_PARTY = "wrong_party"
+    CHANNEL_REFUSED = "channel_refused"
+    CALLBACK_REQUESTED = "callback_requested"
+
+
+# Deliveries that say the channel does not reach the debtor.
+FAILED_DELIVERIES = frozenset({Delivery.BOUNCED, Delivery.FAILED, Delivery.WRONG_PARTY})
+# Outcomes that show the contact reached the debtor when no delivery status is given.
+REACHED_OUTCOMES = CONVERSATION_OUTCOMES | {Outcome.DELIVERED}
+
+
 class Action(str, Enum):
     """What the engine may tell the caller to do next.
 
@@ -37,6 +59,8 @@ class Action(str, Enum):
     """
 
     SEND_REMINDER = "SEND_REMINDER"
+    CONFIRM_ARRANGEMENT = "CONFIRM_ARRANGEMENT"  # the written confirmation of what was agreed
+    SEND_NOTICE = "SEND_NOTICE"  # a notice the law requires (e.g. a US validation notice)
     CALL = "CALL"
     OFFER_PAYMENT_PLAN = "OFFER_PAYMENT_PLAN"
     OFFER_SETTLEMENT = "OFFER_SETTLEMENT"
@@ -51,3 +75,26 @@ class Action(str, Enum):
 
 
 _INTERNAL_ACTIONS = frozenset({Action.LEGAL_REVIEW, Action.HUMAN_REVIEW, Action.NO_CONTACT})
+
+
+class ArrangementType(str, Enum):
+    PROMISE_TO_PAY = "promise_to_pay"
+    INSTALMENT_PLAN = "instalment_plan"
+    SETTLEMENT = "settlement"
+    PAYMENT_HOLIDAY = "payment_holiday"
+
+
+class ArrangementStatus(str, Enum):
+    """What the caller says; OPEN leaves the verdict to the engine."""
+
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class PaymentMethod(str, Enum):
+    BANK_TRANSFER = "bank_transfer"
+    CARD = "card"
+    DIRECT_DEBIT = "direct_debit"
+    CASH = "cash"
+    OTHER = "other"

@@ -6,19 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from engine.arrangements import (
-    ArrangementState,
-    ArrangementStatus,
-    ArrangementType,
-    Instalment,
-    Payment,
-    PaymentMethod,
-    Verdict,
-    business_days_after,
-    judge,
-)
+from engine.arrangements import ArrangementState, ArrangementStatus, ArrangementType, PaymentMethod, Verdict, business_days_after, judge
+from engine.snapshot import Instalment, Payment
 
-PLAN = [Instalment(date(2026, 10, 2), Decimal("100")), Instalment(date(2026, 11, 6), Decimal("100")), Instalment(date(2026, 12, 4), Decimal("100"))]
+PLAN = [Instalment(due_date="2026-10-02", amount="100"), Instalment(due_date="2026-11-06", amount="100"), Instalment(due_date="2026-12-04", amount="100")]
 
 
 def weekday(day: date) -> bool:
@@ -26,7 +17,7 @@ def weekday(day: date) -> bool:
 
 
 def paid(day: str, amount: str = "100", method: PaymentMethod = PaymentMethod.BANK_TRANSFER) -> Payment:
-    return Payment(Decimal(amount), datetime.fromisoformat(day).replace(tzinfo=timezone.utc), None, method)
+    return Payment(amount=amount, paid_at=datetime.fromisoformat(day).replace(tzinfo=timezone.utc), method=method)
 
 
 def verdict(today: str, payments: list[Payment], schedule: list[Instalment] = PLAN, kind: ArrangementType = ArrangementType.INSTALMENT_PLAN,
@@ -58,7 +49,7 @@ def test_a_card_payment_has_no_grace() -> None:
 
 
 def test_a_payment_made_on_the_due_date_counts_even_if_it_posts_later() -> None:
-    late_posting = Payment(Decimal("100"), datetime(2026, 11, 6, 18, tzinfo=timezone.utc), datetime(2026, 11, 10, 9, tzinfo=timezone.utc), PaymentMethod.BANK_TRANSFER)
+    late_posting = Payment(amount="100", paid_at="2026-11-06T18:00:00Z", posted_at="2026-11-10T09:00:00Z", method=PaymentMethod.BANK_TRANSFER)
     assert verdict("2026-11-20", [paid("2026-10-01T10:00:00"), late_posting]).state is ArrangementState.PERFORMING
 
 
@@ -72,7 +63,7 @@ def test_a_second_miss_breaks_a_plan_and_paying_the_arrears_mends_it() -> None:
 
 
 def test_a_promise_missed_once_is_broken() -> None:
-    promise = [Instalment(date(2026, 11, 6), Decimal("250"))]
+    promise = [Instalment(due_date="2026-11-06", amount="250")]
     result = verdict("2026-11-11", [], schedule=promise, kind=ArrangementType.PROMISE_TO_PAY)
     assert (result.state, result.business_days_late) == (ArrangementState.BROKEN, 3)
 
@@ -83,7 +74,7 @@ def test_the_callers_status_wins() -> None:
 
 
 def test_a_payment_holiday_is_pending_until_its_last_day() -> None:
-    holiday = [Instalment(date(2026, 12, 31), Decimal("0"))]
+    holiday = [Instalment(due_date="2026-12-31", amount="0")]
     assert verdict("2026-12-10", [], schedule=holiday, kind=ArrangementType.PAYMENT_HOLIDAY).state is ArrangementState.PENDING
     assert verdict("2027-01-01", [], schedule=holiday, kind=ArrangementType.PAYMENT_HOLIDAY).state is ArrangementState.COMPLETED
 

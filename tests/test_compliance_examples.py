@@ -111,9 +111,15 @@ def case(as_of: datetime, country: str = "US", **overrides: Any) -> CaseSnapshot
         "days_past_due": 40,
         "segment": "retail",
         "consents": dict(ALL_CONSENTS),
+        "prior_contacts": notice_delivered(as_of),
     }
     data.update(overrides)
     return parse_snapshot(data, as_of)
+
+
+def notice_delivered(as_of: datetime, days_ago: int = 40) -> list[dict[str, Any]]:
+    """A final notice that reached the debtor by letter: what a legal step needs first (first-steps, pl)."""
+    return [{**contact("letter", as_of - timedelta(days=days_ago), "delivered"), "action": "FINAL_NOTICE"}]
 
 
 def contact(channel: str, at: datetime, outcome: str = "no_answer") -> dict[str, Any]:
@@ -469,7 +475,7 @@ class TestPoland:
         # GDPR art. 22: no automated decision with legal effect.
         as_of = utc(2026, 11, 24, 11, 0)
         snapshot = parse_snapshot(
-            {"case_id": "c", "country": country, "amount_due": "500.00", "currency": "EUR", "days_past_due": 150, "segment": "retail", "consents": ALL_CONSENTS},
+            {"case_id": "c", "country": country, "amount_due": "500.00", "currency": "EUR", "days_past_due": 150, "segment": "retail", "consents": ALL_CONSENTS, "prior_contacts": notice_delivered(as_of)},
             as_of,
         )
         decision = escalating(tmp_path, packs).decide(snapshot, as_of)
@@ -482,7 +488,7 @@ class TestPoland:
     def test_eu_territory_with_its_own_iso_code_is_in_the_eu(self, tmp_path, packs, territory):
         as_of = utc(2026, 11, 24, 11, 0)
         snapshot = parse_snapshot(
-            {"case_id": "c", "country": territory, "amount_due": "500.00", "currency": "EUR", "days_past_due": 150, "segment": "retail", "consents": ALL_CONSENTS},
+            {"case_id": "c", "country": territory, "amount_due": "500.00", "currency": "EUR", "days_past_due": 150, "segment": "retail", "consents": ALL_CONSENTS, "prior_contacts": notice_delivered(as_of)},
             as_of,
         )
         assert escalating(tmp_path, packs).decide(snapshot, as_of).action == "HUMAN_REVIEW"
@@ -692,11 +698,11 @@ class TestDefaultPack:
 
 
 class TestPolicyView:
-    def test_all_seven_packs_are_listed_with_versions(self, shipped):
+    def test_all_eight_packs_are_listed_with_versions(self, shipped):
         packs = {pack.name: pack for pack in shipped.compliance.packs}
-        assert set(packs) == {"default", "eu-baseline", "pl", "us", "us-ma", "gb", "ie"}
+        assert set(packs) == {"default", "first-steps", "eu-baseline", "pl", "us", "us-ma", "gb", "ie"}
         for pack in packs.values():
-            assert pack.version == "2026.11.1"
+            assert pack.version in ("2026.11.1", "2026.12.1")
             assert pack.content_hash and all(Path(file).is_file() for file in pack.source_files)
         assert packs["default"].fallback and not any(pack.fallback for name, pack in packs.items() if name != "default")
 
@@ -714,7 +720,8 @@ class TestPolicyView:
     )
     def test_packs_in_force(self, shipped, country, region, expected):
         in_force = {pack.name for pack in shipped.compliance.in_force(country, region)}
-        assert in_force - {"default"} == expected - {"default"}
+        assert in_force - {"default", "first-steps"} == expected - {"default"}
+        assert "first-steps" in in_force  # everywhere
         if "default" in expected:
             assert "default" in in_force
 
@@ -737,7 +744,7 @@ class TestPolicyView:
     def test_the_trace_names_the_packs_in_force(self, shipped):
         as_of = local(WARSAW, 2026, 11, 24, 10, 0)
         trace = shipped.decide(case(as_of, "PL"), as_of, explain=True).trace
-        assert set(trace["compliance"]["packs_in_force"]) == {"default 2026.11.1", "eu-baseline 2026.11.1", "pl 2026.11.1"}
+        assert set(trace["compliance"]["packs_in_force"]) == {"default 2026.11.1", "first-steps 2026.12.1", "eu-baseline 2026.11.1", "pl 2026.12.1"}
 
 
 # --- pack loading errors -------------------------------------------------------------------

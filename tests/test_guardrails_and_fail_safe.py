@@ -43,7 +43,7 @@ STOP_FLAGS = {
     "legal.deceased": "deceased",
     "legal.dispute": "dispute",
 }
-CONTACTING = ("SEND_REMINDER", "CALL", "OFFER_PAYMENT_PLAN", "OFFER_SETTLEMENT", "FINAL_NOTICE")
+CONTACTING = ("SEND_REMINDER", "CONFIRM_ARRANGEMENT", "SEND_NOTICE", "CALL", "OFFER_PAYMENT_PLAN", "OFFER_SETTLEMENT", "FINAL_NOTICE")
 CHANNELS = ("sms", "email", "phone", "letter", "push")
 ELECTRONIC = frozenset({"sms", "email", "push"})
 ALL_CONSENTS = {name: True for name in CHANNELS}

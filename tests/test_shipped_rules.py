@@ -20,6 +20,7 @@ def test_every_shipped_reason_is_in_english_and_polish() -> None:
 
 def test_the_shipped_packs_cover_the_promised_jurisdictions() -> None:
     packs = {pack.name: pack for pack in build_engine(REPO / "rules").compliance.packs}
-    assert set(packs) == {"default", "eu-baseline", "pl", "us", "us-ma", "gb", "ie"}
+    assert set(packs) == {"default", "first-steps", "eu-baseline", "pl", "us", "us-ma", "gb", "ie"}
+    assert packs["first-steps"].countries is None and not packs["first-steps"].fallback  # everywhere, always
     assert packs["default"].fallback and packs["us-ma"].regions == frozenset({"MA"})
     assert {"PL", "DE", "IE", "NO"} <= packs["eu-baseline"].countries  # type: ignore[operator]

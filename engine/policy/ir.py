@@ -12,7 +12,7 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Union
 
-from engine.vocabulary import Action, Channel, Outcome
+from engine.vocabulary import Action, Channel, Outcome, PaymentMethod
 
 Scalar = Union[bool, int, str, Decimal]
 COMPARISONS = ("eq", "neq", "lt", "lte", "gt", "gte")
@@ -117,6 +117,7 @@ class Policy:
     source_files: tuple[str, ...] = field(default=())
     experiments: tuple[Experiment, ...] = ()
     offer_limits: tuple[OfferLimit, ...] = ()
+    posting_grace: tuple[tuple[PaymentMethod, int], ...] = ()  # business days, by payment method; others: the defaults
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,44 @@ class Replace:
 
 
 @dataclass(frozen=True)
+class Step:
+    """A contact that was made and delivered: one of `actions` or `templates`
+    (neither named: any outbound contact)."""
+
+    actions: frozenset[Action] = frozenset()
+    templates: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Instead:
+    """The step taken in place of an action whose prerequisite was never delivered."""
+
+    action: Action
+    channels: tuple[Channel, ...]
+    template: str | None = None
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Before one of `actions` (or any contacting action, with `contacting`), the
+    `delivered` step must have been delivered at least `days` local days ago.
+    Never delivered: `instead` is taken in its place (none: the candidate is
+    removed); delivered too recently: the candidate waits."""
+
+    actions: frozenset[Action]
+    contacting: bool
+    delivered: Step
+    days: int
+    instead: Instead | None = None
+
+    def applies_to(self, action: Action) -> bool:
+        return action in self.actions or (self.contacting and action.contacts)
+
+
+@dataclass(frozen=True)
 class GuardRule:
-    """A compliance rule: when its condition holds, it blocks, routes or replaces."""
+    """A compliance rule: when its condition holds, it blocks, routes, replaces,
+    requires an earlier step, or names disclosures a contact must carry."""
 
     id: str  # "<pack>/<rule id>"
     condition: Condition
@@ -193,6 +230,8 @@ class GuardRule:
     block: Block | None = None
     route: Action | None = None  # the decision becomes this (non-contacting) action
     replace: Replace | None = None
+    requires: Requirement | None = None
+    disclose: tuple[str, ...] = ()  # codes for the caller's renderer, when the decision contacts
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ def load_strategy(directory: Path) -> Policy:
     if len({experiment.id for experiment in experiments}) != len(experiments):
         raise PolicyError([PolicyProblem(str(files[0]), 1, 1, "an experiment id is declared twice")])
     limits = tuple(offer_limit(item, first.policy) for _, spec, _ in parsed for item in spec.offer_limits)
-    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits)
+    grace = tuple(sorted({method: days for _, spec, _ in parsed for method, days in spec.posting_grace.items()}.items()))
+    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits, grace)
 
 
 def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from engine.vocabulary import Action, Channel, Outcome
+from engine.vocabulary import Action, Channel, Outcome, PaymentMethod
 
 RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
 TEMPLATE = r"^[a-z0-9][a-z0-9_.-]{0,79}$"
@@ -106,6 +106,9 @@ class PolicyFile(_Spec):
     templates: list[str] | None = Field(default=None, description="the message templates the callers know; when given, rules may name only these")
     experiments: list[ExperimentSpec] = Field(default_factory=list)
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list, description="strategy-wide caps on offers")
+    posting_grace: dict[PaymentMethod, Annotated[int, Field(ge=0, le=10)]] = Field(
+        default_factory=dict, description="business days a payment by each method may take to reach the books before an instalment counts as missed"
+    )
     rules: list[RuleSpec] = Field(min_length=1)
 
 
@@ -182,6 +185,41 @@ class ReplaceSpec(_Spec):
     with_: Action = Field(alias="with")
 
 
+class StepSpec(_Spec):
+    """A contact that was delivered: one of these actions or templates (neither: any outbound contact)."""
+
+    actions: list[Action] = Field(default_factory=list)
+    templates: list[str] = Field(default_factory=list)
+
+
+class InsteadSpec(_Spec):
+    action: Action = Field(description="the step to take instead; it contacts the debtor")
+    channel: list[Channel] = Field(min_length=1, description="its channels, in order of preference")
+    template: str | None = Field(default=None, pattern=TEMPLATE)
+
+    @model_validator(mode="after")
+    def _contacts(self) -> InsteadSpec:
+        if not self.action.contacts:
+            raise ValueError(f"{self.action.value} contacts nobody; `instead` names the step that must reach the debtor first")
+        return self
+
+
+class RequiresSpec(_Spec):
+    """An action allowed only once an earlier step was delivered, at least `days_before` days ago."""
+
+    actions: list[Action] = Field(default_factory=list, description="the actions this applies to")
+    contacting: bool = Field(default=False, description="applies to every action that reaches the debtor")
+    delivered: StepSpec = Field(description="the earlier step that must have been delivered")
+    days_before: int = Field(default=0, ge=0, le=365, description="at least this many days before (0: any time before)")
+    instead: InsteadSpec | None = Field(default=None, description="taken in place of the action when the step was never delivered; absent: the action is removed")
+
+    @model_validator(mode="after")
+    def _something(self) -> RequiresSpec:
+        if not (self.actions or self.contacting):
+            raise ValueError("`requires` names the `actions` it applies to, or `contacting: true`")
+        return self
+
+
 class GuardRuleSpec(_Spec):
     id: str = Field(pattern=RULE_ID)
     description: str | None = None
@@ -189,12 +227,14 @@ class GuardRuleSpec(_Spec):
     block: BlockSpec | None = None
     route: Action | None = Field(default=None, description="the decision becomes this action, which must not contact")
     replace: ReplaceSpec | None = None
+    requires: RequiresSpec | None = None
+    disclose: list[Annotated[str, Field(pattern=TEMPLATE)]] | None = Field(default=None, description="disclosures a contact must carry, as codes for the caller's renderer")
     reason: Reason
 
     @model_validator(mode="after")
     def _one_effect(self) -> GuardRuleSpec:
-        if sum(effect is not None for effect in (self.block, self.route, self.replace)) != 1:
-            raise ValueError("a compliance rule has exactly one of `block`, `route` or `replace`")
+        if sum(effect is not None for effect in (self.block, self.route, self.replace, self.requires, self.disclose)) != 1:
+            raise ValueError("a compliance rule has exactly one of `block`, `route`, `replace`, `requires` or `disclose`")
         for action in [self.route] if self.route else [self.replace.with_] if self.replace else []:
             if action.contacts:
                 raise ValueError(f"{action.value} contacts the debtor; compliance may only route to a step that does not")

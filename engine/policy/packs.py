@@ -13,7 +13,7 @@ from pathlib import Path
 import pycountry
 
 from engine.errors import PolicyError, PolicyProblem
-from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Pack, QuietRule, Replace, Source
+from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Instead, Pack, QuietRule, Replace, Requirement, Source, Step
 from engine.policy.loader import content_hash, offer_limit, parse_file, policy_files
 from engine.policy.model import GuardRuleSpec, PackFile, Reason
 from engine.policy.yaml_source import SourceMap
@@ -84,7 +84,15 @@ def load_pack(path: Path) -> Pack:
 def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: Source) -> GuardRule:
     block = spec.block and Block(spec.block.contacting, frozenset(spec.block.actions), frozenset(spec.block.channels))
     replace = spec.replace and Replace(frozenset(spec.replace.actions), spec.replace.with_)
-    return GuardRule(f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, replace=replace)
+    requires = None
+    if spec.requires:
+        item = spec.requires
+        instead = item.instead and Instead(item.instead.action, tuple(dict.fromkeys(item.instead.channel)), item.instead.template)
+        step = Step(frozenset(item.delivered.actions), frozenset(item.delivered.templates))
+        requires = Requirement(frozenset(item.actions), item.contacting, step, item.days_before, instead)
+    return GuardRule(
+        f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, replace=replace, requires=requires, disclose=tuple(spec.disclose or ())
+    )
 
 
 def _texts(reason: Reason) -> dict[str, str]:
