@@ -70,6 +70,7 @@ def case(
     payment: dict[str, Any] | None = None,
     prior_contacts: list[dict[str, Any]] | None = None,
     language: str = "en",
+    arrangements: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A Warsaw retail debtor who consented to every channel, unless told otherwise."""
     data: dict[str, Any] = {
@@ -86,6 +87,7 @@ def case(
         "payment": payment or {},
         "prior_contacts": prior_contacts or [],
         "language": language,
+        "arrangements": arrangements or [],
     }
     if preferred_channel:
         data["preferred_channel"] = preferred_channel
@@ -101,8 +103,23 @@ def chosen(decision: Decision) -> str:
     return decision.reasons[0].code
 
 
+def plan(*due: str, paid: int = 0, agreed_days_ago: int = 40, method: str = "card") -> list[dict[str, Any]]:
+    """A plan of 100 per instalment, the first `paid` instalments paid on their dates."""
+    agreed = AS_OF - timedelta(days=agreed_days_ago)
+    payments = [{"amount": "100.00", "paid_at": f"{day}T08:00:00+01:00", "method": method} for day in due[:paid]]
+    schedule = [{"due_date": day, "amount": "100.00"} for day in due]
+    return [{"arrangement_id": "p-1", "type": "instalment_plan", "agreed_at": agreed.isoformat(), "method": method, "schedule": schedule, "payments": payments}]
+
+
+CONFIRMED = [{"channel": "letter", "outcome": "delivered", "action": "CONFIRM_ARRANGEMENT", "at": (AS_OF - timedelta(days=30)).isoformat()}]
+
 # One case per shipped rule, built so that this rule is the one that decides it.
 RULE_CASES: dict[str, dict[str, Any]] = {
+    "arrangement-confirmation": case(arrangements=plan("2026-12-10", agreed_days_ago=1)),
+    "arrangement-payment-in-flight": case(arrangements=plan("2026-10-20", "2026-11-20", "2026-12-20", paid=1, method="bank_transfer"), prior_contacts=CONFIRMED),
+    "instalment-courtesy-reminder": case(arrangements=plan("2026-10-26", "2026-11-26", paid=1), prior_contacts=CONFIRMED),
+    "arrangement-performing-hold": case(arrangements=plan("2026-10-26", "2026-12-26", paid=1), prior_contacts=CONFIRMED),
+    "missed-instalment-kind-follow-up": case(arrangements=plan("2026-10-26", "2026-11-16", "2026-12-26", paid=1), prior_contacts=CONFIRMED),
     "deceased-route-to-estate-team": case(legal={"deceased": True}),
     "bankruptcy-route-to-insolvency-team": case(legal={"bankruptcy": True}),
     "attorney-route-to-legal-liaison": case(legal={"attorney_represented": True}),
@@ -154,7 +171,7 @@ RULE_CASES: dict[str, dict[str, Any]] = {
 
 
 def test_policy_is_the_default_strategy_with_enough_rules(policy: Policy) -> None:
-    assert (policy.name, policy.version) == ("default-strategy", "2026.11.1")
+    assert (policy.name, policy.version) == ("default-strategy", "2026.12.1")
     assert len(policy.rules) >= 25
 
 
