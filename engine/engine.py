@@ -12,9 +12,9 @@ from engine.compliance import Compliance, ScopedRule
 from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
+from engine.errors import PolicyError, PolicyProblem
 from engine.facts import EXPERIMENT_PREFIX, CaseContext, derive
 from engine.history import last_delivered, local_days_between
-from engine.errors import PolicyError, PolicyProblem
 from engine.matching import MatcherFault, make_matcher
 from engine.matching.durable_form import RuleSetTooLarge
 from engine.offers import offer_bounds
@@ -117,9 +117,13 @@ class StrategyEngine:
         unmet = _unmet(rule, context, [guard for guard in requirements if guard.id not in replacing])
         if unmet:
             guard, last = unmet
+            need = guard.requires
+            assert need is not None
             text = _text(guard.reason, context.snapshot.language)
+            if last is not None:  # delivered, but too recently: the candidate waits
+                text += f" ({local_days_between(last, context.as_of, context.zones)} of {need.days} days have passed.)"
             vetoes.append(Veto(rule.id, guard.id, text))
-            if last is None and guard.requires.instead:  # type: ignore[union-attr]
+            if last is None and need.instead:
                 return self._try(_instead(guard, rule), context, fired, vetoes, blocks, requirements, replacing | {guard.id})
             return None
         if not rule.action.contacts:
