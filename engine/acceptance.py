@@ -12,7 +12,7 @@ from engine.registry import Check
 
 
 def lint_errors(rules_dir: Path, engine: StrategyEngine) -> list[str]:
-    errors = [finding for finding in lint_policy(engine.policy) if finding.severity == "error"]
+    errors = [finding for finding in lint_policy(engine.policy, engine.compliance.packs) if finding.severity == "error"]
     return [f"lint: {format_findings(errors)}"] if errors else []
 
 

@@ -1,7 +1,7 @@
 """The analyst's command line.
 
     collection-strategy check [--rules rules/]           load, report every problem with file:line
-    collection-strategy lint [--rules rules/]            rules that never fire or never win, ties, gaps
+    collection-strategy lint [--rules rules/]            rules that never fire or never win, ties, gaps, legal steps without a final notice
     collection-strategy test [--rules rules/]            the policy tests beside the rules
     collection-strategy explain CASE.json [--as-of ...]  one decision with its whole trace
     collection-strategy simulate CASES [--compare DIR]   a portfolio's decisions, and what a change moves

@@ -25,9 +25,15 @@ Findings:
   overlap-same-priority  (warning) two rules of equal priority can both match one
                                    case and do different things: the id decides
   gaps                   (warning) days-past-due x segment x amount cells no rule reaches
+  legal-without-final-notice (error)   a path to LEGAL_REVIEW that does not require a
+                                   delivered FINAL_NOTICE first (engine/lint_steps.py)
+  final-notice-without-contact (warning) a path to FINAL_NOTICE that does not require
+                                   an earlier delivered contact (engine/lint_steps.py)
+  not-checked            (info)    a strategies directory was linted without its compliance
+                                   packs, so the order of the ladder was not checked
   too-complex            (info)    a condition too large to analyse exactly, or a
                                    check stopped at its work budget
-  load                   (error)   the policy does not load at all
+  load                   (error)   the policy (or a compliance pack) does not load at all
 """
 
 from __future__ import annotations
@@ -45,8 +51,9 @@ from engine.errors import PolicyError
 from engine.explain import describe, plain
 from engine.facts import FactSpec, FactType, fact_spec
 from engine.pattern_analysis import admits_text_outside
-from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule
+from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Pack, Policy, Rule
 from engine.policy.loader import load_strategy
+from engine.policy.packs import load_packs
 from engine.policy.patterns import PatternError, compile_pattern
 from engine.vocabulary import Action
 
@@ -55,6 +62,7 @@ MAX_CONJUNCTS = 256  # a rule whose condition expands past this is not analysed
 MAX_PIECES = 4096  # pieces of an uncovered remainder; past this coverage is not claimed
 SHOWN_VALUES = 12  # values named in a message; an `in` list of thousands is summarised
 STRATEGY_DIR = "strategies"
+COMPLIANCE_DIR = "compliance"
 
 
 @dataclass(frozen=True)
@@ -504,8 +512,9 @@ def _finding(rule: Rule, severity: Severity, code: str, message: str) -> Finding
 Analysed = list[tuple[Rule, "list[Box] | None"]]
 
 
-def lint_policy(policy: Policy) -> list[Finding]:
-    """Every finding for one loaded policy, in file and line order.
+def lint_policy(policy: Policy, packs: Sequence[Pack] | None = None) -> list[Finding]:
+    """Every finding for one loaded policy, in file and line order; with the compliance
+    packs in force beside it (None: not known), also the order of the ladder.
 
     Each step has a work budget (MAX_CONDITION_WORK per condition, MAX_WORK for
     all conditions and for each check across rules): past it, lint says so in a
@@ -523,6 +532,11 @@ def lint_policy(policy: Policy) -> list[Finding]:
     findings += _bounded(_shadowed, policy, analysed, "whether a rule is never chosen (`shadowed`)")
     findings += _bounded(_same_priority, policy, analysed, "equal-priority overlaps")
     findings += _bounded(_gaps, policy, analysed, "uncovered cells (`gaps`)")
+    if packs is not None:
+        from engine.lint_steps import ladder_findings  # it builds on this module's analysis
+
+        ladder = functools.partial(ladder_findings, packs=packs)
+        findings += _bounded(ladder, policy, analysed, "the order of the ladder (`legal-without-final-notice`, `final-notice-without-contact`)")
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda item: (item.file, item.line, order[item.severity], item.code))
 
@@ -810,12 +824,36 @@ def strategy_dir(path: Path) -> Path:
 
 
 def lint_files(rules_dir: Path) -> list[Finding]:
-    """Load the rules directory's strategy and lint it; a load failure is an error finding each."""
+    """Load the rules directory's strategy and compliance packs (those of compliance/, as
+    the engine does) and lint them; a load failure is an error finding each. Given a
+    strategies directory itself, the packs are unknown: the ladder's order is not checked."""
     try:
         policy = load_strategy(strategy_dir(rules_dir))
     except PolicyError as error:
-        return [Finding("error", problem.file, problem.line, problem.rule_id, "load", problem.message) for problem in error.problems]
-    return lint_policy(policy)
+        return _load_findings(error)
+    if not (rules_dir / STRATEGY_DIR).is_dir():
+        return lint_policy(policy) + _not_checked(policy)
+    try:
+        packs = load_packs(rules_dir / COMPLIANCE_DIR)
+    except PolicyError as error:  # the strategy is still worth linting; the engine would not load
+        return lint_policy(policy) + _load_findings(error)
+    return lint_policy(policy, packs)
+
+
+def _load_findings(error: PolicyError) -> list[Finding]:
+    return [Finding("error", problem.file, problem.line, problem.rule_id, "load", problem.message) for problem in error.problems]
+
+
+def _not_checked(policy: Policy) -> list[Finding]:
+    steps = [rule.id for rule in policy.rules if rule.action in (Action.LEGAL_REVIEW, Action.FINAL_NOTICE)]
+    if not steps:
+        return []
+    return [Finding("info", _policy_file(policy), 1, None, "not-checked", (
+        f"lint was given a strategies directory, so it did not read the compliance packs: whether {'rule' if len(steps) == 1 else 'the rules'} "
+        f"{', '.join(f'`{step}`' for step in steps[:SHOWN_VALUES])}{' and others' if len(steps) > SHOWN_VALUES else ''} "
+        f"{'comes' if len(steps) == 1 else 'come'} only after a delivered final notice or an earlier contact was not checked. "
+        "Lint the rules directory (the one holding strategies/ and compliance/)."
+    ))]
 
 
 def format_findings(findings: Sequence[Finding]) -> str:
@@ -839,7 +877,7 @@ def run_lint(rules: Path, strict: bool = False) -> int:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `lint [--rules rules/] [--strict]`; the parsed args carry `func(args) -> exit code`."""
-    parser = subparsers.add_parser("lint", help="find rules that never fire or never win, ties, and uncovered cases")
+    parser = subparsers.add_parser("lint", help="find rules that never fire or never win, ties, uncovered cases, and legal steps without a final notice")
     parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory (with strategies/) or a strategies directory")
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
     parser.set_defaults(func=lambda args: run_lint(args.rules, args.strict))
