@@ -1,11 +1,16 @@
 """Benchmarks: every figure beside a baseline measured in the same run.
 
-    python bench/run.py [--cases N] [--seconds S] [--workers W] [--skip-grpc]
+    python bench/run.py [--cases N] [--rounds R] [--repeat K] [--seconds S] [--workers W] [--skip-grpc]
 
 1. In process: decisions per second through the whole engine with the
    durable_rules matcher, beside the same compiled policy evaluated as plain
    Python predicates (the floor for Python here), and the matchers alone.
-2. gRPC: unary Decide (requests/s, p50, p99), DecideBatch (1,000 cases per
+2. Arrangements and history: the time per decision of a case with an active
+   instalment plan and 20 prior contacts, beside the same case with neither,
+   in R interleaved rounds of K decisions each (the order alternating between
+   rounds); the ratio of each round, min / median / max, for the whole engine
+   and for the facts alone.
+3. gRPC: unary Decide (requests/s, p50, p99), DecideBatch (1,000 cases per
    call) and DecideStream (decisions/s) against the real server, beside a bare
    server answering constants with the same workers and message options.
 The machine is noisy: compare the ratios, which are measured minutes apart at most.
@@ -21,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -69,6 +74,86 @@ def in_process(cases: int) -> None:
     for label, figures in (("whole engine, us per decision", whole), ("matching only (strategy + packs), us", matching)):
         print(f"{label:34}{figures['durable'] * 1e6:>16.1f}{figures['python'] * 1e6:>16.1f}{figures['durable'] / figures['python']:>7.2f}x")
     print(f"{'whole engine, decisions/s':34}{1 / whole['durable']:>16,.0f}{1 / whole['python']:>16,.0f}")
+
+
+# --- arrangements and history -----------------------------------------------------
+
+
+# Neither an arrangement nor a contact: 75 days past due, 1,200 PLN.
+PLAIN_CASE: dict[str, Any] = {
+    "case_id": "bench-plain", "country": "PL", "time_zone": "Europe/Warsaw", "amount_due": "1200.00", "currency": "PLN", "days_past_due": 75,
+    "segment": "retail", "product": "personal_loan", "language": "pl", "consents": {"sms": True, "email": True, "phone": True, "letter": True},
+}
+# The contacts of the same case: the ladder up to the call it agreed a plan in, the
+# confirmation, courtesy reminders and the debtor's own calls; (days ago, channel,
+# action, template, outcome, delivery, direction).
+_HISTORY = (
+    (74, "sms", "SEND_REMINDER", "reminder-general", "delivered", "delivered", "outbound"),
+    (70, "email", "SEND_REMINDER", "reminder-soft", "delivered", "delivered", "outbound"),
+    (66, "email", "SEND_REMINDER", "reminder-soft", "failed", "bounced", "outbound"),
+    (62, "sms", "SEND_REMINDER", "reminder-soft", "delivered", "delivered", "outbound"),
+    (58, "email", "SEND_REMINDER", "reminder-firm", "delivered", "delivered", "outbound"),
+    (57, "phone", "CALL", "call-personal", "no_answer", None, "outbound"),
+    (56, "phone", "CALL", "call-personal", "no_answer", None, "outbound"),
+    (55, "letter", "SEND_REMINDER", "reminder-firm", "delivered", "delivered", "outbound"),
+    (54, "phone", "CALL", "call-personal", "right_party_contact", "callback_requested", "outbound"),
+    (53, "phone", None, None, "right_party_contact", None, "inbound"),
+    (52, "phone", "CALL", "call-personal", "refused", "delivered", "outbound"),
+    (51, "email", "OFFER_PAYMENT_PLAN", "plan-offer", "delivered", "delivered", "outbound"),
+    (50, "phone", "OFFER_PAYMENT_PLAN", "plan-offer", "promise_to_pay", "delivered", "outbound"),
+    (49, "email", "CONFIRM_ARRANGEMENT", "arrangement-confirmation", "delivered", "delivered", "outbound"),
+    (42, "sms", "SEND_REMINDER", "instalment-due-soon", "delivered", "delivered", "outbound"),
+    (38, "email", None, None, "right_party_contact", None, "inbound"),
+    (12, "sms", "SEND_REMINDER", "instalment-due-soon", "failed", "failed", "outbound"),
+    (12, "email", "SEND_REMINDER", "instalment-due-soon", "delivered", "delivered", "outbound"),
+    (9, "phone", None, None, "right_party_contact", None, "inbound"),
+    (3, "email", None, None, "promise_to_pay", None, "inbound"),
+)
+
+
+def planned_case() -> dict[str, Any]:
+    """The plain case with an instalment plan agreed 50 days ago (six of 200 PLN, monthly
+    from 40 days ago; the two due so far paid on time, the next due in 20 days) and 20 contacts."""
+    agreed = AS_OF - timedelta(days=50)
+    contacts = []
+    for days_ago, channel, action, template, outcome, delivery, direction in _HISTORY:
+        contact = {"channel": channel, "at": (AS_OF - timedelta(days=days_ago, hours=2)).isoformat(), "outcome": outcome, "direction": direction}
+        contact.update({key: value for key, value in (("action", action), ("template", template), ("delivery", delivery)) if value})
+        contacts.append(contact)
+    due = [(agreed + timedelta(days=10 + 30 * index)).date() for index in range(6)]
+    plan = {
+        "arrangement_id": "bench-plan-1", "type": "instalment_plan", "agreed_at": agreed.isoformat(), "agreed_on": "phone", "method": "card",
+        "schedule": [{"due_date": day.isoformat(), "amount": "200.00"} for day in due],
+        "payments": [{"amount": "200.00", "paid_at": f"{day - timedelta(days=1)}T12:00:00+00:00", "method": "card"} for day in due[:2]],
+    }
+    return {**PLAIN_CASE, "case_id": "bench-plan", "prior_contacts": contacts, "arrangements": [plan]}
+
+
+def arrangement_cost(rounds: int, repeat: int) -> None:
+    engine = build_engine(ROOT / "rules")
+    grace = dict(engine.policy.posting_grace)
+    cases = {"plan": parse_snapshot(planned_case(), AS_OF), "neither": parse_snapshot(PLAIN_CASE, AS_OF)}
+    facts = derive(cases["plan"], AS_OF, grace).facts
+    assert facts["arrangement.state"] == "performing" and facts["arrangement.active"] and len(cases["plan"].prior_contacts) == 20, facts
+    work: dict[str, Callable[[Any], Any]] = {"decide": lambda snapshot: engine.decide(snapshot, AS_OF), "derive": lambda snapshot: derive(snapshot, AS_OF, grace)}
+    for snapshot in cases.values():  # warm caches (holiday calendars, zones)
+        per_item_seconds([snapshot] * 200, work["decide"])
+    seconds: dict[tuple[str, str], list[float]] = {(step, name): [] for step in work for name in cases}
+    for index in range(rounds):
+        order = list(cases.items()) if index % 2 == 0 else list(cases.items())[::-1]  # neither goes first every other round
+        for step, run in work.items():
+            for name, snapshot in order:
+                seconds[(step, name)].append(per_item_seconds([snapshot] * repeat, run))
+    decided = {name: engine.decide(snapshot, AS_OF) for name, snapshot in cases.items()}
+    print(f"\n== Arrangements and history: one case with an active instalment plan and 20 prior contacts, beside the same case with neither; {rounds} interleaved rounds of {repeat:,} decisions")
+    for name, decision in decided.items():
+        channel = f" on {decision.channel.value}" if decision.channel else ""
+        print(f"   {name:8} decided {decision.action}{channel} by {decision.reasons[0].code}")
+    print(f"{'':34}{'plan+20 contacts':>18}{'neither':>10}   ratio min / median / max")
+    for step, label in (("decide", "whole engine, us per decision"), ("derive", "facts only (derive), us")):
+        ratios = sorted(with_plan / alone for with_plan, alone in zip(seconds[(step, "plan")], seconds[(step, "neither")]))
+        medians = [statistics.median(seconds[(step, name)]) * 1e6 for name in cases]
+        print(f"{label:34}{medians[0]:>18.1f}{medians[1]:>10.1f}   {ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}")
 
 
 # --- gRPC ---------------------------------------------------------------------------
@@ -161,7 +246,12 @@ def batch_load(port: int, cases: list[pb.CaseSnapshot], calls: int) -> float:
             channel.close()
 
 
-def stream_load(port: int, cases: list[pb.CaseSnapshot], count: int, streams: int = 8) -> float:
+# A worker admits half its threads (4 of 8 by default) as open streams, and the
+# kernel may put every connection on one worker: no more streams than that.
+STREAMS = 4
+
+
+def stream_load(port: int, cases: list[pb.CaseSnapshot], count: int, streams: int = STREAMS) -> float:
     as_of = timestamp_pb2.Timestamp()
     as_of.FromDatetime(AS_OF)
 
@@ -205,19 +295,22 @@ def over_grpc(workers: int, seconds: float, in_flight: int) -> None:
     print(f"{'Decide p50 ms':34}{real['unary'][1]:>12.1f}{bare['unary'][1]:>12.1f}")
     print(f"{'Decide p99 ms':34}{real['unary'][2]:>12.1f}{bare['unary'][2]:>12.1f}")
     print(f"{'DecideBatch (1000/call) decisions/s':34}{real['batch']:>12,.0f}{bare['batch']:>12,.0f}{real['batch'] / bare['batch']:>8.2f}")
-    print(f"{'DecideStream decisions/s':34}{real['stream']:>12,.0f}{bare['stream']:>12,.0f}{real['stream'] / bare['stream']:>8.2f}")
+    print(f"{f'DecideStream ({STREAMS} streams) decisions/s':34}{real['stream']:>12,.0f}{bare['stream']:>12,.0f}{real['stream'] / bare['stream']:>8.2f}")
     print(f"{'bulk over unary (engine)':34}{'batch':>12}{real['batch'] / real['unary'][0]:>11.1f}x   stream {real['stream'] / real['unary'][0]:.1f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the arrangements and history comparison")
+    parser.add_argument("--repeat", type=int, default=2000, help="decisions of each case per round")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each unary load")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--skip-grpc", action="store_true")
     args = parser.parse_args()
     in_process(args.cases)
+    arrangement_cost(args.rounds, args.repeat)
     if not args.skip_grpc:
         over_grpc(args.workers, args.seconds, args.in_flight)
 

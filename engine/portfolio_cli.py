@@ -3,9 +3,13 @@
     collection-strategy portfolio --count 20000 --seed 7 --as-of 2026-11-24T10:00:00+01:00 --out cases.jsonl
 
 The cases come from engine.portfolio.synthetic_portfolio (deterministic for a
-seed). `--invalid-share` spoils that share of them on purpose, one field each,
-so that the handling of bad input can be seen in a simulation. A `.csv` output
-is written in the flat columns of docs/simulate.md (without contact histories).
+seed): contact histories that follow a collection ladder stage by stage, with
+delivery statuses, and arrangements (promises, plans) kept, missed or broken;
+docs/simulate.md ("The synthetic portfolio") lists the calibration.
+`--invalid-share` spoils that share of them on purpose, one field each, so that
+the handling of bad input can be seen in a simulation. A `.csv` output is
+written in the flat columns of docs/simulate.md (without contact histories and
+arrangements, which are lists).
 """
 
 from __future__ import annotations
@@ -84,10 +88,20 @@ def _write_csv(cases: list[dict[str, Any]], out: Path) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `portfolio` to the `collection-strategy` command line."""
-    parser = subparsers.add_parser("portfolio", help="write a synthetic portfolio of cases (JSON Lines, or CSV by the .csv suffix) for simulate")
+    parser = subparsers.add_parser(
+        "portfolio",
+        help="write a synthetic portfolio of cases (JSON Lines, or CSV by the .csv suffix) for simulate",
+        description=(
+            "A synthetic consumer book, deterministic for a seed: contact histories that follow the ladder stage by stage "
+            "(2 to 4 attempts per 30 days early, 6 to 7 mid-stage, with each stage's action and template, some bounced or failed, "
+            "mostly on email and SMS, some inbound) and, for about 17% of cases, an arrangement (plans and promises, most "
+            "performing, some missed or broken, a few completed or cancelled). Every case is valid at --as-of. "
+            "The calibration is in docs/simulate.md, 'The synthetic portfolio'."
+        ),
+    )
     parser.add_argument("--count", type=int, required=True, help="how many cases")
     parser.add_argument("--seed", type=int, default=7, help="the same seed gives the same cases (default: 7)")
-    parser.add_argument("--as-of", type=instant, help="the instant contact histories and promises are relative to (default: now); simulate at the same instant")
+    parser.add_argument("--as-of", type=instant, help="the instant contact histories and arrangements are relative to (default: now); simulate at the same instant")
     parser.add_argument("--out", type=Path, required=True, help="cases.jsonl or cases.csv")
     parser.add_argument("--invalid-share", type=float, default=0.0, help="share of cases to spoil on purpose, e.g. 0.01 (default: none)")
     parser.set_defaults(func=command)

@@ -1,0 +1,119 @@
+"""Reading a portfolio for `simulate`: JSON Lines (one snapshot per line) or flat CSV.
+
+A JSON line is parsed later, in the worker that decides it; a CSV row becomes a
+snapshot dict here, its text passed on as it is, so the snapshot's own
+validation names a bad cell. The CSV columns follow the snapshot model, so a
+flag added to the snapshot becomes a column by itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import types
+import typing
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple, Union
+
+from pydantic import BaseModel
+
+from engine.snapshot import CaseSnapshot
+
+
+class Invalid(NamedTuple):
+    line: int
+    case_id: str | None
+    field: str
+    problem: str
+
+
+Payload = Union[str, dict[str, Any], Invalid]  # a JSON line, a CSV row made a snapshot dict, or already refused
+
+
+_GROUP_PREFIX = {"consents": "consent_", "gdpr": "gdpr_", "legal": "legal_", "payment": ""}
+ATTRIBUTE_PREFIX = "attr_"
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is Union else (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def csv_columns() -> dict[str, tuple[str, ...]]:
+    """CSV column -> path in the snapshot, derived from the snapshot model so new flags appear by themselves."""
+    columns: dict[str, tuple[str, ...]] = {}
+    for name, spec in CaseSnapshot.model_fields.items():
+        if typing.get_origin(spec.annotation) in (list, dict):  # contacts, arrangements: JSON Lines only; attributes: attr_<name>
+            continue
+        model = _nested_model(spec.annotation)
+        if model is None:
+            columns[name] = (name,)
+            continue
+        prefix = _GROUP_PREFIX.get(name, f"{name}_")
+        for inner in model.model_fields:
+            columns[prefix + inner] = (name, inner)
+    return columns
+
+
+def case_from_row(row: dict[str, str], columns: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """A snapshot dict from a CSV row. Empty cells are left out (the default applies);
+    text is passed on as it is, so the snapshot's own validation names a bad cell."""
+    case: dict[str, Any] = {}
+    for column, text in row.items():
+        if text is None or text.strip() == "":
+            continue
+        if column.startswith(ATTRIBUTE_PREFIX):
+            case.setdefault("attributes", {})[column[len(ATTRIBUTE_PREFIX):]] = text.strip()
+            continue
+        path = columns[column]
+        target = case
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = text.strip()
+    return case
+
+
+def row_from_case(case: dict[str, Any], columns: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """The CSV row of a snapshot dict (prior contacts are not carried)."""
+    row: dict[str, str] = {}
+    for column, path in columns.items():
+        value: Any = case
+        for part in path:
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            row[column] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    for key, value in (case.get("attributes") or {}).items():
+        row[ATTRIBUTE_PREFIX + key] = str(value)
+    return row
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, Payload]]:
+    columns = csv_columns()
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel writes a BOM
+        reader = csv.DictReader(handle)
+        unknown = [name for name in reader.fieldnames or () if name not in columns and not name.startswith(ATTRIBUTE_PREFIX)]
+        if unknown:
+            # A misspelt header would silently drop a flag for every case: refuse the file.
+            raise ValueError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(columns)} and attr_<name>")
+        if "case_id" not in (reader.fieldnames or ()):
+            raise ValueError(f"{path}: the header has no case_id column")
+        for row in reader:
+            line = reader.line_num
+            if None in row:
+                yield line, Invalid(line, row.get("case_id"), "row", "has more cells than the header")
+                continue
+            yield line, case_from_row(row, columns)
+
+
+def _read_json_lines(path: Path) -> Iterator[tuple[int, Payload]]:
+    with path.open(encoding="utf-8") as handle:
+        for line, text in enumerate(handle, start=1):
+            if text.strip():
+                yield line, text  # parsed in the worker, in parallel
+
+
+def read_cases(path: Path) -> Iterator[tuple[int, Payload]]:
+    """(line number, case) for every case of a JSON Lines or CSV file (by its suffix)."""
+    return _read_csv(path) if path.suffix.lower() == ".csv" else _read_json_lines(path)
