@@ -45,7 +45,7 @@ class StrategyEngine:
         try:
             self._matcher = make_matcher(self.matched_rules, backend)
         except RuleSetTooLarge as error:  # say where the rules are, as for any other policy problem
-            sources = {rule.id: rule.source for rule in (*policy.rules, *(rule for pack in packs for rule in pack.rules))}
+            sources = {rule.id: rule.source for rule in policy.rules} | {rule.id: rule.source for pack in packs for rule in pack.rules}
             found = [(rule_id, sources[rule_id]) for rule_id in error.rule_ids if rule_id in sources]
             if not found:
                 raise PolicyError.plain(str(error)) from None

@@ -275,7 +275,7 @@ class Constraint:
         return Constraint(self.absent and other.absent, self.values.meet(other.values))  # type: ignore[arg-type]
 
     def complement(self) -> list[Constraint] | None:
-        pieces = self.values.complement()
+        pieces: Sequence[Values] | None = self.values.complement()
         if pieces is None:
             return None
         if not pieces:
@@ -323,7 +323,7 @@ def _leaf(condition: Compare | Exists | Matches) -> list[Constraint]:
     if isinstance(everything, Interval):
         if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
             raise NotAnalysed(f"{condition.path} compared with {value!r}")
-        shapes = {
+        shapes: dict[str, list[tuple[Number | None, Number | None, bool, bool]]] = {
             "eq": [(value, value, False, False)],
             "neq": [(None, value, False, True), (value, None, True, False)],
             "lt": [(None, value, False, True)],

@@ -88,12 +88,12 @@ def _clamp(draft: _Draft, limit: OfferLimit, reason: str, language: str) -> None
             draft.discount = (low, high)
     if draft.instalments and limit.instalments_max is not None and draft.instalments[1] > limit.instalments_max:
         record("instalments_max", draft.instalments[1], limit.instalments_max)
-        low, high = draft.instalments[0], limit.instalments_max
-        if low > high:
+        fewest, most = draft.instalments[0], limit.instalments_max
+        if fewest > most:
             draft.notes.append(text("offer.no_plan", language, reason=reason))
             draft.instalments = None
         else:
-            draft.instalments = (low, high)
+            draft.instalments = (fewest, most)
     if draft.deferral is not None and limit.max_deferral_days is not None and draft.deferral > limit.max_deferral_days:
         record("max_deferral_days", draft.deferral, limit.max_deferral_days)
         draft.deferral = limit.max_deferral_days

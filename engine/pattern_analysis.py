@@ -110,8 +110,8 @@ def python_re_tree(pattern: str) -> ReTree:
     them, lint analyses no pattern (all stay opaque) and
     tests/test_lint.py::test_python_re_tree_reads_the_private_parser fails loudly.
     """
-    import re._constants as sre  # noqa: PLC0415 - private; isolated here on purpose
-    import re._parser as sre_parser  # noqa: PLC0415
+    import re._constants as sre  # type: ignore[import-not-found]  # noqa: PLC0415 - private; isolated here on purpose; typeshed has no stub for it
+    import re._parser as sre_parser  # type: ignore[import-not-found]  # noqa: PLC0415 - likewise
 
     if _group_depth(pattern) > MAX_GROUP_DEPTH:
         raise ValueError("too deeply nested to parse")

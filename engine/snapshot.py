@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import iso4217
 import pycountry
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from engine.errors import ECHO_CHARACTERS, FieldProblem, InvalidSnapshot, shown
 from engine.vocabulary import Action, ArrangementStatus, ArrangementType, Channel, Delivery, Direction, Outcome, PaymentMethod
@@ -398,7 +399,7 @@ def parse_snapshot(data: dict[str, Any], as_of: datetime) -> CaseSnapshot:
         raise InvalidSnapshot([_problem(item) for item in error.errors()]) from None
 
 
-def _problem(item: dict[str, Any]) -> FieldProblem:
+def _problem(item: ErrorDetails) -> FieldProblem:
     path = ""
     for part in item["loc"]:  # a part may be a caller's key (an unknown field, an attribute)
         name = str(part) if len(str(part)) <= ECHO_CHARACTERS else str(part)[:ECHO_CHARACTERS] + "…"

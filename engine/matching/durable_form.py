@@ -28,7 +28,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from engine.matching import MatchableRule
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Scalar
@@ -143,7 +143,7 @@ def ruleset_definition(rules: Sequence[MatchableRule], derived: DerivedFacts | N
 class RuleSetTooLarge(ValueError):
     """The rules would not fit durable's network: `reason`, for each of `rule_ids`."""
 
-    def __init__(self, reason: str, rule_ids: Sequence[str]):
+    def __init__(self, reason: str, rule_ids: Iterable[str]):
         self.reason = reason
         self.rule_ids = tuple(sorted(rule_ids))
         shown = ", ".join(self.rule_ids[:10]) + (f" and {len(self.rule_ids) - 10} more" if len(self.rule_ids) > 10 else "")

@@ -76,7 +76,7 @@ class DurableMatcher:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._rulesets = [_CRuleset(self._create())]  # one; a list so that the finalizer sees a replacement
-        weakref.finalize(self, _free, self._rulesets).atexit = False
+        weakref.finalize(self, _free, self._rulesets).atexit = False  # type: ignore[misc]  # typeshed gives finalize empty __slots__; atexit is a settable property
 
     def _create(self) -> int:
         try:

@@ -145,7 +145,7 @@ def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap) -
         channels = tuple(dict.fromkeys(then.channel))
     else:
         channels = (then.channel,)
-    reason = {"en": spec.reason} if isinstance(spec.reason, str) else dict(spec.reason)
+    reason: dict[str, str] = {"en": spec.reason} if isinstance(spec.reason, str) else {language: words for language, words in spec.reason.items()}
     return Rule(
         id=spec.id,
         priority=spec.priority,
@@ -171,7 +171,7 @@ def offer_limit(spec: OfferLimitSpec, owner: str) -> OfferLimit:
         id=f"{owner}/{spec.id}",
         segments=frozenset(spec.segments) if spec.segments else None,
         products=frozenset(spec.products) if spec.products else None,
-        reason={"en": spec.reason} if isinstance(spec.reason, str) else dict(spec.reason),
+        reason={"en": spec.reason} if isinstance(spec.reason, str) else {language: words for language, words in spec.reason.items()},
         discount_pct_max=spec.discount_pct_max,
         review_above_discount_pct=spec.review_above_discount_pct,
         instalments_max=spec.instalments_max,

@@ -128,6 +128,10 @@ def _clock(value: Any) -> Any:
 ClockTime = Annotated[time, BeforeValidator(_clock)]
 
 
+def _sunday_only() -> list[Weekday]:
+    return ["sun"]
+
+
 class ContactHoursSpec(_Spec):
     """When contact is lawful in local time, for some or all channels."""
 
@@ -135,7 +139,7 @@ class ContactHoursSpec(_Spec):
     channels: list[Channel] | None = Field(default=None, description="the channels these hours govern; all when absent")
     opens: ClockTime
     closes: ClockTime = Field(description="exclusive")
-    closed_weekdays: list[Weekday] = Field(default_factory=lambda: ["sun"])
+    closed_weekdays: list[Weekday] = Field(default_factory=_sunday_only)
     closed_on_public_holidays: bool = True
     reason: Reason
 

@@ -82,12 +82,12 @@ def load_pack(path: Path) -> Pack:
 
 
 def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: Source) -> GuardRule:
-    block = spec.block and Block(spec.block.contacting, frozenset(spec.block.actions), frozenset(spec.block.channels))
-    replace = spec.replace and Replace(frozenset(spec.replace.actions), spec.replace.with_)
+    block = Block(spec.block.contacting, frozenset(spec.block.actions), frozenset(spec.block.channels)) if spec.block else None
+    replace = Replace(frozenset(spec.replace.actions), spec.replace.with_) if spec.replace else None
     requires = None
     if spec.requires:
         item = spec.requires
-        instead = item.instead and Instead(item.instead.action, tuple(dict.fromkeys(item.instead.channel)), item.instead.template)
+        instead = Instead(item.instead.action, tuple(dict.fromkeys(item.instead.channel)), item.instead.template) if item.instead else None
         step = Step(frozenset(item.delivered.actions), frozenset(item.delivered.templates))
         requires = Requirement(frozenset(item.actions), item.contacting, step, item.days_before, instead)
     return GuardRule(
@@ -96,7 +96,7 @@ def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: So
 
 
 def _texts(reason: Reason) -> dict[str, str]:
-    return {"en": reason} if isinstance(reason, str) else dict(reason)
+    return {"en": reason} if isinstance(reason, str) else {language: words for language, words in reason.items()}
 
 
 def _check_places(spec: PackFile, source: SourceMap) -> None:

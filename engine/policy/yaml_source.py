@@ -123,7 +123,7 @@ class _Refused(Exception):
         self.message = message
 
 
-class _BoundedComposer(_Parser, Composer, Resolver):  # type: ignore[misc, valid-type]
+class _BoundedComposer(_Parser, Composer, Resolver):
     """PyYAML's composer, counting the values each node stands for as it goes."""
 
     def __init__(self, text: str):
