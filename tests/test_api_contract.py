@@ -76,3 +76,32 @@ def test_shipped_policies_validate_against_the_editor_schema() -> None:
     validator = validator_for["strategies"]
     typo = yaml.safe_load("policy: p\nversion: '1'\nrules:\n- {id: a, priority: 1, when: {days_past_du: 3}, then: {action: NO_CONTACT}, reason: x}\n")
     assert any("days_past_du" in error.message for error in validator.iter_errors(typo))
+
+
+def test_every_rpc_of_the_proto_is_served_with_its_own_parsing() -> None:
+    """The service is registered by transport.servicer.add_to_server, not by the generated
+    code: an rpc added to the proto must be added there too, with the request left as
+    bytes (the handler parses it) and the response serialized as the proto says."""
+    import grpc
+
+    from collection_strategy.v1 import collection_strategy_pb2 as pb
+    from transport.servicer import SERVICE_NAME, CollectionStrategyServicer, add_to_server
+
+    registered: dict[str, grpc.RpcMethodHandler] = {}
+
+    class Server:  # records what add_to_server registers
+        def add_generic_rpc_handlers(self, generic: object) -> None:
+            pass
+
+        def add_registered_method_handlers(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+            assert service == SERVICE_NAME
+            registered.update(handlers)
+
+    add_to_server(CollectionStrategyServicer(registry=None, streams=None), Server())  # type: ignore[arg-type]
+    methods = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].methods
+    assert set(registered) == {method.name for method in methods}
+    for method in methods:
+        handler = registered[method.name]
+        assert (handler.request_streaming, handler.response_streaming) == (method.client_streaming, method.server_streaming), method.name
+        assert handler.request_deserializer is None, method.name
+        assert handler.response_serializer == getattr(pb, method.output_type.name).SerializeToString, method.name

@@ -139,6 +139,14 @@ def test_a_registry_started_on_refused_rules_serves_the_version_kept_last(tmp_pa
     restarted = PolicyRegistry(rules, checks=acceptance_checks(), keep=kept)
     assert restarted.current.engine.ref.version == "1"
     assert restarted.last_refusal is not None and "policy tests failed" in restarted.last_refusal.reason
+    # GetPolicy on the restarted worker says what its siblings say: version 1 serves, version 2 was refused.
+    running = start_server(ServerConfig(port=0, rules_dir=rules, reuse_port=False, reload_seconds=0), registry=restarted)
+    try:
+        with grpc.insecure_channel(f"localhost:{running.port}") as channel:
+            answer = pb_grpc.CollectionStrategyServiceStub(channel).GetPolicy(pb.GetPolicyRequest(), timeout=30)
+    finally:
+        running.stop(0)
+    assert answer.policies[0].version == "1" and "policy tests failed" in answer.last_refusal.reason
     assert restarted.reload_if_changed() is None  # the refused files are not tried again
     write(rules, "3", action="CALL")
     assert restarted.reload_if_changed() is True and restarted.current.engine.ref.version == "3"

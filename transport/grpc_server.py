@@ -1,9 +1,19 @@
-"""Build and run one gRPC server process: servicer, health, reflection, graceful stop."""
+"""Build and run one gRPC server process: servicer, health, reflection, graceful stop.
+
+It listens on `bind` only (this machine by default), on a private unix socket
+for the supervisor's probe when asked, and with the limits that keep one caller
+from stopping it: streams bounded and closed when idle (transport.streams),
+requests parsed and refusals bounded by us (transport.errors), connections
+recycled at an age so clients spread over replaced workers.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import signal
+import socket
 import threading
 from concurrent import futures
 from dataclasses import dataclass
@@ -11,19 +21,19 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from collection_strategy.v1 import collection_strategy_pb2 as pb
-from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from engine.acceptance import acceptance_checks
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics
-from transport.servicer import CollectionStrategyServicer
+from transport.servicer import SERVICE_NAME, CollectionStrategyServicer, add_to_server
+from transport.streams import StreamLimits
 
 log = logging.getLogger(__name__)
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+CONNECTION_AGE_GRACE_SECONDS = 600  # calls in flight when a connection reaches its age have this long to finish
+KEEPALIVE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -92,29 +102,101 @@ def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Eve
                 _publish_policy(registry)
 
 
+def _stream_limits(config: ServerConfig) -> StreamLimits:
+    """Streams per worker: fewer than its threads, so a thread is always free for unary calls and health checks."""
+    streams = config.threads // 2 if config.max_streams is None else config.max_streams
+    if not 0 <= streams < config.threads:
+        raise ValueError(f"max_streams must be from 0 to threads - 1 ({config.threads - 1}), so that a thread is always free for unary calls and health checks; got {streams}")
+    if config.stream_idle_seconds <= 0:
+        raise ValueError(f"stream_idle_seconds must be more than 0, got {config.stream_idle_seconds}")
+    return StreamLimits(streams, config.stream_idle_seconds)
+
+
+def _address(bind: str, port: int) -> str:
+    """host:port as gRPC reads it: an IPv6 literal goes in brackets."""
+    host = bind.strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+class PortUnavailable(OSError):
+    """The gRPC port cannot be listened on (in use, or not an address of this machine)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # the sentence alone, without "[Errno 98]"
+
+
+def _why_not_listening(bind: str, port: int) -> PortUnavailable:
+    """grpc only says "failed to bind": ask the operating system why."""
+    host = bind.strip().strip("[]")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return PortUnavailable(error.errno, f"port {port} is already in use on {bind}: stop the other server, or choose another port")
+        if error.errno == errno.EADDRNOTAVAIL:
+            return PortUnavailable(error.errno, f"cannot listen on {bind}: it is not an address of this machine")
+        return PortUnavailable(error.errno, f"cannot listen on port {port} on {bind}: {error.strerror or error}")
+    return PortUnavailable(errno.EADDRINUSE, f"cannot listen on port {port} on {bind}")
+
+
+def _listen(server: grpc.Server, config: ServerConfig) -> int:
+    """Listen on config.bind (and on the probe socket); the port listened on (chosen by the system for port 0)."""
+    address = _address(config.bind, config.port)
+    try:
+        if config.tls_cert and config.tls_key:
+            credentials = grpc.ssl_server_credentials([(config.tls_key.read_bytes(), config.tls_cert.read_bytes())])
+            port = server.add_secure_port(address, credentials)
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError:  # grpc: "Failed to bind to address ..."
+        raise _why_not_listening(config.bind, config.port) from None
+    if config.probe_socket is not None:
+        # Plain: only the supervisor, as the same user, connects (the socket is the owner's only).
+        server.add_insecure_port(f"unix:{config.probe_socket}")
+        os.chmod(config.probe_socket, 0o600)
+    return port
+
+
+def _options(config: ServerConfig) -> list[tuple[str, int]]:
+    return [
+        ("grpc.so_reuseport", 1 if config.reuse_port else 0),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # After this age a connection is asked to go away (GOAWAY, with grpc's
+        # +-10 % jitter); the client reconnects, and so spreads over workers
+        # started since, e.g. one replaced after a crash.
+        ("grpc.max_connection_age_ms", int(config.max_connection_age_seconds * 1000)),
+        # Calls in flight then have this long to finish before the connection
+        # closes: long, as a dialer's stream may run for minutes.
+        ("grpc.max_connection_age_grace_ms", int(CONNECTION_AGE_GRACE_SECONDS * 1000)),
+        # Ping an idle connection now and then, to find clients that went away
+        # without closing it (a crashed host, a dropped NAT entry).
+        ("grpc.keepalive_time_ms", KEEPALIVE_SECONDS * 1000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+    ]
+
+
 def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -> RunningServer:
+    streams = _stream_limits(config)
     keep = LastGoodRules(config.keep_dir) if config.keep_dir else None
     registry = registry or PolicyRegistry(config.rules_dir, checks=acceptance_checks(), keep=keep)
     _publish_policy(registry)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
-        options=[
-            ("grpc.so_reuseport", 1 if config.reuse_port else 0),
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
+        options=_options(config),
     )
-    pb_grpc.add_CollectionStrategyServiceServicer_to_server(CollectionStrategyServicer(registry), server)
+    add_to_server(CollectionStrategyServicer(registry, streams), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    address = f"[::]:{config.port}"
-    if config.tls_cert and config.tls_key:
-        credentials = grpc.ssl_server_credentials([(config.tls_key.read_bytes(), config.tls_cert.read_bytes())])
-        port = server.add_secure_port(address, credentials)
-    else:
-        port = server.add_insecure_port(address)
+    if config.reflection:
+        _add_reflection(server, streams)
+    port = _listen(server, config)
     server.start()
     for service in ("", SERVICE_NAME):
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -122,6 +204,17 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -
     if config.reload_seconds > 0:
         threading.Thread(target=_watch_rules, args=(registry, config.reload_seconds, stopping), name="rules-watcher", daemon=True).start()
     return RunningServer(server, port, health_servicer, registry, stopping)
+
+
+def _add_reflection(server: grpc.Server, streams: StreamLimits) -> None:
+    """Server reflection, its stream under the same limits as DecideStream (it too holds a thread
+    while open) and its messages parsed by us (grpc's parsing hangs on a bad first message)."""
+    servicer = reflection.ReflectionServicer((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME))
+    handler = grpc.stream_stream_rpc_method_handler(
+        streams.guarded(servicer.ServerReflectionInfo, reflection_pb2.ServerReflectionRequest),
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(reflection.SERVICE_NAME, {"ServerReflectionInfo": handler}),))
 
 
 def serve_forever(config: ServerConfig) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
@@ -11,6 +11,7 @@ from collection_strategy.v1 import collection_strategy_pb2 as pb
 from engine.decision import Decision
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.vocabulary import Channel
+from transport.errors import bounded, summary
 
 _CHANNEL_FROM_PROTO = {
     pb.CHANNEL_SMS: "sms",
@@ -27,6 +28,29 @@ _OUTCOME_FROM_PROTO = {
     pb.CONTACT_OUTCOME_PROMISE_TO_PAY: "promise_to_pay",
     pb.CONTACT_OUTCOME_REFUSED: "refused",
     pb.CONTACT_OUTCOME_FAILED: "failed",
+}
+_DIRECTION_FROM_PROTO = {pb.CONTACT_DIRECTION_OUTBOUND: "outbound", pb.CONTACT_DIRECTION_INBOUND: "inbound"}
+_DELIVERY_FROM_PROTO = {
+    pb.DELIVERY_STATUS_DELIVERED: "delivered",
+    pb.DELIVERY_STATUS_BOUNCED: "bounced",
+    pb.DELIVERY_STATUS_FAILED: "failed",
+    pb.DELIVERY_STATUS_WRONG_PARTY: "wrong_party",
+    pb.DELIVERY_STATUS_CHANNEL_REFUSED: "channel_refused",
+    pb.DELIVERY_STATUS_CALLBACK_REQUESTED: "callback_requested",
+}
+_ARRANGEMENT_TYPE_FROM_PROTO = {
+    pb.ARRANGEMENT_TYPE_PROMISE_TO_PAY: "promise_to_pay",
+    pb.ARRANGEMENT_TYPE_INSTALMENT_PLAN: "instalment_plan",
+    pb.ARRANGEMENT_TYPE_SETTLEMENT: "settlement",
+    pb.ARRANGEMENT_TYPE_PAYMENT_HOLIDAY: "payment_holiday",
+}
+_ARRANGEMENT_STATUS_FROM_PROTO = {pb.ARRANGEMENT_STATUS_CANCELLED: "cancelled", pb.ARRANGEMENT_STATUS_COMPLETED: "completed"}
+_PAYMENT_METHOD_FROM_PROTO = {
+    pb.PAYMENT_METHOD_BANK_TRANSFER: "bank_transfer",
+    pb.PAYMENT_METHOD_CARD: "card",
+    pb.PAYMENT_METHOD_DIRECT_DEBIT: "direct_debit",
+    pb.PAYMENT_METHOD_CASH: "cash",
+    pb.PAYMENT_METHOD_OTHER: "other",
 }
 
 
@@ -53,7 +77,7 @@ def _instant(message: Any, field: str) -> datetime | str | None:
     return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 
-def _enum(names: dict[int, str], number: int) -> str | int | None:
+def _enum(names: Mapping[Any, str], number: int) -> str | int | None:
     """An enum's name; None when unset (0); the bare number when this server
     does not know it (a newer client), which validation then refuses by name."""
     return names.get(number, number or None)
@@ -84,19 +108,54 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
             "last_payment_at": _instant(payment, "last_payment_at"),
             "promise_to_pay_date": payment.promise_to_pay_date or None,
         },
-        "prior_contacts": [
-            {
-                "channel": _enum(_CHANNEL_FROM_PROTO, contact.channel),
-                "at": _instant(contact, "at"),
-                "outcome": _enum(_OUTCOME_FROM_PROTO, contact.outcome),
-            }
-            for contact in case.prior_contacts
-        ],
+        "prior_contacts": [_contact_data(contact) for contact in case.prior_contacts],
+        "arrangements": [_arrangement_data(arrangement) for arrangement in case.arrangements],
+        "third_party_collector": case.third_party_collector,
         "attributes": dict(case.attributes),
         "preferred_channel": _enum(_CHANNEL_FROM_PROTO, case.preferred_channel),
         "preferred_hours": {"opens": case.preferred_hours.opens, "closes": case.preferred_hours.closes} if case.HasField("preferred_hours") else None,
         "language": case.language or "en",
     }
+
+
+def _contact_data(contact: pb.PriorContact) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "channel": _enum(_CHANNEL_FROM_PROTO, contact.channel),
+        "at": _instant(contact, "at"),
+        "outcome": _enum(_OUTCOME_FROM_PROTO, contact.outcome),
+        "action": contact.action or None,
+        "template": contact.template or None,
+        "delivery": _enum(_DELIVERY_FROM_PROTO, contact.delivery),
+    }
+    direction = _enum(_DIRECTION_FROM_PROTO, contact.direction)
+    if direction is not None:  # unset: outbound, as before the field existed
+        data["direction"] = direction
+    return data
+
+
+def _arrangement_data(arrangement: pb.Arrangement) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "arrangement_id": arrangement.arrangement_id,
+        "type": _enum(_ARRANGEMENT_TYPE_FROM_PROTO, arrangement.type),
+        "agreed_at": _instant(arrangement, "agreed_at"),
+        "agreed_on": _enum(_CHANNEL_FROM_PROTO, arrangement.agreed_on),
+        "currency": arrangement.currency or None,
+        "schedule": [{"due_date": item.due_date, "amount": item.amount} for item in arrangement.schedule],
+        "payments": [
+            {"amount": item.amount, "paid_at": _instant(item, "paid_at"), "posted_at": _instant(item, "posted_at"), **_method(item.method)}
+            for item in arrangement.payments
+        ],
+        **_method(arrangement.method),
+    }
+    status = _enum(_ARRANGEMENT_STATUS_FROM_PROTO, arrangement.status)
+    if status is not None:  # unset: open, the engine judges it
+        data["status"] = status
+    return data
+
+
+def _method(number: int) -> dict[str, Any]:
+    method = _enum(_PAYMENT_METHOD_FROM_PROTO, number)
+    return {} if method is None else {"method": method}
 
 
 def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -126,6 +185,8 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
         experiment_arm=decision.experiment_arm,
         next_review_at=_timestamp(decision.next_review_at),
         as_of=_timestamp(decision.as_of),
+        required_disclosures=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.required_disclosures],
+        data_warnings=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.data_warnings],
     )
     if decision.window:
         window = decision.window
@@ -163,10 +224,13 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
     return message
 
 
-def case_error(problems: list[FieldProblem], prefix: str = "") -> pb.CaseError:
+def case_error(problems: list[FieldProblem], root: str) -> pb.CaseError:
+    """Why a case of a batch or stream was refused, bounded as a status detail is
+    (transport.errors), so that one bad case cannot swell the answer."""
+    shown = bounded(problems, root)
     return pb.CaseError(
-        message="invalid case: " + "; ".join(f"{prefix}{p.field}: {p.description}" for p in problems),
-        field_violations=[pb.FieldViolation(field=prefix + p.field, description=p.description) for p in problems],
+        message=summary("invalid case: ", shown),
+        field_violations=[pb.FieldViolation(field=p.field, description=p.description) for p in shown],
     )
 
 
@@ -176,7 +240,19 @@ def case_from_data(data: dict[str, Any]) -> pb.CaseSnapshot:
     if message.get("preferred_channel"):
         message["preferred_channel"] = f"CHANNEL_{message['preferred_channel'].upper()}"
     message["prior_contacts"] = [
-        {**contact, "channel": f"CHANNEL_{contact['channel'].upper()}", "outcome": f"CONTACT_OUTCOME_{contact['outcome'].upper()}"}
+        _named(contact, channel="CHANNEL", outcome="CONTACT_OUTCOME", direction="CONTACT_DIRECTION", delivery="DELIVERY_STATUS")
         for contact in data.get("prior_contacts", [])
     ]
+    message["arrangements"] = [
+        {
+            **_named(item, type="ARRANGEMENT_TYPE", status="ARRANGEMENT_STATUS", method="PAYMENT_METHOD", agreed_on="CHANNEL"),
+            "payments": [_named(payment, method="PAYMENT_METHOD") for payment in item.get("payments", [])],
+        }
+        for item in data.get("arrangements", [])
+    ]
     return json_format.ParseDict(message, pb.CaseSnapshot())
+
+
+def _named(data: dict[str, Any], **prefixes: str) -> dict[str, Any]:
+    """Enum values of the engine's plain form ("sms") as the proto's names ("CHANNEL_SMS")."""
+    return {key: f"{prefixes[key]}_{value.upper()}" if key in prefixes and isinstance(value, str) else value for key, value in data.items() if value is not None}

@@ -1,56 +1,68 @@
-"""The CollectionStrategyService servicer: proto in, engine, proto out; nothing more."""
+"""The CollectionStrategyService servicer: proto in, engine, proto out; nothing more.
+
+Requests reach the handlers as bytes and are parsed here (see transport.errors
+for why), so the service is registered with `add_to_server`, not with the
+generated add_..._to_server, whose handlers let grpc parse.
+"""
 
 from __future__ import annotations
 
 import functools
-import logging
 import time
-from typing import Any, Callable, Iterator, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.protobuf.message import Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
-from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from engine.decision import Decision
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.registry import PolicyRegistry
 from engine.snapshot import parse_snapshot
 from transport import metrics
+from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data
+from transport.streams import StreamLimits
 
-log = logging.getLogger(__name__)
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
 MAX_BATCH_CASES = 1000
+# A trace (facts, every rule with why it matched or not) is about 15 KB with the
+# shipped rules, more with larger policies: a whole batch explained did seconds
+# of work and then failed the message limit (4 MiB in a default client, 16 MiB
+# here). Refused up front, above this, rather than stopped part way: the caller
+# learns before any work is done, and the answer does not depend on the policy.
+MAX_EXPLAINED_CASES = 50
 
 
-def _invalid_argument(context: grpc.ServicerContext, message: str, problems: list[FieldProblem]) -> NoReturn:
-    """Abort with INVALID_ARGUMENT and a google.rpc.BadRequest naming each bad field."""
-    detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.BadRequest(
-            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=p.field, description=p.description) for p in problems]
-        )
-    )
-    status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
-    context.abort_with_status(rpc_status.to_status(status))
-    raise AssertionError("abort_with_status raises")  # for type checkers
+def _code(context: grpc.ServicerContext, otherwise: str) -> str:
+    code = context.code()
+    return code.name if isinstance(code, grpc.StatusCode) else otherwise
 
 
-def _observed(method: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Count the call by its final status code and time it."""
+def _finished(context: grpc.ServicerContext) -> str:
+    """The code of a call whose handler returned: OK, unless the caller cancelled meanwhile
+    (grpc's request iterator may then just end, as if the caller had finished sending)."""
+    if context.is_active():
+        return "OK"
+    return "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
+
+
+def _observed(method: str, request_type: type[Message]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Parse the request's bytes, count the call by its final status code and time it."""
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)
-        def observed(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        def observed(self: Any, data: bytes, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
-            code = "OK"
+            code = "UNKNOWN"
             try:
-                return handler(self, request, context)
+                response = handler(self, parse_request(request_type, data, context), context)
+                code = _finished(context)
+                return response
             except Exception:
-                code = context.code().name if context.code() else "UNKNOWN"
+                code = _code(context, "UNKNOWN")  # grpc answers UNKNOWN for an exception it did not expect
                 raise
             finally:
                 metrics.child(metrics.REQUESTS, method, code).inc()
@@ -70,9 +82,12 @@ def _count(decision: Decision) -> None:
         metrics.child(metrics.EXPERIMENT_DECISIONS, experiment, arm, decision.action).inc()
 
 
-class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
-    def __init__(self, registry: PolicyRegistry):
+class CollectionStrategyServicer:
+    """Decide, DecideBatch, DecideStream and GetPolicy; every request arrives as bytes."""
+
+    def __init__(self, registry: PolicyRegistry, streams: StreamLimits):
         self._registry = registry
+        self._streams = streams
 
     def _decide(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, field_prefix: str = "case.") -> pb.Decision:
         """Decide one case; raises InvalidSnapshot with fields named from the request root."""
@@ -85,54 +100,72 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
         _count(decision)
         return decision_to_proto(decision)
 
-    @_observed("Decide")
+    @_observed("Decide", pb.DecideRequest)
     def Decide(self, request: pb.DecideRequest, context: grpc.ServicerContext) -> pb.DecideResponse:
         if not request.HasField("case"):
-            _invalid_argument(context, "case is required", [FieldProblem("case", "is required")])
+            metrics.child(metrics.INVALID_CASES, "Decide").inc()
+            invalid_argument(context, "case is required", [FieldProblem("case", "is required")], "case")
         try:
             return pb.DecideResponse(decision=self._decide(self._registry.current.engine, request.case, request))
         except InvalidSnapshot as error:
-            metrics.INVALID_CASES.labels("Decide").inc()
-            _invalid_argument(context, f"invalid case: {error}", error.problems)
+            metrics.child(metrics.INVALID_CASES, "Decide").inc()
+            invalid_argument(context, summary("invalid case: ", error.problems), error.problems, "case")
 
-    @_observed("DecideBatch")
+    @_observed("DecideBatch", pb.DecideBatchRequest)
     def DecideBatch(self, request: pb.DecideBatchRequest, context: grpc.ServicerContext) -> pb.DecideBatchResponse:
         if len(request.cases) > MAX_BATCH_CASES:
-            _invalid_argument(
+            invalid_argument(
                 context,
                 f"a batch holds at most {MAX_BATCH_CASES} cases; this one has {len(request.cases)}: split it or use DecideStream",
                 [FieldProblem("cases", f"at most {MAX_BATCH_CASES} cases per call, got {len(request.cases)}")],
+            )
+        if request.explain and len(request.cases) > MAX_EXPLAINED_CASES:
+            invalid_argument(
+                context,
+                f"explain is allowed for at most {MAX_EXPLAINED_CASES} cases per batch; this one has {len(request.cases)}: "
+                "explain fewer cases per call, or ask without explain",
+                [FieldProblem("explain", f"at most {MAX_EXPLAINED_CASES} cases per call when true, got {len(request.cases)}")],
             )
         engine = self._registry.current.engine  # one policy version for the whole call, even across a reload
         results = []
         for index, case in enumerate(request.cases):
             if not context.is_active():  # deadline passed or client gone: stop working for nobody
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.cases)} cases")
-            results.append(self._result(engine, case, request, f"cases[{index}]."))
+            results.append(self._result(engine, case, request, f"cases[{index}].", "DecideBatch"))
         return pb.DecideBatchResponse(results=results)
 
-    def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str) -> pb.CaseResult:
+    def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str, method: str) -> pb.CaseResult:
         try:
             return pb.CaseResult(case_id=case.case_id, decision=self._decide(engine, case, request, prefix))
         except InvalidSnapshot as error:
-            metrics.INVALID_CASES.labels("batch").inc()
-            return pb.CaseResult(case_id=case.case_id, error=case_error(error.problems))
+            metrics.child(metrics.INVALID_CASES, method).inc()
+            # A valid case_id is at most 128 characters; an invalid one is not echoed in full.
+            return pb.CaseResult(case_id=cut(case.case_id, MAX_FIELD_BYTES), error=case_error(error.problems, prefix.rstrip(".")))
 
-    def DecideStream(self, request_iterator: Iterator[pb.DecideStreamRequest], context: grpc.ServicerContext) -> Iterator[pb.DecideStreamResponse]:
+    def DecideStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideStreamResponse]:
+        """Answer each case as it comes. A message that does not decode ends the stream with
+        INVALID_ARGUMENT: with no case_id to tag an answer with, the caller could not tell
+        which request it answered."""
         started = time.perf_counter()
-        code = "OK"
+        code = "UNKNOWN"
         try:
-            engine = self._registry.current.engine  # one policy version for the whole stream
-            for request in request_iterator:
-                yield pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case."))
+            with self._streams.admitted(context):
+                engine = self._registry.current.engine  # one policy version for the whole stream
+                for number, data in enumerate(self._streams.messages(requests, context), start=1):
+                    request = parse_request(pb.DecideStreamRequest, data, context, f"message {number} of the stream")
+                    yield pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case.", "DecideStream"))
+            code = _finished(context)
+        except GeneratorExit:  # grpc closed the stream while it waited for the caller to read: cancelled
+            code = "CANCELLED"
+            raise
         except Exception:
-            code = context.code().name if context.code() else "CANCELLED"
+            code = _code(context, "CANCELLED")  # the request iterator raises when the caller cancels
             raise
         finally:
-            metrics.REQUESTS.labels("DecideStream", code).inc()
-            metrics.LATENCY.labels("DecideStream").observe(time.perf_counter() - started)
+            metrics.child(metrics.REQUESTS, "DecideStream", code).inc()
+            metrics.child(metrics.LATENCY, "DecideStream").observe(time.perf_counter() - started)
 
-    @_observed("GetPolicy")
+    @_observed("GetPolicy", pb.GetPolicyRequest)
     def GetPolicy(self, request: pb.GetPolicyRequest, context: grpc.ServicerContext) -> pb.GetPolicyResponse:
         active = self._registry.current
         ref = active.engine.ref
@@ -151,7 +184,7 @@ class CollectionStrategyServicer(pb_grpc.CollectionStrategyServiceServicer):
             info.loaded_at.FromDatetime(active.loaded_at)
         response = pb.GetPolicyResponse(policies=[strategy, built_in, *packs])
         refusal = self._registry.last_refusal
-        if refusal and refusal.at > active.loaded_at:
+        if refusal:  # the registry forgets a refusal once a newer version is swapped in
             response.last_refusal.reason = refusal.reason
             response.last_refusal.at.FromDatetime(refusal.at)
         return response
@@ -163,3 +196,15 @@ def _places(countries: frozenset[str] | None, regions: frozenset[str] | None) ->
     if regions is None:
         return sorted(countries)
     return sorted(f"{country}-{region}" for country in countries for region in regions)
+
+
+def add_to_server(servicer: CollectionStrategyServicer, server: grpc.Server) -> None:
+    """Register the service with handlers that pass the request bytes through unparsed."""
+    handlers = {
+        "Decide": grpc.unary_unary_rpc_method_handler(servicer.Decide, response_serializer=pb.DecideResponse.SerializeToString),
+        "DecideBatch": grpc.unary_unary_rpc_method_handler(servicer.DecideBatch, response_serializer=pb.DecideBatchResponse.SerializeToString),
+        "DecideStream": grpc.stream_stream_rpc_method_handler(servicer.DecideStream, response_serializer=pb.DecideStreamResponse.SerializeToString),
+        "GetPolicy": grpc.unary_unary_rpc_method_handler(servicer.GetPolicy, response_serializer=pb.GetPolicyResponse.SerializeToString),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
