@@ -37,9 +37,10 @@ generate: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) bench/run.py
 
-# The compliance properties at 10,000 examples each (make test runs 100).
+# The compliance properties and the proto fuzz tests at 10,000 examples each
+# (make test runs about 100; the soak takes over 30 minutes).
 soak: $(INSTALLED)
-	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/test_compliance_properties.py -q
+	HYPOTHESIS_PROFILE=soak $(PY) -m pytest tests/test_compliance_properties.py tests/test_proto_fuzz.py -q
 
 clean:
 	rm -rf $(VENV) .tools

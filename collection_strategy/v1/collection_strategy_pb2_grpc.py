@@ -82,8 +82,9 @@ class CollectionStrategyServiceServicer:
 
     def DecideBatch(self, request, context):
         """DecideBatch decides up to 1000 cases in one call (see MAX_BATCH_CASES in
-        the README). A case that fails validation gets an error entry; the others
-        are still decided. More than the maximum is refused with INVALID_ARGUMENT.
+        the README), and explains at most 50 of them in one call. A case that fails
+        validation gets an error entry; the others are still decided. More than the
+        maximum is refused with INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -91,7 +92,9 @@ class CollectionStrategyServiceServicer:
 
     def DecideStream(self, request_iterator, context):
         """DecideStream decides cases as they arrive; every response carries the
-        case_id of the request it answers.
+        case_id of the request it answers. A stream with no message for 30 s is
+        closed, and a worker holds a bounded number of open streams (the excess is
+        RESOURCE_EXHAUSTED at once).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
