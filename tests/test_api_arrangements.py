@@ -30,7 +30,12 @@ def case(**changes: object) -> pb.CaseSnapshot:
         consents=pb.Consents(sms=True, email=True, phone=True, letter=True), preferred_channel=pb.CHANNEL_SMS,
     )
     for name, value in changes.items():
-        getattr(message, name).extend(value) if isinstance(value, list) else setattr(message, name, value)
+        if isinstance(value, list):
+            getattr(message, name).extend(value)
+        elif hasattr(value, "DESCRIPTOR"):  # a message field
+            getattr(message, name).CopyFrom(value)
+        else:
+            setattr(message, name, value)
     return message
 
 
@@ -114,3 +119,18 @@ def test_the_debtors_own_contacts_are_not_counted_as_ours(stub: pb_grpc.Collecti
     inbound = pb.PriorContact(channel=pb.CHANNEL_PHONE, at=at("2026-11-24T08:00:00Z"), outcome=pb.CONTACT_OUTCOME_RIGHT_PARTY_CONTACT, direction=pb.CONTACT_DIRECTION_INBOUND)
     decision = decide(stub, case(prior_contacts=[inbound]))
     assert decision.trace["facts"]["contacts.all.last_24h"] == 0 and decision.trace["facts"]["hours_since_last_inbound"] == 1
+
+
+def test_steps_no_strategy_can_skip(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
+    late = dict(days_past_due=200, amount_due="5000.00", payment=pb.PaymentBehaviour(broken_promises=2))
+    # Never reached: a first notice, whatever the strategy's late rules say, and no reason claims a history.
+    first = decide(stub, case(**late))
+    assert (first.action, first.template, first.reasons[0].code) == ("SEND_REMINDER", "first-notice", "first-steps/reached-before-a-demand")
+    # Poland: a final demand delivered 7 days ago is not enough for a legal step.
+    recent = pb.PriorContact(channel=pb.CHANNEL_LETTER, at=at("2026-11-17T09:00:00Z"), outcome=pb.CONTACT_OUTCOME_DELIVERED, action="FINAL_NOTICE")
+    waiting = decide(stub, case(**late, prior_contacts=[recent]))
+    assert waiting.action not in ("LEGAL_REVIEW", "HUMAN_REVIEW")
+    assert any(veto.guardrail == "pl/pre-suit-demand-before-legal-action" and "7 of 14 days" in veto.reason for veto in waiting.vetoes)
+    # Delivered 30 days ago: the legal step may go ahead (to a person, GDPR art. 22).
+    old = pb.PriorContact(channel=pb.CHANNEL_LETTER, at=at("2026-10-25T09:00:00Z"), outcome=pb.CONTACT_OUTCOME_DELIVERED, action="FINAL_NOTICE")
+    assert decide(stub, case(**late, prior_contacts=[old])).action == "HUMAN_REVIEW"
