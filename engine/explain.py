@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Any
 
 from engine.matching.python_matcher import predicate
-from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy
+from engine.policy.ir import AllOf, AnyOf, Condition, Exists, Matches, Policy
 
 _SYMBOL = {"eq": "==", "neq": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 

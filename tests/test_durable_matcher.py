@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.matching import MatcherFault
-from engine.matching.durable_form import MAX_CHILDREN, RuleSetTooLarge, ruleset_definition
+from engine.matching.durable_form import ruleset_definition
 from engine.matching.durable_matcher import MAX_FACT_PATHS, DurableMatcher
 from engine.matching.python_matcher import PythonMatcher
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule, Source

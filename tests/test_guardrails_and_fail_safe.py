@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any

@@ -3,7 +3,7 @@ by the engine, and the steps the packs require before the next one."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,8 @@ import pytest
 from engine.errors import InvalidSnapshot
 from engine.policy.packs import load_packs
 from engine.registry import build_engine
-from engine.snapshot import parse_snapshot
 from tests.conftest import AS_OF, REPO, snapshot
-from tests.test_compliance_examples import call_only, case, contact, local, NEW_YORK, reminder_on, strategy_engine, rule, utc
+from tests.test_compliance_examples import call_only, case, contact, local, NEW_YORK, strategy_engine, rule
 
 SHIPPED = build_engine(REPO / "rules")
 PACKS = load_packs(REPO / "rules" / "compliance")

@@ -24,7 +24,7 @@ import server
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from tests.conftest import REPO, write_policy
-from tests.test_server import AS_OF, POLICY, case, free_port, wait_serving, worker_pids
+from tests.test_server import AS_OF, POLICY, case, free_port, worker_pids
 from transport.watchdog import Limits, Liveness
 
 SERVING = "serving collection_strategy.v1.CollectionStrategyService"

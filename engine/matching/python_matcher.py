@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from engine.matching import RuleSet
-from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches
+from engine.policy.ir import AllOf, AnyOf, Condition, Exists, Matches
 from engine.policy.patterns import compile_pattern
 
 Predicate = Callable[[dict[str, Any]], bool]
