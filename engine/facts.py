@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Sequence
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -199,16 +199,24 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
     _contact_facts(snapshot, as_of, facts)
     facts.update(history_facts(snapshot.prior_contacts, as_of, zones))
     facts["third_party_collector"] = snapshot.third_party_collector
-    local_date = (lambda instant: instant.astimezone(zones[0]).date()) if zones else (lambda instant: instant.date())
-
-    def is_business_day(day: date) -> bool:
-        return day.weekday() < 5 and not is_public_holiday(snapshot.country, snapshot.region, day)
-
-    found, verdicts = arrangement_facts(snapshot.arrangements, snapshot.prior_contacts, as_of, today, local_date, is_business_day, posting_grace or {})
+    found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts)
     if snapshot.arrangements:  # the engine's own verdict replaces the caller's counter
         facts["broken_promises"] = found.pop("arrangements.broken")
     facts.update(found)
     return CaseContext(snapshot, as_of, zones, facts, tuple(verdicts))
+
+
+def judged_arrangements(
+    snapshot: CaseSnapshot, as_of: datetime, zones: tuple[ZoneInfo, ...], posting_grace: dict[PaymentMethod, int], contacts: Sequence[Any] = ()
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The arrangement facts and verdicts on the debtor's local calendar (the first
+    possible zone's date; business days skip weekends and public holidays)."""
+    local_date: Callable[[datetime], date] = (lambda instant: instant.astimezone(zones[0]).date()) if zones else (lambda instant: instant.date())
+
+    def is_business_day(day: date) -> bool:
+        return day.weekday() < 5 and not is_public_holiday(snapshot.country, snapshot.region, day)
+
+    return arrangement_facts(snapshot.arrangements, contacts, as_of, local_date(as_of), local_date, is_business_day, posting_grace)
 
 
 _PERIOD_KEYS = {channel: [(length, f"contacts.{channel}.{period}") for period, length in _CONTACT_PERIODS.items()] for channel in (*_CHANNELS, "all")}

@@ -29,14 +29,13 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
-from engine.arrangements import arrangement_facts
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
-from engine.facts import is_public_holiday
+from engine.facts import judged_arrangements
 from engine.registry import build_engine
 from engine.simulate_html import render_html
 from engine.simulate_input import Invalid, Payload, case_from_row, csv_columns, read_cases, row_from_case
@@ -77,14 +76,8 @@ def current_arrangement_state(snapshot: CaseSnapshot, as_of: datetime, posting_g
     derive's answer."""
     if not snapshot.arrangements:
         return NO_ARRANGEMENT
-    zones = possible_zones(snapshot, as_of)
-    local_date: Callable[[datetime], date] = (lambda instant: instant.astimezone(zones[0]).date()) if zones else (lambda instant: instant.date())
-
-    def is_business_day(day: date) -> bool:
-        return day.weekday() < 5 and not is_public_holiday(snapshot.country, snapshot.region, day)
-
     # No contacts: they only say whether it was confirmed, not how it is going.
-    facts, _ = arrangement_facts(snapshot.arrangements, (), as_of, local_date(as_of), local_date, is_business_day, posting_grace)
+    facts, _ = judged_arrangements(snapshot, as_of, possible_zones(snapshot, as_of), posting_grace)
     return str(facts["arrangement.state"])
 
 
