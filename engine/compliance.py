@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, reduce
-from typing import Sequence
+from typing import Sequence, get_args
 
 from engine.facts import CaseContext
 from engine.history import is_outbound
+from engine.policy.model import FlagPath
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, CapRule, Compare, Condition, ContactHours, GuardRule, Pack, QuietRule
 from engine.vocabulary import Channel
 from engine.window import BASELINE_HOURS
@@ -46,6 +47,9 @@ def _scope(pack: Pack) -> Condition:
     return AllOf(tuple(parts)) if parts else ALWAYS
 
 
+FLAG_PATHS: tuple[str, ...] = get_args(FlagPath)
+
+
 class Compliance:
     def __init__(self, packs: Sequence[Pack]):
         self.packs = tuple(packs)
@@ -56,6 +60,14 @@ class Compliance:
 
     def _in_force(self, country: str, region: str | None) -> tuple[Pack, ...]:
         return tuple(pack for pack in self.packs if pack.applies_to(country, region))
+
+    def person_flags(self, country: str, region: str | None) -> frozenset[str]:
+        """The flags that, set on one of a person's accounts, hold every account: all
+        of them but those the packs in force scope to their account (and no pack in
+        force scopes to the person)."""
+        packs = self.in_force(country, region)
+        account_only = set().union(*(pack.account_flags for pack in packs)) - set().union(*(pack.person_flags for pack in packs))
+        return frozenset(FLAG_PATHS) - account_only
 
     def guards(self, matched_ids: Sequence[str]) -> list[GuardRule]:
         """The pack rules among the matched rule ids, in pack order."""
@@ -115,7 +127,7 @@ def cap_release(cap: CapRule, context: CaseContext) -> datetime | None:
     frees a place when the oldest counted contact leaves the period.
     """
     start = context.as_of - cap.period
-    counted = sorted(contact.at for contact in context.snapshot.prior_contacts if contact.channel in cap.channels and contact.at > start and is_outbound(contact))
+    counted = sorted(contact.at for contact in context.contacts_with_person if contact.channel in cap.channels and contact.at > start and is_outbound(contact))
     if len(counted) < cap.max:
         return None
     return counted[len(counted) - cap.max] + cap.period
@@ -127,7 +139,7 @@ def quiet_release(quiet: QuietRule, context: CaseContext) -> datetime | None:
     last = max(
         (
             contact.at
-            for contact in context.snapshot.prior_contacts
+            for contact in context.contacts_with_person
             if contact.channel in quiet.after_channels and contact.outcome in quiet.outcomes and is_outbound(contact)
         ),
         default=None,

@@ -13,7 +13,7 @@ from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
 from engine.errors import PolicyError, PolicyProblem
-from engine.facts import EXPERIMENT_PREFIX, CaseContext, derive
+from engine.facts import EXPERIMENT_PREFIX, CaseContext, Person, derive
 from engine.history import last_delivered, local_days_between
 from engine.matching import MatcherFault, make_matcher
 from engine.matching.durable_form import RuleSetTooLarge
@@ -55,17 +55,38 @@ class StrategyEngine:
         self._posting_grace = dict(policy.posting_grace)
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
+        return self.judge(snapshot, as_of, explain).decision
+
+    def judge(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False, person: Person | None = None) -> Judged:
+        """The decision for one case (one account of a debtor, with `person`), with
+        what a debtor's decision needs to bundle it; a fault is a NO_CONTACT."""
         try:
-            return self._decide(snapshot, as_of, explain)
+            return self._decide(snapshot, as_of, explain, person)
         except MatcherFault as fault:
             log.error("rule engine fault deciding case %s: %s", snapshot.case_id, fault)
         except Exception:
             log.exception("unexpected fault deciding case %s", snapshot.case_id)
         reason = system_reason("ENGINE_FAULT", snapshot.language)
-        return self._no_contact(snapshot, as_of, reason, fired=(), vetoes=())
+        return Judged(self._no_contact(snapshot, as_of, reason, fired=(), vetoes=()), None, None, fault=True)
 
-    def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool) -> Decision:
-        context = derive(snapshot, as_of, self._posting_grace)
+    def on_channel(self, judged: Judged, channel: Channel) -> Decision | None:
+        """The same candidate on one channel, as the guardrails and packs allow it
+        (None: not on that channel): how a debtor's contact covers another account."""
+        if judged.context is None or judged.rule is None or judged.decision.channel is None:
+            return None
+        if judged.decision.channel == channel:
+            return judged.decision
+        context, rule = judged.context, judged.rule
+        if channel not in self._channels(rule, context):
+            return None
+        found = self._try(replace(rule, channels=(channel,)), context, list(judged.decision.fired_rules), [], list(judged.blocks), [])
+        if found is None:
+            return None
+        decision = found[0]
+        return replace(decision, reasons=judged.decision.reasons, vetoes=judged.decision.vetoes, required_disclosures=judged.decision.required_disclosures)
+
+    def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool, person: Person | None = None) -> Judged:
+        context = derive(snapshot, as_of, self._posting_grace, person)
         arms = {experiment.id: assign(experiment, snapshot.case_id) for experiment in self.policy.experiments}
         context.facts.update({EXPERIMENT_PREFIX + experiment: arm for experiment, arm in arms.items()})
         matched = self._matcher.matching(context.facts)
@@ -73,15 +94,17 @@ class StrategyEngine:
         guards = self.compliance.guards(matched)
         vetoes: list[Veto] = []
         decision: Decision | None = None
+        chosen: Rule | None = None
         route = next((guard for guard in guards if guard.route), None)
+        blocks = [guard for guard in guards if guard.block]
         if route:
             decision = self._routed(route, context, fired, vetoes)
         else:
-            blocks = [guard for guard in guards if guard.block]
             requirements = [guard for guard in guards if guard.requires]
             for rule_id in fired:
-                decision = self._try(self._rules[rule_id], context, fired, vetoes, blocks, requirements)
-                if decision:
+                found = self._try(self._rules[rule_id], context, fired, vetoes, blocks, requirements)
+                if found:
+                    decision, chosen = found
                     break
             replacing = next((guard for guard in guards if decision and guard.replace and Action(decision.action) in guard.replace.actions), None)
             if decision and replacing:
@@ -102,13 +125,14 @@ class StrategyEngine:
             decision = replace(decision, experiment_arm=",".join(f"{experiment}:{arm}" for experiment, arm in arms.items()))
         if explain:
             decision = replace(decision, trace=self._trace(context, fired, guards, decision))
-        return decision
+        return Judged(decision, context, chosen, tuple(blocks))
 
     def _try(
         self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], blocks: list[GuardRule], requirements: list[GuardRule],
         replacing: frozenset[str] = frozenset(),
-    ) -> Decision | None:
-        """The decision this rule's candidate makes, or None when guardrails remove it.
+    ) -> tuple[Decision, Rule] | None:
+        """The decision this rule's candidate makes (and the rule that made it: the
+        candidate's, or the step taken instead), or None when guardrails remove it.
         `replacing`: the requirements whose `instead` step this candidate already is."""
         removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.snapshot.language)
         if removed:
@@ -127,7 +151,7 @@ class StrategyEngine:
                 return self._try(_instead(guard, rule), context, fired, vetoes, blocks, requirements, replacing | {guard.id})
             return None
         if not rule.action.contacts:
-            return self._decision(rule, context, fired, vetoes, channel=None, window=None)
+            return self._decision(rule, context, fired, vetoes, channel=None, window=None), rule
         channels = self._channels(rule, context)
         if not channels:
             vetoes.append(Veto(rule.id, "no-channel", "The rule names only the debtor's preferred channel, and the debtor has stated none."))
@@ -145,7 +169,7 @@ class StrategyEngine:
                 vetoes.append(Veto(rule.id, shapers, "There is no lawful time to contact the debtor on this channel in the next 14 days.", channel))
                 continue
             constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.language)) for rule_id, texts in shaping.constraints)
-            return replace(self._decision(rule, context, fired, vetoes, channel, window), window_constraints=constraints)
+            return replace(self._decision(rule, context, fired, vetoes, channel, window), window_constraints=constraints), rule
         return None
 
     def _channels(self, rule: Rule, context: CaseContext) -> list[Channel]:
@@ -251,6 +275,18 @@ class StrategyEngine:
             },
             "policy": plain(vars(self.ref)),
         }
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A case's decision with the facts and the rule that made it (None: no rule's
+    candidate survived); `fault`: the engine failed and the decision is NO_CONTACT."""
+
+    decision: Decision
+    context: CaseContext | None
+    rule: Rule | None
+    blocks: tuple[GuardRule, ...] = ()  # the pack blocks that held for the case
+    fault: bool = False
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,10 @@ def _catalogue() -> dict[str, FactSpec]:
         facts[f"failed.{channel}.last_30d"] = FactSpec(I, f"{channel} contacts that bounced, failed or reached the wrong party in the last 30 days")
         facts[f"failed.{channel}.in_a_row"] = FactSpec(I, f"{channel} contacts that failed since the last one delivered")
     facts["hours_since_last_inbound"] = FactSpec(I, "whole hours since the debtor last contacted us")
+    facts["debtor.accounts"] = FactSpec(I, "accounts the person has in the request (1 for Decide)")
+    facts["debtor.currencies"] = FactSpec(I, "currencies the person's accounts are in")
+    facts["debtor.total_due"] = FactSpec(M, "the total the person owes in this account's currency, over all their accounts in it")
+    facts["debtor.worst_days_past_due"] = FactSpec(I, "the most days past due of any of the person's accounts")
     facts["last_inbound_channel"] = FactSpec(T, "the channel the debtor last contacted us on", _CHANNELS)
     arrangement_types = tuple(kind.value for kind in ArrangementType)
     facts["arrangement.type"] = FactSpec(T, "the current arrangement (agreed last, not cancelled)", arrangement_types)
@@ -123,6 +127,14 @@ def fact_spec(path: str) -> FactSpec | None:
 
 
 @dataclass(frozen=True)
+class Person:
+    """What a case's facts take from the debtor's other accounts (engine/debtor.py)."""
+
+    contacts: tuple[Any, ...]  # every contact with the person, each once
+    facts: dict[str, Any]  # the debtor.* facts
+
+
+@dataclass(frozen=True)
 class CaseContext:
     """Everything derived once per request that later stages share."""
 
@@ -131,6 +143,11 @@ class CaseContext:
     zones: tuple[ZoneInfo, ...]
     facts: dict[str, Any]
     arrangements: tuple[dict[str, Any], ...] = ()  # the verdict on each arrangement, for the trace
+    person_contacts: Sequence[Any] = ()  # every contact with the person: caps and quiet periods count these
+
+    @property
+    def contacts_with_person(self) -> Sequence[Any]:
+        return self.person_contacts or self.snapshot.prior_contacts
 
 
 def is_public_holiday(country: str, region: str | None, day: date) -> bool:
@@ -149,8 +166,12 @@ def _calendar(country: str, region: str | None, year: int) -> frozenset[date]:
     return frozenset()  # no calendar for this country: no public holidays known
 
 
-def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentMethod, int] | None = None) -> CaseContext:
+def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentMethod, int] | None = None, person: Person | None = None) -> CaseContext:
+    """The facts of one case; with `person`, of one account of a debtor: contacts are
+    counted over the person (caps, cool-offs, failed channels), steps and
+    arrangements over the account."""
     zones = possible_zones(snapshot, as_of)
+    contacts = person.contacts if person else snapshot.prior_contacts
     facts: dict[str, Any] = {
         "country": snapshot.country,
         "segment": snapshot.segment,
@@ -196,14 +217,19 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
     if snapshot.payment.last_payment_at:
         facts["days_since_last_payment"] = (as_of - snapshot.payment.last_payment_at).days
 
-    _contact_facts(snapshot, as_of, facts)
-    facts.update(history_facts(snapshot.prior_contacts, as_of, zones))
+    _contact_facts(contacts, as_of, facts)
+    facts.update(history_facts(snapshot.prior_contacts, as_of, zones, person.contacts if person else None))
+    facts.update(person.facts if person else _one_account(snapshot))
     facts["third_party_collector"] = snapshot.third_party_collector
     found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts)
     if snapshot.arrangements:  # the engine's own verdict replaces the caller's counter
         facts["broken_promises"] = found.pop("arrangements.broken")
     facts.update(found)
-    return CaseContext(snapshot, as_of, zones, facts, tuple(verdicts))
+    return CaseContext(snapshot, as_of, zones, facts, tuple(verdicts), person.contacts if person else ())
+
+
+def _one_account(snapshot: CaseSnapshot) -> dict[str, Any]:
+    return {"debtor.accounts": 1, "debtor.currencies": 1, "debtor.total_due": snapshot.amount_due, "debtor.worst_days_past_due": snapshot.days_past_due}
 
 
 def judged_arrangements(
@@ -227,14 +253,14 @@ _ZERO_COUNTS = {key: 0 for keys in _PERIOD_KEYS.values() for _, key in keys} | {
 _THIRTY_DAYS = _CONTACT_PERIODS["last_30d"]
 
 
-def _contact_facts(snapshot: CaseSnapshot, as_of: datetime, facts: dict[str, Any]) -> None:
+def _contact_facts(contacts: Sequence[Any], as_of: datetime, facts: dict[str, Any]) -> None:
     facts.update(_ZERO_COUNTS)
     every_channel = _PERIOD_KEYS["all"]
     last_contact: datetime | None = None
     last_conversation: datetime | None = None
     last_outcome: Outcome | None = None
     last_channel = Channel.SMS
-    for contact in snapshot.prior_contacts:
+    for contact in contacts:
         if contact.direction is Direction.INBOUND:  # the debtor's own contact: not an attempt of ours
             continue
         age = as_of - contact.at

@@ -52,26 +52,29 @@ def local_days_between(earlier: datetime, later: datetime, zones: Sequence[ZoneI
 FAILED_IN_A_ROW = 3  # failed deliveries on a channel, none delivered since: the channel is not used again
 
 
-def history_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo]) -> dict[str, Any]:
-    """What rules see of the steps taken: when each action was last delivered, whether
-    we ever reached out, failed deliveries per channel, the debtor's own last contact."""
+def history_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo], person_contacts: Sequence[Any] | None = None) -> dict[str, Any]:
+    """What rules see of the steps taken: when each action was last delivered (on
+    this case's `contacts`), and over every contact with the person (the same
+    list for a one-account debtor): whether we ever reached out, failed
+    deliveries per channel, the debtor's own last contact."""
     facts: dict[str, Any] = {"history.outbound_ever": False, "history.delivered_ever": False}
     last_by_action: dict[Action, datetime] = {}
+    for contact in contacts:
+        if contact.action is not None and contact.at > last_by_action.get(contact.action, EARLIEST) and was_delivered(contact):
+            last_by_action[contact.action] = contact.at
+    for action, at in last_by_action.items():
+        facts[f"history.{action.value.lower()}.days_since_delivered"] = local_days_between(at, as_of, zones)
     last_inbound: Any = None
     by_channel: dict[Channel, list[Any]] = {}
-    for contact in contacts:
+    for contact in contacts if person_contacts is None else person_contacts:
         if not is_outbound(contact):
             if last_inbound is None or contact.at > last_inbound.at:
                 last_inbound = contact
             continue
         facts["history.outbound_ever"] = True
         by_channel.setdefault(contact.channel, []).append(contact)
-        if was_delivered(contact):
+        if not facts["history.delivered_ever"] and was_delivered(contact):
             facts["history.delivered_ever"] = True
-            if contact.action is not None and contact.at > last_by_action.get(contact.action, EARLIEST):
-                last_by_action[contact.action] = contact.at
-    for action, at in last_by_action.items():
-        facts[f"history.{action.value.lower()}.days_since_delivered"] = local_days_between(at, as_of, zones)
     for channel in Channel:
         attempts = sorted(by_channel.get(channel, ()), key=lambda contact: contact.at)
         facts[f"failed.{channel.value}.last_30d"] = sum(1 for contact in attempts if contact.delivery in FAILED_DELIVERIES and as_of - contact.at < THIRTY_DAYS)

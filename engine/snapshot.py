@@ -29,6 +29,8 @@ MAX_ATTRIBUTES = 32
 MAX_ARRANGEMENTS = 50
 MAX_INSTALMENTS = 120
 MAX_PAYMENTS = 500
+MAX_ACCOUNTS = 50  # accounts of one debtor (engine/debtor_snapshot.py)
+CASE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$"
 # Codes are ASCII: [A-Za-z] and [0-9] never match the letters and digits of other
 # scripts, and no code is upper-cased before it is known to be ASCII (so "ß" never
 # becomes "SS", South Sudan, nor "uſd" USD). Always fullmatch: `$` also matches
@@ -73,7 +75,7 @@ def _is_country(code: str) -> bool:
 
 
 @lru_cache(maxsize=4096)  # keys are a country and one to three ASCII letters or digits
-def _is_subdivision(code: str) -> bool:
+def is_subdivision(code: str) -> bool:
     return pycountry.subdivisions.get(code=code) is not None
 
 
@@ -151,6 +153,59 @@ Instant = Annotated[datetime, BeforeValidator(_instant_text), AfterValidator(_in
 ClockTime = Annotated[time, BeforeValidator(_clock_time)]
 
 
+def country_code(value: str) -> str:
+    if not (_COUNTRY.fullmatch(value) and _is_country(value.upper())):
+        raise ValueError(f"{shown(value)} is not an ISO 3166-1 alpha-2 country code: expected two letters, such as PL")
+    return value.upper()
+
+
+def region_code(value: str | None) -> str | None:
+    if not value:
+        return None
+    if not _REGION.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not an ISO 3166-2 subdivision code: expected one to three letters or digits without the country, such as MA")
+    return value.upper()
+
+
+def time_zone_name(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in known_time_zones():
+        raise ValueError(f"{shown(value)} is not an IANA time zone: expected a name such as Europe/Warsaw")
+    return value
+
+
+def currency_code(value: str) -> str:
+    unknown = ValueError(f"{shown(value)} is not an ISO 4217 currency code: expected three letters, such as EUR")
+    if not _CURRENCY.fullmatch(value):
+        raise unknown
+    code = value.upper()
+    if code in NOT_MONEY:
+        name = iso4217.Currency(code).currency_name
+        raise ValueError(f"{code} ({name}) is not money a debt can be owed in: expected a currency such as EUR")
+    try:
+        currency_exponent(code)
+    except ValueError:
+        raise unknown from None
+    return code
+
+
+def attribute_map(value: dict[str, str]) -> dict[str, str]:
+    for key, text in value.items():
+        if not _ATTRIBUTE_KEY.fullmatch(key):
+            raise ValueError(f"key {shown(key)} must be lower_snake_case (a-z, 0-9, _), at most 48 characters")
+        if len(text) > 256:
+            raise ValueError(f"value of {shown(key)} is longer than 256 characters")
+    return value
+
+
+def language_code(value: str) -> str:
+    value = value or "en"
+    if not (_LANGUAGE.fullmatch(value) and value.lower() in SUPPORTED_LANGUAGES):
+        raise ValueError(f"{shown(value)} is not supported; use one of {', '.join(SUPPORTED_LANGUAGES)}")
+    return value.lower()
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -209,6 +264,8 @@ class PriorContact(_Strict):
     template: Template | None = None  # the message template it carried
     direction: Direction = Direction.OUTBOUND
     delivery: Delivery | None = None  # None: read from the outcome (engine/history.py)
+    # A debtor's person-level contact: the accounts it was about (empty: all of them).
+    account_ids: tuple[Annotated[str, Field(pattern=CASE_ID_PATTERN, max_length=128)], ...] = Field(default=(), max_length=MAX_ACCOUNTS)
 
 
 class Instalment(_Strict):
@@ -259,7 +316,7 @@ class Arrangement(_Strict):
 
 
 class CaseSnapshot(_Strict):
-    case_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]*$")
+    case_id: str = Field(min_length=1, max_length=128, pattern=CASE_ID_PATTERN)
     country: str
     region: str | None = None
     time_zone: str | None = None
@@ -280,68 +337,16 @@ class CaseSnapshot(_Strict):
     arrangements: list[Arrangement] = Field(default_factory=list, max_length=MAX_ARRANGEMENTS)
     third_party_collector: bool = False  # a debt collector for another creditor (US FDCPA)
 
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        if not (_COUNTRY.fullmatch(value) and _is_country(value.upper())):
-            raise ValueError(f"{shown(value)} is not an ISO 3166-1 alpha-2 country code: expected two letters, such as PL")
-        return value.upper()
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not _REGION.fullmatch(value):
-            raise ValueError(f"{shown(value)} is not an ISO 3166-2 subdivision code: expected one to three letters or digits without the country, such as MA")
-        return value.upper()
-
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        if value not in known_time_zones():
-            raise ValueError(f"{shown(value)} is not an IANA time zone: expected a name such as Europe/Warsaw")
-        return value
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str) -> str:
-        unknown = ValueError(f"{shown(value)} is not an ISO 4217 currency code: expected three letters, such as EUR")
-        if not _CURRENCY.fullmatch(value):
-            raise unknown
-        code = value.upper()
-        if code in NOT_MONEY:
-            name = iso4217.Currency(code).currency_name
-            raise ValueError(f"{code} ({name}) is not money a debt can be owed in: expected a currency such as EUR")
-        try:
-            currency_exponent(code)
-        except ValueError:
-            raise unknown from None
-        return code
-
-    @field_validator("attributes")
-    @classmethod
-    def _attributes(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, text in value.items():
-            if not _ATTRIBUTE_KEY.fullmatch(key):
-                raise ValueError(f"key {shown(key)} must be lower_snake_case (a-z, 0-9, _), at most 48 characters")
-            if len(text) > 256:
-                raise ValueError(f"value of {shown(key)} is longer than 256 characters")
-        return value
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str) -> str:
-        value = value or "en"
-        if not (_LANGUAGE.fullmatch(value) and value.lower() in SUPPORTED_LANGUAGES):
-            raise ValueError(f"{shown(value)} is not supported; use one of {', '.join(SUPPORTED_LANGUAGES)}")
-        return value.lower()
+    _country = field_validator("country")(country_code)
+    _region = field_validator("region")(region_code)
+    _time_zone = field_validator("time_zone")(time_zone_name)
+    _currency = field_validator("currency")(currency_code)
+    _attributes = field_validator("attributes")(attribute_map)
+    _language = field_validator("language")(language_code)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> CaseSnapshot:
-        if self.region and not _is_subdivision(f"{self.country}-{self.region}"):
+        if self.region and not is_subdivision(f"{self.country}-{self.region}"):
             raise _FieldError("region", f"{shown(self.region)} is not a subdivision of {self.country} (ISO 3166-2)")
         exponent = currency_exponent(self.currency)
         if -self.amount_due.as_tuple().exponent > exponent:  # type: ignore[operator]
@@ -353,12 +358,15 @@ class CaseSnapshot(_Strict):
                     raise _FieldError(f"prior_contacts[{index}].at", "is later than as_of")
             if self.payment.last_payment_at and self.payment.last_payment_at > as_of:
                 raise _FieldError("payment.last_payment_at", "is later than as_of")
+        for index, contact in enumerate(self.prior_contacts):
+            if contact.account_ids:
+                raise _FieldError(f"prior_contacts[{index}].account_ids", "names accounts only in a debtor's person-level contacts (DecideDebtor)")
         for index, arrangement in enumerate(self.arrangements):
-            _check_arrangement(arrangement, f"arrangements[{index}]", self.currency, exponent, as_of)
+            check_arrangement(arrangement, f"arrangements[{index}]", self.currency, exponent, as_of)
         return self
 
 
-def _check_arrangement(arrangement: Arrangement, where: str, currency: str, exponent: int, as_of: datetime | None) -> None:
+def check_arrangement(arrangement: Arrangement, where: str, currency: str, exponent: int, as_of: datetime | None) -> None:
     """What an arrangement must agree with in the case: its currency, the currency's
     minor units, and as_of (nothing agreed or paid after it)."""
     if arrangement.currency is not None and arrangement.currency != currency:

@@ -173,7 +173,7 @@ class PaymentBehaviour(_message.Message):
     def __init__(self, broken_promises: _Optional[int] = ..., last_payment_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., promise_to_pay_date: _Optional[str] = ...) -> None: ...
 
 class PriorContact(_message.Message):
-    __slots__ = ("channel", "at", "outcome", "action", "template", "direction", "delivery")
+    __slots__ = ("channel", "at", "outcome", "action", "template", "direction", "delivery", "account_ids")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +181,7 @@ class PriorContact(_message.Message):
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     DELIVERY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
     channel: Channel
     at: _timestamp_pb2.Timestamp
     outcome: ContactOutcome
@@ -188,7 +189,8 @@ class PriorContact(_message.Message):
     template: str
     direction: ContactDirection
     delivery: DeliveryStatus
-    def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[ContactOutcome, str]] = ..., action: _Optional[str] = ..., template: _Optional[str] = ..., direction: _Optional[_Union[ContactDirection, str]] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ...) -> None: ...
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, channel: _Optional[_Union[Channel, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., outcome: _Optional[_Union[ContactOutcome, str]] = ..., action: _Optional[str] = ..., template: _Optional[str] = ..., direction: _Optional[_Union[ContactDirection, str]] = ..., delivery: _Optional[_Union[DeliveryStatus, str]] = ..., account_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Instalment(_message.Message):
     __slots__ = ("due_date", "amount")
@@ -518,3 +520,189 @@ class PolicyInfo(_message.Message):
     rule_count: int
     applies_to: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ..., applies_to: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Debtor(_message.Message):
+    __slots__ = ("debtor_id", "country", "region", "time_zone", "language", "consents", "gdpr", "legal", "preferred_channel", "preferred_hours", "third_party_collector", "attributes", "contacts", "accounts")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    CONSENTS_FIELD_NUMBER: _ClassVar[int]
+    GDPR_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_HOURS_FIELD_NUMBER: _ClassVar[int]
+    THIRD_PARTY_COLLECTOR_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    debtor_id: str
+    country: str
+    region: str
+    time_zone: str
+    language: str
+    consents: Consents
+    gdpr: GdprFlags
+    legal: LegalFlags
+    preferred_channel: Channel
+    preferred_hours: ContactHours
+    third_party_collector: bool
+    attributes: _containers.ScalarMap[str, str]
+    contacts: _containers.RepeatedCompositeFieldContainer[PriorContact]
+    accounts: _containers.RepeatedCompositeFieldContainer[Account]
+    def __init__(self, debtor_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., language: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ..., third_party_collector: _Optional[bool] = ..., attributes: _Optional[_Mapping[str, str]] = ..., contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ...) -> None: ...
+
+class Account(_message.Message):
+    __slots__ = ("account_id", "debtor_id", "country", "amount_due", "currency", "days_past_due", "segment", "product", "legal", "gdpr", "payment", "prior_contacts", "arrangements", "attributes")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_DUE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    DAYS_PAST_DUE_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    LEGAL_FIELD_NUMBER: _ClassVar[int]
+    GDPR_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    ARRANGEMENTS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    debtor_id: str
+    country: str
+    amount_due: str
+    currency: str
+    days_past_due: int
+    segment: str
+    product: str
+    legal: LegalFlags
+    gdpr: GdprFlags
+    payment: PaymentBehaviour
+    prior_contacts: _containers.RepeatedCompositeFieldContainer[PriorContact]
+    arrangements: _containers.RepeatedCompositeFieldContainer[Arrangement]
+    attributes: _containers.ScalarMap[str, str]
+    def __init__(self, account_id: _Optional[str] = ..., debtor_id: _Optional[str] = ..., country: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class DecideDebtorRequest(_message.Message):
+    __slots__ = ("debtor", "as_of", "explain")
+    DEBTOR_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    debtor: Debtor
+    as_of: _timestamp_pb2.Timestamp
+    explain: bool
+    def __init__(self, debtor: _Optional[_Union[Debtor, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class DecideDebtorResponse(_message.Message):
+    __slots__ = ("decision",)
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: DebtorDecision
+    def __init__(self, decision: _Optional[_Union[DebtorDecision, _Mapping]] = ...) -> None: ...
+
+class DecideDebtorBatchRequest(_message.Message):
+    __slots__ = ("debtors", "as_of", "explain")
+    DEBTORS_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    debtors: _containers.RepeatedCompositeFieldContainer[Debtor]
+    as_of: _timestamp_pb2.Timestamp
+    explain: bool
+    def __init__(self, debtors: _Optional[_Iterable[_Union[Debtor, _Mapping]]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class DecideDebtorBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[DebtorResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[DebtorResult, _Mapping]]] = ...) -> None: ...
+
+class DecideDebtorStreamRequest(_message.Message):
+    __slots__ = ("debtor", "as_of", "explain")
+    DEBTOR_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    debtor: Debtor
+    as_of: _timestamp_pb2.Timestamp
+    explain: bool
+    def __init__(self, debtor: _Optional[_Union[Debtor, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+
+class DecideDebtorStreamResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: DebtorResult
+    def __init__(self, result: _Optional[_Union[DebtorResult, _Mapping]] = ...) -> None: ...
+
+class DebtorResult(_message.Message):
+    __slots__ = ("debtor_id", "decision", "error")
+    DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    debtor_id: str
+    decision: DebtorDecision
+    error: CaseError
+    def __init__(self, debtor_id: _Optional[str] = ..., decision: _Optional[_Union[DebtorDecision, _Mapping]] = ..., error: _Optional[_Union[CaseError, _Mapping]] = ...) -> None: ...
+
+class DebtorDecision(_message.Message):
+    __slots__ = ("debtor_id", "action", "channel", "window", "template", "account_ids", "reasons", "required_disclosures", "window_constraints", "accounts", "offers", "policy", "as_of", "next_review_at", "trace", "data_warnings")
+    DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_DISCLOSURES_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    OFFERS_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    AS_OF_FIELD_NUMBER: _ClassVar[int]
+    NEXT_REVIEW_AT_FIELD_NUMBER: _ClassVar[int]
+    TRACE_FIELD_NUMBER: _ClassVar[int]
+    DATA_WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    debtor_id: str
+    action: str
+    channel: Channel
+    window: ContactWindow
+    template: str
+    account_ids: _containers.RepeatedScalarFieldContainer[str]
+    reasons: _containers.RepeatedCompositeFieldContainer[Reason]
+    required_disclosures: _containers.RepeatedCompositeFieldContainer[Reason]
+    window_constraints: _containers.RepeatedCompositeFieldContainer[Reason]
+    accounts: _containers.RepeatedCompositeFieldContainer[Decision]
+    offers: _containers.RepeatedCompositeFieldContainer[ConsolidatedOffer]
+    policy: PolicyRef
+    as_of: _timestamp_pb2.Timestamp
+    next_review_at: _timestamp_pb2.Timestamp
+    trace: _struct_pb2.Struct
+    data_warnings: _containers.RepeatedCompositeFieldContainer[Reason]
+    def __init__(self, debtor_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., template: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[ConsolidatedOffer, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
+
+class ConsolidatedOffer(_message.Message):
+    __slots__ = ("currency", "allocation", "allocation_rule", "total_due", "bounds")
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATION_RULE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_DUE_FIELD_NUMBER: _ClassVar[int]
+    BOUNDS_FIELD_NUMBER: _ClassVar[int]
+    currency: str
+    allocation: _containers.RepeatedScalarFieldContainer[str]
+    allocation_rule: str
+    total_due: str
+    bounds: OfferBounds
+    def __init__(self, currency: _Optional[str] = ..., allocation: _Optional[_Iterable[str]] = ..., allocation_rule: _Optional[str] = ..., total_due: _Optional[str] = ..., bounds: _Optional[_Union[OfferBounds, _Mapping]] = ...) -> None: ...

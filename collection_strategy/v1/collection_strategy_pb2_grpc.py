@@ -61,6 +61,21 @@ class CollectionStrategyServiceStub:
                 request_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.GetPolicyRequest.SerializeToString,
                 response_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.GetPolicyResponse.FromString,
                 _registered_method=True)
+        self.DecideDebtor = channel.unary_unary(
+                '/collection_strategy.v1.CollectionStrategyService/DecideDebtor',
+                request_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorRequest.SerializeToString,
+                response_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorResponse.FromString,
+                _registered_method=True)
+        self.DecideDebtorBatch = channel.unary_unary(
+                '/collection_strategy.v1.CollectionStrategyService/DecideDebtorBatch',
+                request_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorBatchRequest.SerializeToString,
+                response_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorBatchResponse.FromString,
+                _registered_method=True)
+        self.DecideDebtorStream = channel.stream_stream(
+                '/collection_strategy.v1.CollectionStrategyService/DecideDebtorStream',
+                request_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorStreamRequest.SerializeToString,
+                response_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorStreamResponse.FromString,
+                _registered_method=True)
 
 
 class CollectionStrategyServiceServicer:
@@ -107,6 +122,32 @@ class CollectionStrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DecideDebtor(self, request, context):
+        """DecideDebtor returns one contact decision for a person with one or more
+        accounts: caps, quiet periods and windows count the contacts of every
+        account, person flags hold every account, and one contact covers the
+        accounts the policy allows to be bundled. Decide is a debtor with one account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideDebtorBatch(self, request, context):
+        """DecideDebtorBatch decides many debtors at one instant; at most 1000
+        accounts in all, explained for at most 50. A debtor that fails validation
+        gets an error entry; the others are still decided.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideDebtorStream(self, request_iterator, context):
+        """DecideDebtorStream decides debtors as they arrive, with the limits of DecideStream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionStrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +170,21 @@ def add_CollectionStrategyServiceServicer_to_server(servicer, server):
                     servicer.GetPolicy,
                     request_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.GetPolicyRequest.FromString,
                     response_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.GetPolicyResponse.SerializeToString,
+            ),
+            'DecideDebtor': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideDebtor,
+                    request_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorRequest.FromString,
+                    response_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorResponse.SerializeToString,
+            ),
+            'DecideDebtorBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideDebtorBatch,
+                    request_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorBatchRequest.FromString,
+                    response_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorBatchResponse.SerializeToString,
+            ),
+            'DecideDebtorStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.DecideDebtorStream,
+                    request_deserializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorStreamRequest.FromString,
+                    response_serializer=collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorStreamResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -246,6 +302,87 @@ class CollectionStrategyService:
             '/collection_strategy.v1.CollectionStrategyService/GetPolicy',
             collection__strategy_dot_v1_dot_collection__strategy__pb2.GetPolicyRequest.SerializeToString,
             collection__strategy_dot_v1_dot_collection__strategy__pb2.GetPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideDebtor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/collection_strategy.v1.CollectionStrategyService/DecideDebtor',
+            collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorRequest.SerializeToString,
+            collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideDebtorBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/collection_strategy.v1.CollectionStrategyService/DecideDebtorBatch',
+            collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorBatchRequest.SerializeToString,
+            collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideDebtorStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/collection_strategy.v1.CollectionStrategyService/DecideDebtorStream',
+            collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorStreamRequest.SerializeToString,
+            collection__strategy_dot_v1_dot_collection__strategy__pb2.DecideDebtorStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -109,6 +109,20 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class DebtorRules:
+    """How a person's accounts share one contact (engine/debtor.py)."""
+
+    rank: str = "oldest_first"  # oldest_first | largest_first | score
+    rank_attribute: str | None = None
+    bundle: tuple[frozenset[Action], ...] = ()  # actions that may share one contact
+    consolidate_offers: bool = False
+    allocation: str = "oldest_first"  # oldest_first | largest_first | smallest_first | listed
+
+    def bundles(self, lead: Action, other: Action) -> bool:
+        return any(lead in group and other in group for group in self.bundle)
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     version: str
@@ -118,6 +132,7 @@ class Policy:
     experiments: tuple[Experiment, ...] = ()
     offer_limits: tuple[OfferLimit, ...] = ()
     posting_grace: tuple[tuple[PaymentMethod, int], ...] = ()  # business days, by payment method; others: the defaults
+    debtor: DebtorRules = DebtorRules()
 
 
 @dataclass(frozen=True)
@@ -250,6 +265,8 @@ class Pack:
     content_hash: str
     offer_limits: tuple[OfferLimit, ...] = ()
     source_files: tuple[str, ...] = ()
+    person_flags: frozenset[str] = frozenset()  # flags that, on one account, hold the person
+    account_flags: frozenset[str] = frozenset()  # flags that hold only their account
 
     def applies_to(self, country: str, region: str | None) -> bool:
         return (self.countries is None or country in self.countries) and (self.regions is None or region in self.regions)

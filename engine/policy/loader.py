@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
 from engine.facts import EXPERIMENT_PREFIX
-from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
+from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
 from engine.policy.model import OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.vocabulary import Channel
@@ -64,7 +64,18 @@ def load_strategy(directory: Path) -> Policy:
         raise PolicyError([PolicyProblem(str(files[0]), 1, 1, "an experiment id is declared twice")])
     limits = tuple(offer_limit(item, first.policy) for _, spec, _ in parsed for item in spec.offer_limits)
     grace = tuple(sorted({method: days for _, spec, _ in parsed for method, days in spec.posting_grace.items()}.items()))
-    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits, grace)
+    debtor = _debtor_rules([(path, spec) for path, spec, _ in parsed])
+    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits, grace, debtor)
+
+
+def _debtor_rules(parsed: list[tuple[Path, PolicyFile]]) -> DebtorRules:
+    declared = [(path, spec.debtor) for path, spec in parsed if spec.debtor is not None]
+    if not declared:
+        return DebtorRules()
+    if len(declared) > 1:
+        raise PolicyError([PolicyProblem(str(path), 1, 1, f"`debtor` is also set in {declared[0][0].name}: set it in one file of the policy") for path, _ in declared[1:]])
+    spec = declared[0][1]
+    return DebtorRules(spec.rank, spec.rank_attribute, tuple(frozenset(group) for group in spec.bundle), spec.consolidate_offers, spec.allocation)
 
 
 def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:

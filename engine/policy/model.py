@@ -99,6 +99,37 @@ class ExperimentSpec(_Spec):
         return self
 
 
+AccountOrder = Literal["oldest_first", "largest_first", "smallest_first", "listed"]
+FlagPath = Literal[
+    "legal.dispute", "legal.bankruptcy", "legal.cease_and_desist", "legal.attorney_represented", "legal.deceased", "legal.vulnerable",
+    "legal.hardship", "legal.time_barred", "gdpr.objection", "gdpr.restriction", "gdpr.erasure_requested",
+]
+
+
+class DebtorSpec(_Spec):
+    """How one contact decision is made for a person with several accounts (DecideDebtor)."""
+
+    rank: Literal["oldest_first", "largest_first", "score"] = Field(
+        default="oldest_first", description="which account leads the contact: most days past due, largest amount (within one currency), or the highest `rank_attribute`"
+    )
+    rank_attribute: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,47}$", description="with rank: score, the numeric attribute to rank by, highest first")
+    bundle: list[list[Action]] = Field(
+        default_factory=list, description="groups of actions that may share one contact: another account's step joins the lead's contact when both are in one group"
+    )
+    consolidate_offers: bool = Field(default=False, description="sum the offers of the accounts one contact covers into one offer per currency")
+    allocation: AccountOrder = Field(default="oldest_first", description="the order a payment under a consolidated offer is allocated to the accounts")
+
+    @model_validator(mode="after")
+    def _coherent(self) -> DebtorSpec:
+        if (self.rank == "score") != (self.rank_attribute is not None):
+            raise ValueError("rank: score needs rank_attribute (and rank_attribute needs rank: score)")
+        for group in self.bundle:
+            internal = [action.value for action in group if not action.contacts]
+            if internal:
+                raise ValueError(f"bundle groups contacting actions only; {', '.join(internal)} contacts nobody")
+        return self
+
+
 class PolicyFile(_Spec):
     policy: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$", description="the policy's name")
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$", description="the policy's version, quoted")
@@ -109,6 +140,7 @@ class PolicyFile(_Spec):
     posting_grace: dict[PaymentMethod, Annotated[int, Field(ge=0, le=10)]] = Field(
         default_factory=dict, description="business days a payment by each method may take to reach the books before an instalment counts as missed"
     )
+    debtor: DebtorSpec | None = Field(default=None, description="one contact for a person with several accounts: ranking, bundling, consolidated offers")
     rules: list[RuleSpec] = Field(min_length=1)
 
 
@@ -251,6 +283,21 @@ class AppliesTo(_Spec):
     fallback: bool = Field(default=False, description="set hours only for channels no other pack in force sets hours for")
 
 
+class FlagScopeSpec(_Spec):
+    """A flag on one account holds the whole person when any pack in force says
+    `person`, or when no pack in force declares it (the safe side)."""
+
+    person: list[FlagPath] = Field(default_factory=list, description="flags that, on any account, hold every account of the person")
+    account: list[FlagPath] = Field(default_factory=list, description="flags that hold only the account they are on")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FlagScopeSpec:
+        both = sorted(set(self.person) & set(self.account))
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot hold both the person and only its account")
+        return self
+
+
 class PackFile(_Spec):
     policy: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
@@ -261,6 +308,7 @@ class PackFile(_Spec):
     caps: list[CapSpec] = Field(default_factory=list)
     quiet_after: list[QuietAfterSpec] = Field(default_factory=list)
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list)
+    flag_scope: FlagScopeSpec | None = Field(default=None, description="which flags on one of a person's accounts hold the whole person")
     rules: list[GuardRuleSpec] = Field(default_factory=list)
 
     @model_validator(mode="after")

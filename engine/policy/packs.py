@@ -78,6 +78,8 @@ def load_pack(path: Path) -> Pack:
         content_hash=content_hash([path]),
         offer_limits=tuple(offer_limit(item, name) for item in spec.offer_limits),
         source_files=(str(path),),
+        person_flags=frozenset(spec.flag_scope.person) if spec.flag_scope else frozenset(),
+        account_flags=frozenset(spec.flag_scope.account) if spec.flag_scope else frozenset(),
     )
 
 

@@ -1,0 +1,250 @@
+"""One contact decision for a person with several accounts.
+
+Each account is decided as a case (engine.engine) with the person's facts: its
+caps, quiet periods and cool-offs count every contact with the person, and the
+packs say which flags on one account hold the whole person. Then one contact is
+chosen for the person: the policy ranks the accounts (`debtor.rank`), the
+best-ranked account whose decision contacts leads, and another account's step
+joins that contact when the policy bundles the two actions and the step is
+lawful on the lead's channel in the same window. Any other contacting step
+waits for a later decision, so a person gets one contact per decision however
+many accounts they have. A fault on any account stops the whole person.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, Sequence
+
+from engine.debtor_snapshot import DebtorSnapshot, account_cases
+from engine.decision import Decision, OfferBounds, PolicyRef, Reason, Veto, Window
+from engine.engine import Judged, StrategyEngine
+from engine.facts import Person
+from engine.policy.ir import DebtorRules
+from engine.texts import system_reason, text
+from engine.vocabulary import Action, Channel
+
+
+@dataclass(frozen=True)
+class ConsolidatedOffer:
+    """One offer for several accounts in one currency."""
+
+    currency: str
+    allocation: tuple[str, ...]  # account ids, in the order a payment is allocated to them
+    allocation_rule: str
+    total_due: Decimal
+    bounds: OfferBounds
+
+
+@dataclass(frozen=True)
+class DebtorDecision:
+    debtor_id: str
+    action: str  # of the one contact; NO_CONTACT when the person is not contacted now
+    channel: Channel | None
+    window: Window | None
+    template: str | None
+    account_ids: tuple[str, ...]  # the accounts the contact is about, the lead first
+    reasons: tuple[Reason, ...]
+    required_disclosures: tuple[Reason, ...]
+    window_constraints: tuple[Reason, ...]
+    accounts: tuple[Decision, ...]  # what to do on each account, in rank order
+    offers: tuple[ConsolidatedOffer, ...]
+    policy: PolicyRef
+    as_of: datetime
+    next_review_at: datetime
+    data_warnings: tuple[Reason, ...] = ()
+    trace: dict[str, Any] | None = field(default=None, compare=False)
+
+
+def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, explain: bool = False) -> DebtorDecision:
+    person_flags = engine.compliance.person_flags(debtor.country, debtor.region)
+    cases = account_cases(debtor, person_flags)
+    facts = person_facts(debtor)
+    judged = [engine.judge(case.snapshot, as_of, explain, Person(case.person_contacts, facts[case.snapshot.currency])) for case in cases]
+    rules = engine.policy.debtor
+    ranked = rank(judged, rules, debtor)
+    language = debtor.language
+    trace: dict[str, Any] = {
+        "rank": {"by": rules.rank, "accounts": [j.decision.case_id for j in ranked]},
+        "person_flags": sorted(person_flags),
+        "contacts_with_person": len(cases[0].person_contacts),
+    }
+    if any(j.fault for j in judged):
+        held = system_reason("DEBTOR_FAULT", language)
+        accounts = tuple(j.decision if j.fault else _no_contact(j.decision, held) for j in ranked)
+        return _nobody(debtor, engine.ref, as_of, held, accounts, trace if explain else None)
+    contacting = [j for j in ranked if j.decision.channel is not None]
+    if not contacting:
+        accounts = tuple(j.decision for j in ranked)
+        return _nobody(debtor, engine.ref, as_of, system_reason("NO_ACCOUNT_CONTACT", language), accounts, trace if explain else None)
+
+    lead = contacting[0].decision
+    assert lead.channel is not None and lead.window is not None
+    treatments = {j.decision.case_id: j.decision for j in ranked}
+    covered = [lead]
+    for other in contacting[1:]:
+        joined = engine.on_channel(other, lead.channel) if rules.bundles(Action(lead.action), Action(other.decision.action)) else None
+        if joined is not None and joined.window == lead.window:
+            covered.append(joined)
+            treatments[joined.case_id] = joined
+        else:
+            treatments[other.decision.case_id] = _waits(other.decision, lead, language)
+    amounts = {account.account_id: account for account in debtor.accounts}
+    offers, notes = consolidate(covered, rules, {key: (a.amount_due, a.days_past_due) for key, a in amounts.items()}, language) if rules.consolidate_offers else ((), [])
+    reasons = list(lead.reasons)
+    if len(covered) > 1:
+        reasons.append(Reason("DEBTOR_BUNDLED", text("DEBTOR_BUNDLED", language, accounts=", ".join(d.case_id for d in covered))))
+    accounts = tuple(treatments[j.decision.case_id] for j in ranked)
+    trace.update(lead=lead.case_id, bundled=[d.case_id for d in covered[1:]], waiting=[d.case_id for d in accounts if _waiting(d)])
+    return DebtorDecision(
+        debtor_id=debtor.debtor_id,
+        action=lead.action,
+        channel=lead.channel,
+        window=lead.window,
+        template=lead.template,
+        account_ids=tuple(decision.case_id for decision in covered),
+        reasons=(*reasons, *notes),
+        required_disclosures=tuple(dict.fromkeys(reason for decision in covered for reason in decision.required_disclosures)),
+        window_constraints=lead.window_constraints,
+        accounts=accounts,
+        offers=offers,
+        policy=engine.ref,
+        as_of=as_of,
+        next_review_at=min(decision.next_review_at for decision in accounts),
+        data_warnings=tuple(dict.fromkeys(reason for decision in accounts for reason in decision.data_warnings)),
+        trace=trace if explain else None,
+    )
+
+
+def person_facts(debtor: DebtorSnapshot) -> dict[str, dict[str, Any]]:
+    """The debtor.* facts, by the currency of the account that reads them."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for account in debtor.accounts:
+        totals[account.currency] += account.amount_due
+    common = {"debtor.accounts": len(debtor.accounts), "debtor.currencies": len(totals), "debtor.worst_days_past_due": max(a.days_past_due for a in debtor.accounts)}
+    return {currency: {**common, "debtor.total_due": total} for currency, total in totals.items()}
+
+
+def rank(judged: Sequence[Judged], rules: DebtorRules, debtor: DebtorSnapshot) -> list[Judged]:
+    """The accounts in the policy's order; ties keep the request's order. Amounts in
+    different currencies are never compared: largest_first then ranks by days past due."""
+    accounts = {account.account_id: account for account in debtor.accounts}
+    currencies = {account.currency for account in debtor.accounts}
+    key: Callable[[Judged], Any]
+    if rules.rank == "largest_first" and len(currencies) == 1:
+        key = lambda j: (-accounts[j.decision.case_id].amount_due, -accounts[j.decision.case_id].days_past_due)  # noqa: E731
+    elif rules.rank == "score" and rules.rank_attribute:
+        key = lambda j: (-_score(accounts[j.decision.case_id].attributes.get(rules.rank_attribute or "") or debtor.attributes.get(rules.rank_attribute or "")), -accounts[j.decision.case_id].days_past_due)  # noqa: E731
+    else:
+        key = lambda j: -accounts[j.decision.case_id].days_past_due  # noqa: E731
+    return sorted(judged, key=key)
+
+
+def _score(value: str | None) -> Decimal:
+    """An attribute read as a number; a missing or unreadable score ranks last."""
+    try:
+        number = Decimal(value) if value is not None else None
+    except InvalidOperation:
+        number = None
+    return number if number is not None and number.is_finite() else Decimal("-Infinity")
+
+
+def _no_contact(decision: Decision, reason: Reason) -> Decision:
+    return replace(
+        decision, action=Action.NO_CONTACT.value, channel=None, window=None, offer=None, template=None,
+        window_constraints=(), required_disclosures=(), reasons=(reason, *decision.reasons),
+    )
+
+
+def _waits(decision: Decision, lead: Decision, language: str) -> Decision:
+    """A contacting step that cannot share the lead's contact waits for a later decision."""
+    assert lead.window is not None
+    reason = Reason("DEBTOR_ONE_CONTACT", text("DEBTOR_ONE_CONTACT", language, lead=lead.case_id))
+    waiting = _no_contact(decision, reason)
+    return replace(waiting, vetoes=(*decision.vetoes, Veto(decision.reasons[0].code, "debtor/one-contact", reason.text)), next_review_at=lead.window.end)
+
+
+def _waiting(decision: Decision) -> bool:
+    return bool(decision.reasons) and decision.reasons[0].code == "DEBTOR_ONE_CONTACT"
+
+
+def _nobody(debtor: DebtorSnapshot, policy: PolicyRef, as_of: datetime, reason: Reason, accounts: tuple[Decision, ...], trace: dict[str, Any] | None) -> DebtorDecision:
+    return DebtorDecision(
+        debtor_id=debtor.debtor_id, action=Action.NO_CONTACT.value, channel=None, window=None, template=None, account_ids=(),
+        reasons=(reason,), required_disclosures=(), window_constraints=(), accounts=accounts, offers=(), policy=policy, as_of=as_of,
+        next_review_at=min(decision.next_review_at for decision in accounts),
+        data_warnings=tuple(dict.fromkeys(reason for decision in accounts for reason in decision.data_warnings)), trace=trace,
+    )
+
+
+# --- consolidated offers -------------------------------------------------------------
+
+_ALLOCATION: dict[str, Callable[[tuple[Decimal, int]], Any]] = {
+    "oldest_first": lambda account: -account[1],
+    "largest_first": lambda account: -account[0],
+    "smallest_first": lambda account: account[0],
+    "listed": lambda account: 0,  # the rank order stands
+}
+
+
+def consolidate(
+    covered: Sequence[Decision], rules: DebtorRules, accounts: dict[str, tuple[Decimal, int]], language: str
+) -> tuple[tuple[ConsolidatedOffer, ...], list[Reason]]:
+    """One offer per currency over the covered accounts with offers (two or more):
+    bounds that every account's own bounds allow. Currencies are never summed."""
+    by_currency: dict[str, list[Decision]] = defaultdict(list)
+    for decision in covered:
+        if decision.offer is not None:
+            by_currency[decision.offer.currency].append(decision)
+    offers: list[ConsolidatedOffer] = []
+    notes: list[Reason] = []
+    if len(by_currency) > 1:
+        notes.append(Reason("OFFERS_BY_CURRENCY", text("OFFERS_BY_CURRENCY", language, currencies=", ".join(sorted(by_currency)))))
+    for currency, decisions in by_currency.items():
+        if len(decisions) < 2:
+            continue
+        bounds = common_bounds([decision.offer for decision in decisions if decision.offer is not None])
+        ids = [decision.case_id for decision in decisions]
+        if bounds is None:
+            notes.append(Reason("OFFER_NOT_CONSOLIDATED", text("OFFER_NOT_CONSOLIDATED", language, accounts=", ".join(ids))))
+            continue
+        order = tuple(sorted(ids, key=lambda account_id: _ALLOCATION[rules.allocation](accounts[account_id])))
+        total = sum((accounts[account_id][0] for account_id in ids), Decimal(0))
+        offers.append(ConsolidatedOffer(currency, order, rules.allocation, total, bounds))
+    return tuple(offers), notes
+
+
+def common_bounds(offers: Sequence[OfferBounds]) -> OfferBounds | None:
+    """Bounds within every offer's: the common instalment and discount ranges, the
+    largest minimum instalment, the shortest deferral, the sum of the settlement
+    floors. None when the instalment ranges have nothing in common."""
+    discount = _common_range([offer.discount_pct for offer in offers])
+    instalments = _common_range([offer.instalments for offer in offers])
+    if instalments == ():
+        return None
+    minimums = [offer.min_instalment for offer in offers if offer.min_instalment is not None]
+    deferrals = [offer.max_deferral_days for offer in offers]
+    floors = [offer.settlement_floor for offer in offers]
+    reviews = [offer.review_above_discount_pct for offer in offers if offer.review_above_discount_pct is not None]
+    return OfferBounds(
+        currency=offers[0].currency,
+        set_by="+".join(dict.fromkeys(offer.set_by for offer in offers)),
+        discount_pct=discount or None,
+        instalments=instalments,
+        min_instalment=max(minimums) if minimums else None,
+        max_deferral_days=None if None in deferrals else min(day for day in deferrals if day is not None),
+        settlement_floor=None if None in floors else sum((floor for floor in floors if floor is not None), Decimal(0)),
+        payment_holiday=all(offer.payment_holiday for offer in offers),
+        review_above_discount_pct=min(reviews) if reviews else None,
+    )
+
+
+def _common_range(ranges: Sequence[Any]) -> Any:
+    """The range inside all of them; None when one of them offers none, () when they do not meet."""
+    if any(item is None for item in ranges):
+        return None
+    low, high = max(item[0] for item in ranges), min(item[1] for item in ranges)
+    return (low, high) if low <= high else ()
