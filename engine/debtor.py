@@ -182,6 +182,12 @@ def _nobody(debtor: DebtorSnapshot, policy: PolicyRef, as_of: datetime, reason: 
 
 # --- consolidated offers -------------------------------------------------------------
 
+_RULE_WORDS = {
+    "oldest_first": "the oldest arrears first",
+    "largest_first": "the largest balance first",
+    "smallest_first": "the smallest balance first",
+    "listed": "in the order the accounts are ranked",
+}
 _ALLOCATION: dict[str, Callable[[tuple[Decimal, int]], Any]] = {
     "oldest_first": lambda account: -account[1],
     "largest_first": lambda account: -account[0],
@@ -214,6 +220,7 @@ def consolidate(
         order = tuple(sorted(ids, key=lambda account_id: _ALLOCATION[rules.allocation](accounts[account_id])))
         total = sum((accounts[account_id][0] for account_id in ids), Decimal(0))
         offers.append(ConsolidatedOffer(currency, order, rules.allocation, total, bounds))
+        notes.append(Reason("OFFER_CONSOLIDATED", text("OFFER_CONSOLIDATED", language, total=total, currency=currency, order=", ".join(order), rule=_RULE_WORDS[rules.allocation])))
     return tuple(offers), notes
 
 

@@ -37,6 +37,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The accounts are in {currencies}: amounts in different currencies are never summed, so each currency has its own offer.",
         "pl": "Rachunki są w walutach {currencies}: kwot w różnych walutach nigdy nie sumujemy, więc każda waluta ma własną ofertę.",
     },
+    "OFFER_CONSOLIDATED": {
+        "en": "One offer covers {total} {currency} owed on the accounts {order}; each payment goes to them in that order ({rule}).",
+        "pl": "Jedna oferta obejmuje {total} {currency} należności z rachunków {order}; każda wpłata jest zaliczana w tej kolejności.",
+    },
     "OFFER_NOT_CONSOLIDATED": {
         "en": "The offers for accounts {accounts} allow no common number of instalments, so they are not consolidated.",
         "pl": "Oferty dla rachunków {accounts} nie mają wspólnej liczby rat, dlatego nie zostały połączone.",
