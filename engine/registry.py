@@ -76,7 +76,7 @@ class PolicyRegistry:
         self.last_refusal: Refusal | None = None
         files_digest = fingerprint(rules_dir)
         try:
-            self._active = self._build_settled(files_digest)
+            self._active = self._build_settled(files_digest, _served_before(keep))
         except Exception as error:
             kept = keep.latest() if keep else None
             if kept is None:
@@ -89,17 +89,17 @@ class PolicyRegistry:
     def current(self) -> Active:
         return self._active
 
-    def _build_settled(self, files_digest: str) -> Active:
+    def _build_settled(self, files_digest: str, served: dict[str, tuple[str, str]]) -> Active:
         """Build the rules directory, waiting for files being edited to hold still."""
         for _ in range(SETTLE_ATTEMPTS):
             try:
-                return self._build(files_digest)
+                return self._build(files_digest, served=served)
             except RulesChanged:
                 time.sleep(0.5)
                 files_digest = fingerprint(self.rules_dir)
         raise PolicyError.plain(f"the rules in {self.rules_dir} kept changing while they were loaded")
 
-    def _build(self, files_digest: str, rules_dir: Path | None = None) -> Active:
+    def _build(self, files_digest: str, rules_dir: Path | None = None, served: dict[str, tuple[str, str]] | None = None) -> Active:
         rules_dir = rules_dir or self.rules_dir
         if self.isolate:  # what could hang or exhaust this process runs in a child first
             reasons = try_rules(rules_dir, self.checks).reasons
@@ -111,6 +111,8 @@ class PolicyRegistry:
             raise RulesChanged()
         if reasons or engine is None:
             raise PolicyError.plain("\n".join(reasons))
+        if served:
+            _refuse_same_version(served, engine)
         _warm_up(engine)
         if self.keep and rules_dir == self.rules_dir:
             try:
@@ -133,7 +135,7 @@ class PolicyRegistry:
         files_digest = files_digest or fingerprint(self.rules_dir)
         with self._lock:
             try:
-                active = self._build(files_digest)
+                active = self._build(files_digest, served=_versions(self._active.engine))
             except RulesChanged:  # being edited: judge the files once they hold still
                 log.info("the rules in %s changed while they were loaded; loading them again at the next look", self.rules_dir)
                 return None
@@ -150,6 +152,38 @@ class PolicyRegistry:
 
     def guardrail_pack(self) -> tuple[str, str]:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
+
+
+def _versions(engine: StrategyEngine) -> dict[str, tuple[str, str]]:
+    """The strategy's and every pack's name -> (version, content hash)."""
+    policy = engine.policy
+    return {policy.name: (policy.version, policy.content_hash)} | {pack.name: (pack.version, pack.content_hash) for pack in engine.compliance.packs}
+
+
+def _served_before(keep: LastGoodRules | None) -> dict[str, tuple[str, str]]:
+    """The versions of the rules kept last, served before this start (none: nothing kept, or unreadable)."""
+    kept = keep.latest() if keep else None
+    if kept is None:
+        return {}
+    try:
+        packs = load_packs(kept / COMPLIANCE_DIR)
+        policy = load_strategy(kept / STRATEGY_DIR)
+    except Exception:  # a copy that no longer loads cannot vouch for anything
+        log.warning("the rules kept in %s no longer load; not comparing versions with them", kept)
+        return {}
+    return {policy.name: (policy.version, policy.content_hash)} | {pack.name: (pack.version, pack.content_hash) for pack in packs}
+
+
+def _refuse_same_version(served: dict[str, tuple[str, str]], engine: StrategyEngine) -> None:
+    """A policy's version names its content: what changed must say so. An auditor
+    reading "default-strategy 2026.12.1" in a decision must find one text for it."""
+    changed = [
+        f"{name} {version}: its content changed (hash {served[name][1]} → {content}) but its version did not; give the new content a new `version`"
+        for name, (version, content) in _versions(engine).items()
+        if name in served and served[name][0] == version and served[name][1] != content
+    ]
+    if changed:
+        raise PolicyError.plain("\n".join(changed))
 
 
 def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:
