@@ -24,6 +24,7 @@ from engine.decision import Decision, OfferBounds, PolicyRef, Reason, Veto, Wind
 from engine.engine import Judged, StrategyEngine
 from engine.facts import Person
 from engine.policy.ir import DebtorRules
+from engine.snapshot import reason_language
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
 
@@ -66,7 +67,7 @@ def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetim
     judged = [engine.judge(case.snapshot, as_of, explain, Person(case.person_contacts, facts[case.snapshot.currency])) for case in cases]
     rules = engine.policy.debtor
     ranked = rank(judged, rules, debtor)
-    language = debtor.language
+    language = reason_language(debtor.language)
     trace: dict[str, Any] = {
         "rank": {"by": rules.rank, "accounts": [j.decision.case_id for j in ranked]},
         "person_flags": sorted(person_flags),

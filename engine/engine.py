@@ -20,7 +20,7 @@ from engine.matching.durable_form import RuleSetTooLarge
 from engine.offers import offer_bounds
 from engine.policy.ir import ALWAYS, PREFERRED, GuardRule, Pack, Policy, Rule
 from engine.snapshot import CaseSnapshot
-from engine.texts import system_reason
+from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
 from engine.window import next_window
 
@@ -66,7 +66,7 @@ class StrategyEngine:
             log.error("rule engine fault deciding case %s: %s", snapshot.case_id, fault)
         except Exception:
             log.exception("unexpected fault deciding case %s", snapshot.case_id)
-        reason = system_reason("ENGINE_FAULT", snapshot.language)
+        reason = system_reason("ENGINE_FAULT", snapshot.reason_language)
         return Judged(self._no_contact(snapshot, as_of, reason, fired=(), vetoes=()), None, None, fault=True)
 
     def on_channel(self, judged: Judged, channel: Channel) -> Decision | None:
@@ -111,12 +111,12 @@ class StrategyEngine:
                 decision = self._replaced(decision, replacing, context)
         if decision is None:
             if fired:
-                reason = system_reason("ALL_CANDIDATES_VETOED", snapshot.language)
+                reason = system_reason("ALL_CANDIDATES_VETOED", snapshot.reason_language)
             else:
-                reason = system_reason("NO_RULE_MATCHED", snapshot.language)
+                reason = system_reason("NO_RULE_MATCHED", snapshot.reason_language)
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
         if decision.channel is not None:
-            disclosures = [Reason(code, _text(guard.reason, snapshot.language)) for guard in guards for code in guard.disclose]
+            disclosures = [Reason(code, _text(guard.reason, snapshot.reason_language)) for guard in guards for code in guard.disclose]
             decision = replace(decision, required_disclosures=tuple(dict.fromkeys(disclosures)))
         warnings = guardrails.data_warnings(context)
         if warnings:
@@ -134,7 +134,7 @@ class StrategyEngine:
         """The decision this rule's candidate makes (and the rule that made it: the
         candidate's, or the step taken instead), or None when guardrails remove it.
         `replacing`: the requirements whose `instead` step this candidate already is."""
-        removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.snapshot.language)
+        removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.snapshot.reason_language)
         if removed:
             vetoes += removed
             return None
@@ -143,10 +143,10 @@ class StrategyEngine:
             guard, last = unmet
             need = guard.requires
             assert need is not None
-            text = _text(guard.reason, context.snapshot.language)
+            why = _text(guard.reason, context.snapshot.reason_language)
             if last is not None:  # delivered, but too recently: the candidate waits
-                text += f" ({local_days_between(last, context.as_of, context.zones)} of {need.days} days have passed.)"
-            vetoes.append(Veto(rule.id, guard.id, text))
+                why += " " + text("requirement.waiting", context.snapshot.reason_language, passed=local_days_between(last, context.as_of, context.zones), days=need.days)
+            vetoes.append(Veto(rule.id, guard.id, why))
             if last is None and need.instead:
                 return self._try(_instead(guard, rule), context, fired, vetoes, blocks, requirements, replacing | {guard.id})
             return None
@@ -154,9 +154,9 @@ class StrategyEngine:
             return self._decision(rule, context, fired, vetoes, channel=None, window=None), rule
         channels = self._channels(rule, context)
         if not channels:
-            vetoes.append(Veto(rule.id, "no-channel", "The rule names only the debtor's preferred channel, and the debtor has stated none."))
+            vetoes.append(Veto(rule.id, "no-channel", text("guardrail.no-channel", context.snapshot.reason_language)))
         for channel in channels:
-            veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.snapshot.language)
+            veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.snapshot.reason_language)
             if veto:
                 vetoes.append(veto)
                 continue
@@ -166,9 +166,9 @@ class StrategyEngine:
             )
             if window is None:
                 shapers = ", ".join(rule_id for rule_id, _ in shaping.constraints) or "contact-hours"
-                vetoes.append(Veto(rule.id, shapers, "There is no lawful time to contact the debtor on this channel in the next 14 days.", channel))
+                vetoes.append(Veto(rule.id, shapers, text("guardrail.no-lawful-time", context.snapshot.reason_language), channel))
                 continue
-            constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.language)) for rule_id, texts in shaping.constraints)
+            constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.reason_language)) for rule_id, texts in shaping.constraints)
             return replace(self._decision(rule, context, fired, vetoes, channel, window), window_constraints=constraints), rule
         return None
 
@@ -185,9 +185,9 @@ class StrategyEngine:
         self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], channel: Channel | None, window: Window | None
     ) -> Decision:
         snapshot = context.snapshot
-        reasons = [Reason(rule.id, _text(rule.reason, snapshot.language))]
+        reasons = [Reason(rule.id, _text(rule.reason, snapshot.reason_language))]
         limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.in_force(snapshot.country, snapshot.region) for limit in pack.offer_limits))
-        offer, notes = offer_bounds(rule.offer, rule.id, snapshot, limits, snapshot.language)
+        offer, notes = offer_bounds(rule.offer, rule.id, snapshot, limits, snapshot.reason_language)
         reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
         review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
         return Decision(
@@ -209,7 +209,7 @@ class StrategyEngine:
         """A compliance rule takes the case out of automated collection. When the
         strategy's best rule already routes it the same way, that rule's decision
         stands (with its forbearance offer), the compliance reason first."""
-        reason = Reason(route.id, _text(route.reason, context.snapshot.language))
+        reason = Reason(route.id, _text(route.reason, context.snapshot.reason_language))
         best = self._rules[fired[0]] if fired else None
         if best is not None and best.action == route.route:
             decision = self._decision(best, context, fired, vetoes, channel=None, window=None)
@@ -220,7 +220,7 @@ class StrategyEngine:
 
     def _replaced(self, decision: Decision, guard: GuardRule, context: CaseContext) -> Decision:
         """The act is not automated: a review step takes its place (e.g. GDPR art. 22)."""
-        text = _text(guard.reason, context.snapshot.language)
+        why = _text(guard.reason, context.snapshot.reason_language)
         strategy_rule = decision.reasons[0].code
         return replace(
             decision,
@@ -228,8 +228,8 @@ class StrategyEngine:
             channel=None,
             window=None,
             window_constraints=(),
-            reasons=(Reason(guard.id, text), *decision.reasons),
-            vetoes=(*decision.vetoes, Veto(strategy_rule, guard.id, text)),
+            reasons=(Reason(guard.id, why), *decision.reasons),
+            vetoes=(*decision.vetoes, Veto(strategy_rule, guard.id, why)),
         )
 
     def _no_contact(self, snapshot: CaseSnapshot, as_of: datetime, reason: Reason, fired: tuple[str, ...], vetoes: tuple[Veto, ...]) -> Decision:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from engine.decision import Reason, Veto
 from engine.facts import CaseContext
 from engine.history import FAILED_IN_A_ROW
+from engine.texts import text
 from engine.vocabulary import ELECTRONIC_CHANNELS, Action, Channel
 
 PACK_NAME = "baseline-guardrails"
@@ -21,20 +22,19 @@ PACK_VERSION = "1"
 
 @dataclass(frozen=True)
 class Stop:
-    id: str
+    id: str  # also the key of its reason in engine.texts ("guardrail.<id>")
     fact: str
-    reason: str
 
 
 STOPS = (
-    Stop("gdpr-objection", "gdpr.objection", "The debtor objected to processing (GDPR art. 21): no automated contact."),
-    Stop("gdpr-restriction", "gdpr.restriction", "Processing is restricted (GDPR art. 18): no automated contact."),
-    Stop("gdpr-erasure", "gdpr.erasure_requested", "The debtor asked for erasure (GDPR art. 17): no automated contact."),
-    Stop("cease-and-desist", "legal.cease_and_desist", "The debtor asked us to stop contacting them."),
-    Stop("attorney-represented", "legal.attorney_represented", "The debtor is represented by an attorney: we do not contact them directly."),
-    Stop("bankruptcy", "legal.bankruptcy", "The debtor is in bankruptcy: collection is stayed."),
-    Stop("deceased", "legal.deceased", "The debtor has died: we do not contact or pursue them."),
-    Stop("dispute", "legal.dispute", "The debt is disputed: collection is on hold until the dispute is resolved."),
+    Stop("gdpr-objection", "gdpr.objection"),
+    Stop("gdpr-restriction", "gdpr.restriction"),
+    Stop("gdpr-erasure", "gdpr.erasure_requested"),
+    Stop("cease-and-desist", "legal.cease_and_desist"),
+    Stop("attorney-represented", "legal.attorney_represented"),
+    Stop("bankruptcy", "legal.bankruptcy"),
+    Stop("deceased", "legal.deceased"),
+    Stop("dispute", "legal.dispute"),
 )
 
 # Actions a stop removes: everything that reaches the debtor, and legal escalation.
@@ -45,25 +45,33 @@ def action_vetoes(context: CaseContext, rule_id: str, action: Action) -> list[Ve
     if action not in STOPPED_ACTIONS:
         return []
     facts = context.facts
-    return [Veto(rule_id, stop.id, stop.reason) for stop in STOPS if facts.get(stop.fact)]
+    language = context.snapshot.reason_language
+    return [Veto(rule_id, stop.id, text(f"guardrail.{stop.id}", language)) for stop in STOPS if facts.get(stop.fact)]
 
 
 def channel_veto(context: CaseContext, rule_id: str, channel: Channel) -> Veto | None:
     facts = context.facts
+    language = context.snapshot.reason_language
     if not facts.get(f"consent.{channel.value}"):
-        return Veto(rule_id, "consent", f"The debtor has not consented to contact by {channel.value}.", channel)
+        return Veto(rule_id, "consent", text("guardrail.consent", language, channel=channel.value), channel)
     if channel in ELECTRONIC_CHANNELS and facts.get("consent.electronic_opt_out"):
-        return Veto(rule_id, "electronic-opt-out", "The debtor opted out of electronic communications.", channel)
+        return Veto(rule_id, "electronic-opt-out", text("guardrail.electronic-opt-out", language), channel)
     failures = facts.get(f"failed.{channel.value}.in_a_row", 0)
     if failures >= FAILED_IN_A_ROW:
-        return Veto(rule_id, "contact-data", f"The last {failures} contacts by {channel.value} did not reach the debtor: the contact data needs checking.", channel)
+        return Veto(rule_id, "contact-data", text("guardrail.contact-data", language, count=failures, channel=channel.value), channel)
     return None
 
 
 def data_warnings(context: CaseContext) -> tuple[Reason, ...]:
-    """What the caller should check in its own data: channels that keep failing."""
-    return tuple(
-        Reason(f"CONTACT_DATA_{channel.value.upper()}", f"{count} contacts by {channel.value} in a row did not reach the debtor; check the {channel.value} contact data.")
+    """What the caller should check in its own data: channels that keep failing, and
+    a language the engine has no texts in (the reasons are then in English)."""
+    language = context.snapshot.reason_language
+    warnings = [
+        Reason(f"CONTACT_DATA_{channel.value.upper()}", text("warning.contact-data", language, count=count, channel=channel.value))
         for channel in Channel
         if (count := context.facts.get(f"failed.{channel.value}.in_a_row", 0)) >= FAILED_IN_A_ROW
-    )
+    ]
+    requested = context.snapshot.language
+    if requested.split("-", 1)[0].lower() != language:
+        warnings.append(Reason("LANGUAGE_FALLBACK", text("warning.language-fallback", language, requested=requested)))
+    return tuple(warnings)

@@ -40,7 +40,8 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # pydantic's regex: `
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _REGION = re.compile(r"[A-Za-z0-9]{1,3}")  # ISO 3166-2: the part after "PL-"
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
-_LANGUAGE = re.compile(r"[A-Za-z]{2,8}")
+# A BCP 47 language tag: a primary language subtag, then script, region, variants (pl-PL, en-GB, sr-Latn-RS).
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,6}")
 _AMOUNT = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?")
@@ -200,10 +201,18 @@ def attribute_map(value: dict[str, str]) -> dict[str, str]:
 
 
 def language_code(value: str) -> str:
+    """A BCP 47 tag as given (any language: one without texts is answered in English)."""
     value = value or "en"
-    if not (_LANGUAGE.fullmatch(value) and value.lower() in SUPPORTED_LANGUAGES):
-        raise ValueError(f"{shown(value)} is not supported; use one of {', '.join(SUPPORTED_LANGUAGES)}")
-    return value.lower()
+    if not _LANGUAGE.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a BCP 47 language tag: expected a language such as pl, or with a region such as pl-PL")
+    return value
+
+
+def reason_language(tag: str) -> str:
+    """The language the reasons are given in: the tag's own language when the engine
+    has texts in it, else English (the decision then says so)."""
+    primary = tag.split("-", 1)[0].lower()
+    return primary if primary in SUPPORTED_LANGUAGES else "en"
 
 
 class _Strict(BaseModel):
@@ -343,6 +352,10 @@ class CaseSnapshot(_Strict):
     _currency = field_validator("currency")(currency_code)
     _attributes = field_validator("attributes")(attribute_map)
     _language = field_validator("language")(language_code)
+
+    @property
+    def reason_language(self) -> str:
+        return reason_language(self.language)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> CaseSnapshot:

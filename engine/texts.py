@@ -45,6 +45,67 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The offers for accounts {accounts} allow no common number of instalments, so they are not consolidated.",
         "pl": "Oferty dla rachunków {accounts} nie mają wspólnej liczby rat, dlatego nie zostały połączone.",
     },
+    "guardrail.gdpr-objection": {
+        "en": "The debtor objected to processing (GDPR art. 21): no automated contact.",
+        "pl": "Dłużnik wniósł sprzeciw wobec przetwarzania danych (art. 21 RODO): bez automatycznego kontaktu.",
+    },
+    "guardrail.gdpr-restriction": {
+        "en": "Processing is restricted (GDPR art. 18): no automated contact.",
+        "pl": "Przetwarzanie danych jest ograniczone (art. 18 RODO): bez automatycznego kontaktu.",
+    },
+    "guardrail.gdpr-erasure": {
+        "en": "The debtor asked for erasure (GDPR art. 17): no automated contact.",
+        "pl": "Dłużnik zażądał usunięcia danych (art. 17 RODO): bez automatycznego kontaktu.",
+    },
+    "guardrail.cease-and-desist": {
+        "en": "The debtor asked us to stop contacting them.",
+        "pl": "Dłużnik poprosił, abyśmy przestali się z nim kontaktować.",
+    },
+    "guardrail.attorney-represented": {
+        "en": "The debtor is represented by an attorney: we do not contact them directly.",
+        "pl": "Dłużnika reprezentuje pełnomocnik: nie kontaktujemy się z nim bezpośrednio.",
+    },
+    "guardrail.bankruptcy": {
+        "en": "The debtor is in bankruptcy: collection is stayed.",
+        "pl": "Wobec dłużnika toczy się postępowanie upadłościowe: windykacja jest wstrzymana.",
+    },
+    "guardrail.deceased": {
+        "en": "The debtor has died: we do not contact or pursue them.",
+        "pl": "Dłużnik zmarł: nie kontaktujemy się i nie dochodzimy należności od niego.",
+    },
+    "guardrail.dispute": {
+        "en": "The debt is disputed: collection is on hold until the dispute is resolved.",
+        "pl": "Dług jest sporny: windykacja jest wstrzymana do rozstrzygnięcia sporu.",
+    },
+    "guardrail.consent": {
+        "en": "The debtor has not consented to contact by {channel}.",
+        "pl": "Dłużnik nie wyraził zgody na kontakt kanałem {channel}.",
+    },
+    "guardrail.electronic-opt-out": {
+        "en": "The debtor opted out of electronic communications.",
+        "pl": "Dłużnik zrezygnował z komunikacji elektronicznej.",
+    },
+    "guardrail.contact-data": {
+        "en": "The last {count} contacts by {channel} did not reach the debtor: the contact data needs checking.",
+        "pl": "Ostatnie {count} kontakty kanałem {channel} nie dotarły do dłużnika: dane kontaktowe wymagają sprawdzenia.",
+    },
+    "guardrail.no-channel": {
+        "en": "The rule names only the debtor's preferred channel, and the debtor has stated none.",
+        "pl": "Reguła wskazuje tylko preferowany kanał dłużnika, a dłużnik żadnego nie wskazał.",
+    },
+    "guardrail.no-lawful-time": {
+        "en": "There is no lawful time to contact the debtor on this channel in the next 14 days.",
+        "pl": "W ciągu najbliższych 14 dni nie ma dozwolonego terminu kontaktu z dłużnikiem tym kanałem.",
+    },
+    "warning.contact-data": {
+        "en": "{count} contacts by {channel} in a row did not reach the debtor; check the {channel} contact data.",
+        "pl": "{count} kolejne kontakty kanałem {channel} nie dotarły do dłużnika; sprawdź dane kontaktowe dla kanału {channel}.",
+    },
+    "warning.language-fallback": {
+        "en": "The engine has no texts in {requested}; the reasons are in English.",
+        "pl": "Brak tekstów w języku {requested}; uzasadnienia podano po angielsku.",
+    },
+    "requirement.waiting": {"en": "({passed} of {days} days have passed.)", "pl": "(Minęło {passed} z {days} dni.)"},
     "offer.too_small_for_plan": {
         "en": "The amount is too small for {count} instalments of at least {minimum} {currency}.",
         "pl": "Kwota jest zbyt mała na {count} raty po co najmniej {minimum} {currency}.",

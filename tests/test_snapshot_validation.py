@@ -41,7 +41,7 @@ def test_a_good_snapshot_is_normalised() -> None:
         ("amount_due", 12.5, "decimal string"),
         ("amount_due", "1.005", "decimal places"),
         ("case_id", "", "at least 1"),
-        ("language", "de", "not supported"),
+        ("language", "pl_PL", "BCP 47"),
         ("region", "ZZ", "not a subdivision"),
         ("attributes", {"Bad Key": "x"}, "lower_snake_case"),
     ],
