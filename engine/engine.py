@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from engine import guardrails
@@ -216,7 +216,11 @@ class StrategyEngine:
             return replace(decision, reasons=(reason, *decision.reasons))
         vetoes += [Veto(rule_id, route.id, reason.text) for rule_id in fired]
         decision = self._no_contact(context.snapshot, context.as_of, reason, tuple(fired), tuple(vetoes))
-        return replace(decision, action=route.route.value)  # type: ignore[union-attr]
+        decision = replace(decision, action=route.route.value)  # type: ignore[union-attr]
+        days = context.facts.get(route.review_after_days) if route.review_after_days else None
+        if isinstance(days, int):  # e.g. the day a moratorium ends: nothing can change before it
+            decision = replace(decision, next_review_at=_local_midnight_after(days, context))
+        return decision
 
     def _replaced(self, decision: Decision, guard: GuardRule, context: CaseContext) -> Decision:
         """The act is not automated: a review step takes its place (e.g. GDPR art. 22)."""
@@ -265,7 +269,7 @@ class StrategyEngine:
             "vetoes": [plain(vars(veto)) for veto in decision.vetoes],
             "chosen": decision.reasons[0].code,
             "window": {
-                "zones": [str(zone) for zone in context.zones],
+                "zones": [str(zone) for zone in context.zones],  # the most likely clock first, as the window's time_zone
                 "contact_hours": f"{shaping.hours.opens:%H:%M}-{shaping.hours.closes:%H:%M}" if shaping else None,
                 "closed_weekdays": sorted(shaping.hours.closed_weekdays) if shaping else None,
                 "closed_on_public_holidays": shaping.hours.closed_on_holidays if shaping else None,
@@ -310,6 +314,14 @@ def _unmet(rule: Rule, context: CaseContext, requirements: list[GuardRule]) -> t
         if last is None or local_days_between(last, context.as_of, context.zones) < need.days:
             return guard, last
     return None
+
+
+def _local_midnight_after(days: int, context: CaseContext) -> datetime:
+    """The start of the local day `days` after today (today: the earliest local date
+    among the debtor's possible zones), at the latest of those zones' midnights."""
+    zones = context.zones or (timezone.utc,)
+    day = min(context.as_of.astimezone(zone).date() for zone in zones) + timedelta(days=days)
+    return max(datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(timezone.utc) for zone in zones)
 
 
 def _instead(guard: GuardRule, rule: Rule) -> Rule:

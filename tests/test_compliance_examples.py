@@ -240,7 +240,7 @@ class TestUnitedStates:
         as_of = utc(2026, 11, 24, 12, 0)  # Tuesday
         decision = call_only(tmp_path, packs).decide(case(as_of, time_zone=None), as_of)
         assert window_of(decision) == (utc(2026, 11, 24, 18, 0), utc(2026, 11, 25, 2, 0))
-        zones = set(decision.window.time_zone.split(","))
+        zones = set(decision.window.zones)
         assert {"Pacific/Honolulu", "America/Adak", "America/New_York", "America/Los_Angeles", "America/Chicago", "America/Denver"} <= zones
 
     def test_no_zone_and_no_region_in_summer(self, tmp_path, packs):
@@ -286,7 +286,8 @@ class TestUnitedStates:
         as_of = utc(2026, 11, 24, 12, 0)
         decision = call_only(tmp_path, packs).decide(case(as_of, region="MA", time_zone="America/Los_Angeles"), as_of)
         assert window_of(decision) == (utc(2026, 11, 24, 16, 0), utc(2026, 11, 25, 2, 0))
-        assert set(decision.window.time_zone.split(",")) == {"America/Los_Angeles", "America/New_York"}
+        assert decision.window.time_zone == "America/Los_Angeles"
+        assert decision.window.zones == ("America/Los_Angeles", "America/New_York")
         # The Massachusetts overlay applies too.
         prior = [contact("sms", local(NEW_YORK, 2026, 11, day, 10, 0), "delivered") for day in (20, 22)]
         capped = call_only(tmp_path, packs).decide(case(as_of, region="MA", time_zone="America/Los_Angeles", prior_contacts=prior), as_of)
@@ -310,7 +311,8 @@ class TestUnitedStates:
         assert shipped.decide(case(as_of, **ripe), as_of).action == "LEGAL_REVIEW"
         decision = shipped.decide(case(as_of, **ripe, legal={"time_barred": True}), as_of)
         assert decision.action not in ("LEGAL_REVIEW", "FINAL_NOTICE")
-        assert "us/reg-f-time-barred-no-suit" in veto_guardrails(decision)
+        assert (decision.action, decision.template) == ("SEND_NOTICE", "time-barred-information")
+        assert {"us-ca-time-barred", "us-ny-time-barred"} <= {d.code for d in decision.required_disclosures}
 
     def test_puerto_rico_as_a_us_region_gets_regulation_f(self, tmp_path, packs):
         as_of = local(ZoneInfo("America/Puerto_Rico"), 2026, 11, 24, 10, 0)
@@ -531,12 +533,16 @@ class TestUnitedKingdom:
             rule("final-notice", 80, "FINAL_NOTICE", "letter"),
             rule("reminder", 70, "SEND_REMINDER", ["letter", "email", "sms"]),
         )
+        # Its own reason, and the case comes back the first day after the moratorium (London midnight).
+        ends = local(LONDON, 2026, 11, 24, 0, 0) + timedelta(days=60 - days_ago)
+        for decided in (engine.decide(snapshot, self.AS_OF), shipped.decide(snapshot, self.AS_OF)):
+            assert decided.action == "NO_CONTACT" and decided.window is None
+            assert decided.reasons[0].code == "gb/breathing-space-moratorium"
+            assert decided.next_review_at == ends
         decision = engine.decide(snapshot, self.AS_OF)
-        assert decision.action == "NO_CONTACT" and decision.window is None
-        assert decision.reasons[0].code == "ALL_CANDIDATES_VETOED"
         assert {veto.rule_id for veto in decision.vetoes if veto.guardrail == "gb/breathing-space-moratorium"} == {"legal", "call", "final-notice", "reminder"}
-        ours = shipped.decide(snapshot, self.AS_OF)
-        assert ours.action not in CONTACTING | {"LEGAL_REVIEW"}
+        vulnerable = case(self.AS_OF, "GB", legal={"breathing_space_start": start, "vulnerable": True})
+        assert shipped.decide(vulnerable, self.AS_OF).action == "NO_CONTACT"  # not a review task every day of it
 
     @pytest.mark.parametrize("days_ago", [60, 61])
     def test_after_sixty_days_collection_resumes(self, tmp_path, packs, days_ago):
@@ -702,7 +708,7 @@ class TestPolicyView:
         packs = {pack.name: pack for pack in shipped.compliance.packs}
         assert set(packs) == {"default", "first-steps", "eu-baseline", "pl", "us", "us-ma", "gb", "ie"}
         for pack in packs.values():
-            assert pack.version in ("2026.11.1", "2026.12.1")
+            assert pack.version in ("2026.11.1", "2026.12.1", "2026.12.2")
             assert pack.content_hash and all(Path(file).is_file() for file in pack.source_files)
         assert packs["default"].fallback and not any(pack.fallback for name, pack in packs.items() if name != "default")
 
@@ -744,7 +750,7 @@ class TestPolicyView:
     def test_the_trace_names_the_packs_in_force(self, shipped):
         as_of = local(WARSAW, 2026, 11, 24, 10, 0)
         trace = shipped.decide(case(as_of, "PL"), as_of, explain=True).trace
-        assert set(trace["compliance"]["packs_in_force"]) == {"default 2026.11.1", "first-steps 2026.12.1", "eu-baseline 2026.11.1", "pl 2026.12.1"}
+        assert set(trace["compliance"]["packs_in_force"]) == {"default 2026.12.1", "first-steps 2026.12.2", "eu-baseline 2026.11.1", "pl 2026.12.2"}
 
 
 # --- pack loading errors -------------------------------------------------------------------

@@ -129,6 +129,14 @@ RULE_CASES: dict[str, dict[str, Any]] = {
     "nothing-owed-no-contact": case(days_past_due=45, amount_due="0.00"),
     "vulnerable-forbearance-review": case(legal={"vulnerable": True}),
     "hardship-forbearance-review": case(legal={"hardship": True}),
+    "time-barred-information": case(days_past_due=400, legal={"time_barred": True}),
+    "time-barred-told-no-contact": case(
+        days_past_due=400,
+        legal={"time_barred": True},
+        prior_contacts=[
+            {"channel": "letter", "outcome": "delivered", "action": "SEND_NOTICE", "template": "time-barred-information", "at": (AS_OF - timedelta(days=30)).isoformat()}
+        ],
+    ),
     "promise-due-soon-hold": case(payment={"promise_to_pay_date": str(TODAY + timedelta(days=1))}),
     "promise-to-pay-hold": case(payment={"promise_to_pay_date": str(TODAY + timedelta(days=10))}),
     "legal-review-after-broken-promises": case(days_past_due=150, amount_due="5000.00", payment={"broken_promises": 2}),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from decimal import Decimal
-from typing import Union
+from typing import Iterator, Mapping, Union
 
 from engine.vocabulary import Action, Channel, Outcome, PaymentMethod
 
@@ -57,14 +57,46 @@ class Source:
     line: int
 
 
+class CurrencyAmounts(Mapping[str, Decimal]):
+    """An amount for each currency named (ISO 4217 code -> amount); a currency not
+    named has none. Immutable and hashable, like the rest of the intermediate form."""
+
+    __slots__ = ("_amounts",)
+
+    def __init__(self, amounts: Mapping[str, Decimal]):
+        self._amounts = dict(sorted(amounts.items()))
+
+    def __getitem__(self, code: str) -> Decimal:
+        return self._amounts[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._amounts)
+
+    def __len__(self) -> int:
+        return len(self._amounts)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._amounts.items()))
+
+    def __str__(self) -> str:
+        return ", ".join(f"{code} {amount}" for code, amount in self._amounts.items())
+
+    def __repr__(self) -> str:
+        return f"CurrencyAmounts({self._amounts!r})"
+
+
 @dataclass(frozen=True)
 class OfferTerms:
     discount_pct: tuple[Decimal, Decimal] | None = None
     instalments: tuple[int, int] | None = None
-    min_instalment: Decimal | None = None
+    min_instalment: Decimal | Mapping[str, Decimal] | None = None  # per currency (a CurrencyAmounts), or bare: any currency
     max_deferral_days: int | None = None
     settlement_floor_pct: Decimal | None = None
     payment_holiday: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.min_instalment, Mapping) and not isinstance(self.min_instalment, CurrencyAmounts):
+            object.__setattr__(self, "min_instalment", CurrencyAmounts(self.min_instalment))
 
 
 @dataclass(frozen=True)
@@ -244,6 +276,7 @@ class GuardRule:
     source: Source
     block: Block | None = None
     route: Action | None = None  # the decision becomes this (non-contacting) action
+    review_after_days: str | None = None  # with route: a whole-number fact, the local days until the case is decided again
     replace: Replace | None = None
     requires: Requirement | None = None
     disclose: tuple[str, ...] = ()  # codes for the caller's renderer, when the decision contacts

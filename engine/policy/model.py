@@ -6,8 +6,9 @@ from datetime import time
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
+from engine.policy.money import MAX_OFFER_AMOUNT, offer_amount, per_currency_schema
 from engine.vocabulary import Action, Channel, Outcome, PaymentMethod
 
 RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
@@ -19,12 +20,17 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+_AMOUNT_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": int(MAX_OFFER_AMOUNT)}, {"type": "string"}]}
+# An amount per currency ({PLN: 50, EUR: 20}); a bare amount is still read, for every currency, and lint flags it.
+OfferAmount = Annotated[Decimal | dict[str, Decimal], PlainValidator(offer_amount), WithJsonSchema({"anyOf": [per_currency_schema(_AMOUNT_SCHEMA), _AMOUNT_SCHEMA]})]
+
+
 class OfferSpec(_Spec):
     """Bounds an agent may negotiate within; each [min, max] pair is inclusive."""
 
     discount_pct: tuple[Decimal, Decimal] | None = Field(default=None, description="[min, max] discount for paying at once, in percent")
     instalments: tuple[int, int] | None = Field(default=None, description="[min, max] number of instalments")
-    min_instalment: Decimal | None = Field(default=None, ge=0, le=1_000_000_000, description="smallest instalment, in the case currency")
+    min_instalment: OfferAmount | None = Field(default=None, description="smallest instalment, per currency; a case in a currency not listed gets none")
     max_deferral_days: int | None = Field(default=None, ge=0, le=365, description="most days the due date may be moved")
     settlement_floor_pct: Decimal | None = Field(default=None, ge=0, le=100, description="the least share of the amount due, in percent, that closes the debt")
     payment_holiday: bool = Field(default=False, description="a payment holiday may be offered")
@@ -262,6 +268,9 @@ class GuardRuleSpec(_Spec):
     when: dict[str, Any] = Field(default_factory=dict)
     block: BlockSpec | None = None
     route: Action | None = Field(default=None, description="the decision becomes this action, which must not contact")
+    review_after_days: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9_.]*$", description="with route: decide the case again after as many local days as this whole-number fact says (e.g. breathing_space.days_left)"
+    )
     replace: ReplaceSpec | None = None
     requires: RequiresSpec | None = None
     disclose: list[Annotated[str, Field(pattern=TEMPLATE)]] | None = Field(default=None, description="disclosures a contact must carry, as codes for the caller's renderer")
@@ -271,6 +280,8 @@ class GuardRuleSpec(_Spec):
     def _one_effect(self) -> GuardRuleSpec:
         if sum(effect is not None for effect in (self.block, self.route, self.replace, self.requires, self.disclose)) != 1:
             raise ValueError("a compliance rule has exactly one of `block`, `route`, `replace`, `requires` or `disclose`")
+        if self.review_after_days and not self.route:
+            raise ValueError("review_after_days belongs to a rule that routes (`route`)")
         for action in [self.route] if self.route else [self.replace.with_] if self.replace else []:
             if action.contacts:
                 raise ValueError(f"{action.value} contacts the debtor; compliance may only route to a step that does not")

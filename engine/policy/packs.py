@@ -13,6 +13,7 @@ from pathlib import Path
 import pycountry
 
 from engine.errors import PolicyError, PolicyProblem
+from engine.facts import FactType, fact_spec
 from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Instead, Pack, QuietRule, Replace, Requirement, Source, Step
 from engine.policy.loader import content_hash, offer_limit, parse_file, policy_files
 from engine.policy.model import GuardRuleSpec, PackFile, Reason
@@ -84,6 +85,10 @@ def load_pack(path: Path) -> Pack:
 
 
 def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: Source) -> GuardRule:
+    if spec.review_after_days:
+        known = fact_spec(spec.review_after_days)
+        if known is None or known.type is not FactType.INT:
+            raise PolicyError([PolicyProblem(source.file, source.line, 1, f"review_after_days names `{spec.review_after_days}`, which is not a whole-number fact (docs/facts.md)", spec.id)])
     block = Block(spec.block.contacting, frozenset(spec.block.actions), frozenset(spec.block.channels)) if spec.block else None
     replace = Replace(frozenset(spec.replace.actions), spec.replace.with_) if spec.replace else None
     requires = None
@@ -93,7 +98,7 @@ def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: So
         step = Step(frozenset(item.delivered.actions), frozenset(item.delivered.templates))
         requires = Requirement(frozenset(item.actions), item.contacting, step, item.days_before, instead)
     return GuardRule(
-        f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, replace=replace, requires=requires, disclose=tuple(spec.disclose or ())
+        f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, review_after_days=spec.review_after_days, replace=replace, requires=requires, disclose=tuple(spec.disclose or ())
     )
 
 
