@@ -664,12 +664,14 @@ class TestDefaultPack:
         assert window_of(decision) == (local(TORONTO, 2026, 11, 24, 8, 0), local(TORONTO, 2026, 11, 24, 20, 0))
         assert constraint_codes(decision) == ["default/humane-hours"]
 
-    def test_canada_saturday_is_open_and_sunday_closed(self, tmp_path, packs):
-        engine = call_only(tmp_path, packs)
+    def test_canada_calls_wait_for_monday_and_letters_go_on_saturday(self, tmp_path, packs):
         saturday = local(TORONTO, 2026, 11, 28, 19, 0)
-        assert window_of(engine.decide(case(saturday, "CA"), saturday)) == (saturday, local(TORONTO, 2026, 11, 28, 20, 0))
+        monday = local(TORONTO, 2026, 11, 30, 8, 0)
+        assert window_of(call_only(tmp_path, packs).decide(case(saturday, "CA"), saturday))[0] == monday  # no call at the weekend
+        email = reminder_on(tmp_path, packs, "email").decide(case(saturday, "CA"), saturday)
+        assert window_of(email) == (saturday, local(TORONTO, 2026, 11, 28, 20, 0))  # read when the debtor chooses
         sunday = local(TORONTO, 2026, 11, 29, 10, 0)
-        assert window_of(engine.decide(case(sunday, "CA"), sunday))[0] == local(TORONTO, 2026, 11, 30, 8, 0)
+        assert window_of(reminder_on(tmp_path, packs, "email").decide(case(sunday, "CA"), sunday))[0] == monday
 
     def test_canada_day_is_closed(self, tmp_path, packs):
         as_of = local(TORONTO, 2027, 7, 1, 10, 0)  # Thursday
@@ -708,7 +710,7 @@ class TestPolicyView:
         packs = {pack.name: pack for pack in shipped.compliance.packs}
         assert set(packs) == {"default", "first-steps", "eu-baseline", "pl", "us", "us-ma", "gb", "ie"}
         for pack in packs.values():
-            assert pack.version in ("2026.11.1", "2026.12.1", "2026.12.2")
+            assert pack.version in ("2026.11.1", "2026.12.1", "2026.12.2", "2026.12.3")
             assert pack.content_hash and all(Path(file).is_file() for file in pack.source_files)
         assert packs["default"].fallback and not any(pack.fallback for name, pack in packs.items() if name != "default")
 
@@ -750,7 +752,7 @@ class TestPolicyView:
     def test_the_trace_names_the_packs_in_force(self, shipped):
         as_of = local(WARSAW, 2026, 11, 24, 10, 0)
         trace = shipped.decide(case(as_of, "PL"), as_of, explain=True).trace
-        assert set(trace["compliance"]["packs_in_force"]) == {"default 2026.12.1", "first-steps 2026.12.2", "eu-baseline 2026.11.1", "pl 2026.12.2"}
+        assert set(trace["compliance"]["packs_in_force"]) == {"default 2026.12.2", "first-steps 2026.12.3", "eu-baseline 2026.11.1", "pl 2026.12.2"}
 
 
 # --- pack loading errors -------------------------------------------------------------------

@@ -416,7 +416,8 @@ def check_compliance(decision: Decision, snapshot: CaseSnapshot, as_of: datetime
     # Breathing Space (GB): at as_of it stops every contact when it runs on the UK
     # date or on the local date of any possible zone (doubt only narrows); and no
     # window instant may fall on a UK date inside it (checked below).
-    if any(breathing_space_on(snapshot, day) for day in {*local_dates(snapshot, as_of), uk_date(as_of)}):
+    moratorium = any(breathing_space_on(snapshot, day) for day in {*local_dates(snapshot, as_of), uk_date(as_of)})
+    if moratorium:
         assert action not in CONTACTING and action != Action.LEGAL_REVIEW, f"{action} during a Breathing Space"
     # Time-barred debts are never escalated (US Reg F 1006.26(b), CONC 7.15.4R).
     if snapshot.legal.time_barred and country in ("US", "GB"):
@@ -430,8 +431,8 @@ def check_compliance(decision: Decision, snapshot: CaseSnapshot, as_of: datetime
     if country in EU_EEA or country == "GB":
         if snapshot.gdpr.objection or snapshot.gdpr.restriction or snapshot.gdpr.erasure_requested:
             assert action == Action.HUMAN_REVIEW, f"{action} despite a GDPR request"
-    if country == "GB" and snapshot.legal.vulnerable:
-        assert action == Action.HUMAN_REVIEW
+    if country == "GB" and snapshot.legal.vulnerable:  # during a moratorium nothing is decided until it ends
+        assert action == Action.HUMAN_REVIEW or (moratorium and action == Action.NO_CONTACT)
 
     if not action.contacts:
         assert decision.channel is None and decision.window is None

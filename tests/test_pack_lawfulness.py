@@ -119,6 +119,11 @@ OBLIGATIONS = (
         ("US",), {"legal": {"time_barred": True}}, ESCALATION, ("us/reg-f-time-barred-no-suit",),
         discloses=frozenset({"us-ca-time-barred", "us-ny-time-barred"}),
     ),
+    # The product's stance, everywhere.
+    Obligation(
+        "no phone call on or before the due date: a reminder is written",
+        ("PL", "DE", "GB", "US", "JP"), {"days_past_due": 0}, frozenset({Action.CALL}), ("first-steps/no-call-before-it-is-late",),
+    ),
     # Forbearance before escalation.
     Obligation(
         "hardship means forbearance before escalation in the EU/EEA (Directive 2023/2225 art. 35)",
