@@ -79,7 +79,7 @@ class StrategyEngine:
         context, rule = judged.context, judged.rule
         if channel not in self._channels(rule, context):
             return None
-        found = self._try(replace(rule, channels=(channel,)), context, list(judged.decision.fired_rules), [], list(judged.blocks), [])
+        found = self._try(replace(rule, channels=(channel,), otherwise=None), context, list(judged.decision.fired_rules), [], list(judged.blocks), [])
         if found is None:
             return None
         decision = found[0]
@@ -155,6 +155,7 @@ class StrategyEngine:
         channels = self._channels(rule, context)
         if not channels:
             vetoes.append(Veto(rule.id, "no-channel", text("guardrail.no-channel", context.snapshot.reason_language)))
+        best: tuple[Channel, Window, Any] | None = None
         for channel in channels:
             veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.snapshot.reason_language)
             if veto:
@@ -168,8 +169,19 @@ class StrategyEngine:
                 shapers = ", ".join(rule_id for rule_id, _ in shaping.constraints) or "contact-hours"
                 vetoes.append(Veto(rule.id, shapers, text("guardrail.no-lawful-time", context.snapshot.reason_language), channel))
                 continue
+            # Absolute order: the first channel with a window. Same-day order: the first
+            # channel among those open on the earliest local day any of them is.
+            if best is None or window.local_start[:10] < best[1].local_start[:10]:
+                best = (channel, window, shaping)
+            if not rule.same_day_order or best[1].local_start[:10] == _local_day(context):
+                break
+        if best is not None:
+            channel, window, shaping = best
             constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.reason_language)) for rule_id, texts in shaping.constraints)
             return replace(self._decision(rule, context, fired, vetoes, channel, window), window_constraints=constraints), rule
+        if rule.otherwise:  # the rule's intent, in writing
+            action, written, template = rule.otherwise
+            return self._try(replace(rule, action=action, channels=written, template=template, otherwise=None), context, fired, vetoes, blocks, requirements, replacing)
         return None
 
     def _channels(self, rule: Rule, context: CaseContext) -> list[Channel]:
@@ -314,6 +326,12 @@ def _unmet(rule: Rule, context: CaseContext, requirements: list[GuardRule]) -> t
         if last is None or local_days_between(last, context.as_of, context.zones) < need.days:
             return guard, last
     return None
+
+
+def _local_day(context: CaseContext) -> str:
+    """Today in the debtor's local clock, as windows write their local start (YYYY-MM-DD)."""
+    zone = context.zones[0] if context.zones else timezone.utc
+    return context.as_of.astimezone(zone).date().isoformat()
 
 
 def _local_midnight_after(days: int, context: CaseContext) -> datetime:

@@ -169,7 +169,7 @@ RULE_CASES: dict[str, dict[str, Any]] = {
     "final-notice": case(days_past_due=100),
     "last-chance-settlement": case(days_past_due=150),
     "late-small-balance-review": case(days_past_due=150, amount_due="80.00"),
-    "written-reminder-fallback": case(days_past_due=40, amount_due="120.00", consents={"phone": False}),
+    "written-reminder-fallback": case(days_past_due=40, amount_due="120.00", consents={"phone": False, "letter": False, "email": False}),
     "not-yet-due-no-contact": case(days_past_due=-20),
     "fallback-human-review": case(days_past_due=10, consents={name: False for name in ALL_CONSENTS}),
 }

@@ -4,14 +4,18 @@ on Saturdays."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.errors import PolicyError
+from engine.policy.loader import load_strategy
 from engine.registry import build_engine
 from engine.vocabulary import Channel
-from tests.conftest import REPO, snapshot
+from tests.conftest import REPO, snapshot, write_policy
 
 WARSAW, BERLIN = ZoneInfo("Europe/Warsaw"), ZoneInfo("Europe/Berlin")
 TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=WARSAW)
@@ -52,3 +56,67 @@ def test_a_letter_may_go_on_saturday(shipped) -> None:  # type: ignore[no-untype
     decision = shipped.decide(case, SATURDAY)
     assert decision.channel is Channel.LETTER and decision.window is not None
     assert decision.window.start == SATURDAY
+
+
+POLICY = """
+policy: order-test
+version: "1"
+channel_order: {order}
+templates: [plan, call, contact-us]
+rules:
+  - id: plan
+    priority: 20
+    when: {{days_past_due: {{gte: 30}}}}
+    then: {{action: OFFER_PAYMENT_PLAN, channel: [phone, email], template: plan}}
+    reason: A plan.
+  - id: call
+    priority: 10
+    when: {{days_past_due: {{between: [1, 29]}}}}
+    then:
+      action: CALL
+      channel: phone
+      template: call
+      otherwise: {{action: SEND_REMINDER, channel: [letter, email], template: contact-us}}
+    reason: A call.
+"""
+# Three calls in the last three days: the Polish cap (3 calls in 7 days) closes the phone for four days.
+CAPPED = [{"channel": "phone", "at": (TUESDAY - timedelta(days=days)).isoformat(), "outcome": "no_answer"} for days in (1, 2, 3)]
+
+
+def engine_with(tmp_path: Path, order: str):  # type: ignore[no-untyped-def]
+    shutil.copytree(REPO / "rules" / "compliance", tmp_path / "compliance")
+    write_policy(tmp_path, POLICY.format(order=order))
+    return build_engine(tmp_path)
+
+
+def test_same_day_order_sends_the_email_now_rather_than_call_in_four_days(tmp_path: Path) -> None:
+    decision = engine_with(tmp_path, "same_day").decide(snapshot(TUESDAY, days_past_due=40, prior_contacts=CAPPED), TUESDAY)
+    assert (decision.action, decision.channel) == ("OFFER_PAYMENT_PLAN", Channel.EMAIL)
+    assert decision.window is not None and decision.window.start == TUESDAY
+
+
+def test_same_day_order_keeps_the_preference_when_both_are_open_today(tmp_path: Path) -> None:
+    decision = engine_with(tmp_path, "same_day").decide(snapshot(TUESDAY, days_past_due=40), TUESDAY)
+    assert decision.channel is Channel.PHONE
+
+
+def test_absolute_order_waits_for_the_first_channel(tmp_path: Path) -> None:
+    decision = engine_with(tmp_path, "absolute").decide(snapshot(TUESDAY, days_past_due=40, prior_contacts=CAPPED), TUESDAY)
+    assert decision.channel is Channel.PHONE
+    assert decision.window is not None and decision.window.start == TUESDAY + timedelta(days=4)  # the oldest call leaves the 7 days
+
+
+def test_a_vetoed_call_keeps_its_intent_in_writing(tmp_path: Path) -> None:
+    engine = engine_with(tmp_path, "absolute")
+    decision = engine.decide(snapshot(TUESDAY, days_past_due=10, consents={"letter": True, "email": True}), TUESDAY)
+    assert (decision.action, decision.channel, decision.template) == ("SEND_REMINDER", Channel.LETTER, "contact-us")
+    assert decision.reasons[0].code == "call"
+    assert any(veto.rule_id == "call" and veto.guardrail == "consent" for veto in decision.vetoes)
+
+
+def test_a_written_alternative_of_a_call_must_name_a_written_action(tmp_path: Path) -> None:
+    bad = POLICY.format(order="absolute").replace("otherwise: {action: SEND_REMINDER, ", "otherwise: {")
+    write_policy(tmp_path, bad)
+    with pytest.raises(PolicyError) as error:
+        load_strategy(tmp_path / "strategies")
+    assert "cannot be written" in str(error.value)

@@ -132,6 +132,8 @@ class Rule:
     template: str | None = None
     offer: OfferTerms | None = None
     review_in_days: int | None = None
+    same_day_order: bool = False  # the channel order is a preference among channels open on the earliest day
+    otherwise: tuple[Action, tuple[Channel, ...], str | None] | None = None  # the written step when every channel fails
 
 
 @dataclass(frozen=True)

@@ -94,9 +94,14 @@ def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
             for index, rule in enumerate(spec.rules)
             if rule.then.template and rule.then.template not in templates
         ]
+        unknown += [
+            source.problem(("rules", index, "then", "otherwise", "template"), f"template `{rule.then.otherwise.template}` is not in this policy's `templates`" + _did_you_mean(rule.then.otherwise.template, templates), rule.id)
+            for index, rule in enumerate(spec.rules)
+            if rule.then.otherwise and rule.then.otherwise.template and rule.then.otherwise.template not in templates
+        ]
     if unknown:
         raise PolicyError(unknown)
-    return spec, [_rule(rule_spec, _in_arm(rule_spec, conditions.get(index, ALWAYS)), index, source) for index, rule_spec in enumerate(spec.rules)]
+    return spec, [_rule(rule_spec, _in_arm(rule_spec, conditions.get(index, ALWAYS)), index, source, spec.channel_order) for index, rule_spec in enumerate(spec.rules)]
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -147,8 +152,12 @@ def _compile_conditions(data: Any, source: SourceMap) -> tuple[dict[int, Conditi
     return conditions, problems
 
 
-def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap) -> Rule:
+def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap, channel_order: str = "absolute") -> Rule:
     then = spec.then
+    otherwise = None
+    if then.otherwise:
+        written = then.otherwise.channel if isinstance(then.otherwise.channel, list) else [then.otherwise.channel]
+        otherwise = (then.otherwise.action or then.action, tuple(Channel(name) for name in dict.fromkeys(written)), then.otherwise.template or then.template)
     channels: tuple[Channel | str, ...]
     if then.channel is None:
         channels = ()
@@ -168,6 +177,8 @@ def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap) -
         template=then.template,
         offer=_offer(then.offer),
         review_in_days=then.review_in_days,
+        same_day_order=(then.channel_order or channel_order) == "same_day",
+        otherwise=otherwise,
     )
 
 

@@ -57,6 +57,14 @@ class OfferLimitSpec(_Spec):
     reason: str | dict[Literal["en", "pl"], str]
 
 
+class OtherwiseSpec(_Spec):
+    """The written alternative of a rule whose channels are all vetoed or closed."""
+
+    action: Action | None = Field(default=None, description="the written step's action; default: the rule's (a CALL must name one, e.g. SEND_REMINDER)")
+    channel: Literal["letter", "email"] | list[Literal["letter", "email"]] = Field(description="written channels, in order of preference")
+    template: str | None = Field(default=None, pattern=TEMPLATE, description="the template of the written step; default: the rule's")
+
+
 class ThenSpec(_Spec):
     action: Action = Field(description="what to do next")
     channel: ChannelName | list[ChannelName] | None = Field(
@@ -65,6 +73,11 @@ class ThenSpec(_Spec):
     template: str | None = Field(default=None, pattern=TEMPLATE, description="message template key for the caller")
     offer: OfferSpec | None = None
     review_in_days: int | None = Field(default=None, ge=0, le=365, description="decide the case again after this many days")
+    channel_order: Literal["same_day", "absolute"] | None = Field(
+        default=None,
+        description="same_day: the channels' order is a preference among those open on the earliest day any of them is; absolute: the first channel with any window; default: the policy's",
+    )
+    otherwise: OtherwiseSpec | None = Field(default=None, description="the written step taken with the same intent when every channel of the rule is vetoed or closed")
 
     @model_validator(mode="after")
     def _channel_fits_action(self) -> ThenSpec:
@@ -72,6 +85,11 @@ class ThenSpec(_Spec):
             raise ValueError(f"{self.action.value} contacts the debtor: name a channel")
         if not self.action.contacts and self.channel:
             raise ValueError(f"{self.action.value} contacts nobody: remove the channel")
+        if self.otherwise and not self.action.contacts:
+            raise ValueError(f"{self.action.value} contacts nobody: it has no written alternative")
+        written = self.otherwise.action or self.action if self.otherwise else None
+        if written is not None and (written is Action.CALL or not written.contacts):
+            raise ValueError(f"otherwise: {written.value} cannot be written; name the written step's action, e.g. otherwise: {{action: SEND_REMINDER, ...}}")
         return self
 
 
@@ -145,6 +163,9 @@ class PolicyFile(_Spec):
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list, description="strategy-wide caps on offers")
     posting_grace: dict[PaymentMethod, Annotated[int, Field(ge=0, le=10)]] = Field(
         default_factory=dict, description="business days a payment by each method may take to reach the books before an instalment counts as missed"
+    )
+    channel_order: Literal["same_day", "absolute"] = Field(
+        default="absolute", description="for this file's rules that do not say: same_day prefers the rule's first channel only among those open on the earliest day"
     )
     debtor: DebtorSpec | None = Field(default=None, description="one contact for a person with several accounts: ranking, bundling, consolidated offers")
     rules: list[RuleSpec] = Field(min_length=1)
