@@ -28,9 +28,10 @@ class Veto:
 class Window:
     start: datetime  # UTC, inclusive
     end: datetime  # UTC, exclusive
-    time_zone: str  # the zone, or zones joined by ",", the window was computed in
+    time_zone: str  # the debtor's most likely IANA zone: local_start and local_end are in it
     local_start: str
     local_end: str
+    zones: tuple[str, ...]  # every zone the window is lawful in (intersected over), by name
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class StrategyEngine:
         self._rank = {rule.id: index for index, rule in enumerate(policy.rules)}  # best first
         self._rules = {rule.id: rule for rule in policy.rules}
         self._posting_grace = dict(policy.posting_grace)
+        self._shortest = {channel: timedelta(minutes=minutes) for channel, minutes in policy.shortest_window}
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
         return self.judge(snapshot, as_of, explain).decision
@@ -163,7 +164,8 @@ class StrategyEngine:
                 continue
             shaping = self.compliance.shaping(context, channel)
             window = next_window(
-                context.as_of, context.zones, context.snapshot.country, context.snapshot.region, shaping.hours, shaping.not_before, shaping.not_after
+                context.as_of, context.zones, context.snapshot.country, context.snapshot.region, shaping.hours, shaping.not_before, shaping.not_after,
+                self._shortest.get(channel, timedelta(0)),
             )
             if window is None:
                 shapers = ", ".join(rule_id for rule_id, _ in shaping.constraints) or "contact-hours"

@@ -195,7 +195,7 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
         facts[ATTRIBUTE_PREFIX + key] = value
 
     if zones:
-        # With several possible zones, the first (sorted) one stands for the local clock.
+        # With several possible zones, the first one, the debtor's most likely clock, stands for the local clock.
         local = as_of.astimezone(zones[0])
         facts["local.hour"] = local.hour
         facts["local.weekday"] = WEEKDAYS[local.weekday()]

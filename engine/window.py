@@ -33,19 +33,26 @@ def next_window(
     hours: ContactHours = BASELINE_HOURS,
     not_before: datetime | None = None,
     not_after: datetime | None = None,
+    shortest: timedelta = timedelta(0),
 ) -> Window | None:
     """The next opening within HORIZON of as_of, at or after `not_before` (a cap
-    or quiet period) and ending by `not_after` (a moratorium ahead), or None when
-    there is none (or no zone)."""
+    or quiet period) and ending by `not_after` (a moratorium ahead), at least
+    `shortest` long (a window too short to use is not a window: the next opening
+    is taken), or None when there is none (or no zone). Local times are told in
+    the first of `zones`."""
     if not zones or hours.opens >= hours.closes:
         return None
     limit = min(as_of + HORIZON, not_after) if not_after else as_of + HORIZON
     moment = max(as_of, not_before) if not_before else as_of
-    common = _first_common_opening(moment, limit, zones, country, region, hours)
-    if common is None:
-        return None
-    start, end = common
-    return _window(start, min(end, not_after) if not_after else end, zones)
+    while True:
+        common = _first_common_opening(moment, limit, zones, country, region, hours)
+        if common is None:
+            return None
+        start, end = common
+        end = min(end, not_after) if not_after else end
+        if end - start >= shortest:
+            return _window(start, end, zones)
+        moment = end  # closed from `end`: the walk moves to the next opening
 
 
 # A decision asks for the same window once per candidate channel, often with the
@@ -164,11 +171,14 @@ def _local_instant(day: date, moment: time, zone: ZoneInfo) -> datetime:
 
 
 def _window(start: datetime, end: datetime, zones: tuple[ZoneInfo, ...]) -> Window:
+    """The window told in the first zone, the debtor's most likely clock
+    (engine.zones.possible_zones puts it first), with every zone it is lawful in."""
     zone = zones[0]
     return Window(
         start=start.astimezone(timezone.utc),
         end=end.astimezone(timezone.utc),
-        time_zone=",".join(str(item) for item in zones),
+        time_zone=str(zone),
         local_start=start.astimezone(zone).isoformat(),
         local_end=end.astimezone(zone).isoformat(),
+        zones=tuple(sorted({str(item) for item in zones})),
     )

@@ -1,4 +1,5 @@
-"""Which IANA time zones a case may be in: its own, or every zone of its country."""
+"""Which IANA time zones a case may be in: its own, or every zone of its
+region or country, the debtor's most likely clock first."""
 
 from __future__ import annotations
 
@@ -87,6 +88,82 @@ def _change(midnight: datetime, zone: ZoneInfo) -> int:
     return high
 
 
+# The clock most of a place's people keep, for a debtor whose zone is not given:
+# for each country with several zones in zone.tab and each US state with several
+# zones (the `us` package's lists), the zone of the largest city or, where noted,
+# of most of the people (census figures). zone.tab and `us` list zones in no
+# population order (Lord_Howe first for Australia, Chicago first for Indiana).
+# tests/test_window_zone.py fails when a new tzdata or `us` adds a place missing here.
+MOST_POPULOUS_ZONE: dict[str, str] = {
+    "AQ": "Antarctica/McMurdo",  # McMurdo, the largest station
+    "AR": "America/Argentina/Buenos_Aires",
+    "AU": "Australia/Sydney",
+    "BR": "America/Sao_Paulo",
+    "CA": "America/Toronto",
+    "CD": "Africa/Kinshasa",
+    "CL": "America/Santiago",
+    "CN": "Asia/Shanghai",  # Beijing time
+    "CY": "Asia/Nicosia",
+    "DE": "Europe/Berlin",
+    "EC": "America/Guayaquil",
+    "ES": "Europe/Madrid",
+    "FM": "Pacific/Chuuk",  # Chuuk and Yap: most of the people (2010 census), not the capital
+    "GL": "America/Nuuk",
+    "ID": "Asia/Jakarta",  # Java and Sumatra
+    "KI": "Pacific/Tarawa",  # the Gilbert Islands
+    "KZ": "Asia/Almaty",  # Almaty and Astana
+    "MH": "Pacific/Majuro",
+    "MN": "Asia/Ulaanbaatar",
+    "MX": "America/Mexico_City",
+    "MY": "Asia/Kuala_Lumpur",  # the peninsula
+    "NZ": "Pacific/Auckland",
+    "PF": "Pacific/Tahiti",
+    "PG": "Pacific/Port_Moresby",
+    "PS": "Asia/Hebron",  # the West Bank: most of the people
+    "PT": "Europe/Lisbon",
+    "RU": "Europe/Moscow",
+    "UA": "Europe/Kyiv",
+    "UM": "Pacific/Wake",  # Wake Island: the larger staffed post
+    "US": "America/New_York",
+    "UZ": "Asia/Tashkent",
+}
+MOST_POPULOUS_STATE_ZONE: dict[str, str] = {
+    "AK": "America/Anchorage",
+    "AZ": "America/Phoenix",  # all but the Navajo Nation
+    "FL": "America/New_York",  # all but the western Panhandle
+    "ID": "America/Denver",  # Boise, southern Idaho
+    "IN": "America/Indiana/Indianapolis",
+    "KS": "America/Chicago",  # all but four western counties
+    "KY": "America/New_York",  # Lexington, Frankfort; Louisville keeps the same clock
+    "MI": "America/New_York",  # Detroit
+    "ND": "America/Chicago",  # Fargo, Bismarck
+    "NE": "America/Chicago",  # Omaha, Lincoln
+    "NV": "America/Los_Angeles",  # Las Vegas
+    "OR": "America/Los_Angeles",  # Portland
+    "SD": "America/Chicago",  # Sioux Falls
+    "TN": "America/Chicago",  # Nashville, Memphis
+    "TX": "America/Chicago",  # all but El Paso
+}
+
+
+def most_likely_zone(country: str, region: str | None) -> str | None:
+    """The zone of the region's (a US state's) or else the country's most people,
+    among region_zones; None when the place has no zone."""
+    where = region_zones(country, region)
+    if len(where) < 2:
+        return where[0] if where else None
+    state = _us_state(region) if country == "US" and region and _us_state_zones(region) else None
+    likely = MOST_POPULOUS_STATE_ZONE.get(state, "") if state else MOST_POPULOUS_ZONE.get(country, "")
+    # A place missing from the tables (a newer tzdata) keeps the first zone by name.
+    return likely if likely in where else where[0]
+
+
+@lru_cache(maxsize=128)
+def _us_state(region: str) -> str | None:
+    found = us.states.lookup(region)
+    return found.abbr if found is not None else None
+
+
 def region_zones(country: str, region: str | None) -> tuple[str, ...]:
     """Every zone the country (or, where we know it, the region) spans."""
     if country == "US" and region and _us_state_zones(region):
@@ -101,11 +178,20 @@ def possible_zones(snapshot: CaseSnapshot, as_of: datetime | None = None) -> tup
     country); when there is no zone, every zone of the region (or country); when
     zone and place disagree, all of them. So doubt about where the debtor is
     only ever narrows the window.
+
+    The first is the debtor's most likely clock, the one local times are told
+    in: the snapshot's zone, else the most populous of the region (or
+    country); the others follow by name.
     """
     where = region_zones(snapshot.country, snapshot.region)
     if snapshot.time_zone:
         year = (as_of or datetime.now(timezone.utc)).year
         if where and not any(_same_clock(snapshot.time_zone, name, year) for name in where):
-            return tuple(_zone(name) for name in sorted({snapshot.time_zone, *where}))
+            return _first_then_by_name(snapshot.time_zone, where)
         return (_zone(snapshot.time_zone),)
-    return tuple(_zone(name) for name in where)
+    likely = most_likely_zone(snapshot.country, snapshot.region)
+    return _first_then_by_name(likely, where) if likely else ()
+
+
+def _first_then_by_name(first: str, others: tuple[str, ...]) -> tuple[ZoneInfo, ...]:
+    return tuple(_zone(name) for name in (first, *sorted(set(others) - {first})))

@@ -120,3 +120,24 @@ def test_a_written_alternative_of_a_call_must_name_a_written_action(tmp_path: Pa
     with pytest.raises(PolicyError) as error:
         load_strategy(tmp_path / "strategies")
     assert "cannot be written" in str(error.value)
+
+
+LATE_TUESDAY = datetime(2026, 11, 24, 19, 50, tzinfo=WARSAW)  # ten minutes before the Polish hours close
+
+
+def test_a_call_window_too_short_to_use_moves_to_the_next_opening(tmp_path: Path) -> None:
+    decision = engine_with(tmp_path, "absolute").decide(snapshot(LATE_TUESDAY, days_past_due=40), LATE_TUESDAY)
+    assert decision.channel is Channel.PHONE and decision.window is not None
+    assert decision.window.start == datetime(2026, 11, 25, 8, 0, tzinfo=WARSAW)
+
+
+def test_an_email_may_use_the_last_minutes(tmp_path: Path) -> None:
+    decision = engine_with(tmp_path, "absolute").decide(snapshot(LATE_TUESDAY, days_past_due=40, consents={"email": True}), LATE_TUESDAY)
+    assert decision.channel is Channel.EMAIL and decision.window is not None and decision.window.start == LATE_TUESDAY
+
+
+def test_the_policy_sets_the_shortest_window(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "rules" / "compliance", tmp_path / "compliance")
+    write_policy(tmp_path, POLICY.format(order="absolute").replace("channel_order: absolute", "channel_order: absolute\nshortest_window_minutes: {phone: 5}"))
+    decision = build_engine(tmp_path).decide(snapshot(LATE_TUESDAY, days_past_due=40), LATE_TUESDAY)
+    assert decision.window is not None and decision.window.start == LATE_TUESDAY

@@ -319,7 +319,8 @@ def test_new_york_and_los_angeles_are_both_within_hours():
     assert window.start == datetime(2026, 11, 24, 8, 0, tzinfo=LOS_ANGELES)  # 11:00 in New York
     assert window.end == datetime(2026, 11, 24, 20, 0, tzinfo=NEW_YORK)  # 17:00 in Los Angeles
     assert window.end - window.start == timedelta(hours=9)
-    assert window.time_zone == "America/New_York,America/Los_Angeles"
+    assert window.time_zone == "America/New_York"
+    assert window.zones == ("America/Los_Angeles", "America/New_York")
     assert window.local_start == "2026-11-24T11:00:00-05:00"  # in the first zone
     assert window.local_end == "2026-11-24T20:00:00-05:00"
 

@@ -398,18 +398,20 @@ class Decision(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
 
 class ContactWindow(_message.Message):
-    __slots__ = ("start", "end", "time_zone", "local_start", "local_end")
+    __slots__ = ("start", "end", "time_zone", "local_start", "local_end", "intersected_time_zones")
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     LOCAL_START_FIELD_NUMBER: _ClassVar[int]
     LOCAL_END_FIELD_NUMBER: _ClassVar[int]
+    INTERSECTED_TIME_ZONES_FIELD_NUMBER: _ClassVar[int]
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     time_zone: str
     local_start: str
     local_end: str
-    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., local_start: _Optional[str] = ..., local_end: _Optional[str] = ...) -> None: ...
+    intersected_time_zones: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., time_zone: _Optional[str] = ..., local_start: _Optional[str] = ..., local_end: _Optional[str] = ..., intersected_time_zones: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OfferBounds(_message.Message):
     __slots__ = ("discount_pct_min", "discount_pct_max", "instalments_min", "instalments_max", "min_instalment", "max_deferral_days", "currency", "settlement_floor", "payment_holiday", "review_above_discount_pct", "set_by", "clamps")

@@ -167,6 +167,7 @@ class Policy:
     offer_limits: tuple[OfferLimit, ...] = ()
     posting_grace: tuple[tuple[PaymentMethod, int], ...] = ()  # business days, by payment method; others: the defaults
     debtor: DebtorRules = DebtorRules()
+    shortest_window: tuple[tuple[Channel, int], ...] = ()  # minutes a window must last to be used, by channel
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
 from engine.facts import EXPERIMENT_PREFIX
 from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
-from engine.policy.model import OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
+from engine.policy.model import SHORTEST_WINDOW_MINUTES, OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.vocabulary import Channel
 
@@ -65,7 +65,14 @@ def load_strategy(directory: Path) -> Policy:
     limits = tuple(offer_limit(item, first.policy) for _, spec, _ in parsed for item in spec.offer_limits)
     grace = tuple(sorted({method: days for _, spec, _ in parsed for method, days in spec.posting_grace.items()}.items()))
     debtor = _debtor_rules([(path, spec) for path, spec, _ in parsed])
-    return Policy(first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits, grace, debtor)
+    shortest = dict(SHORTEST_WINDOW_MINUTES)
+    for _, spec, _ in parsed:
+        if "shortest_window_minutes" in spec.model_fields_set:
+            shortest.update(spec.shortest_window_minutes)
+    return Policy(
+        first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits, grace, debtor,
+        tuple(sorted(shortest.items())),
+    )
 
 
 def _debtor_rules(parsed: list[tuple[Path, PolicyFile]]) -> DebtorRules:

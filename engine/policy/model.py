@@ -57,6 +57,10 @@ class OfferLimitSpec(_Spec):
     reason: str | dict[Literal["en", "pl"], str]
 
 
+# A call needs time to be answered, a text or a push a few minutes to go out.
+SHORTEST_WINDOW_MINUTES = {Channel.PHONE: 15, Channel.SMS: 5, Channel.PUSH: 5}
+
+
 class OtherwiseSpec(_Spec):
     """The written alternative of a rule whose channels are all vetoed or closed."""
 
@@ -163,6 +167,10 @@ class PolicyFile(_Spec):
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list, description="strategy-wide caps on offers")
     posting_grace: dict[PaymentMethod, Annotated[int, Field(ge=0, le=10)]] = Field(
         default_factory=dict, description="business days a payment by each method may take to reach the books before an instalment counts as missed"
+    )
+    shortest_window_minutes: dict[Channel, Annotated[int, Field(ge=0, le=240)]] = Field(
+        default_factory=lambda: dict(SHORTEST_WINDOW_MINUTES),
+        description="a window shorter than this on a channel is not used: the next opening is (default: phone 15, sms and push 5)",
     )
     channel_order: Literal["same_day", "absolute"] = Field(
         default="absolute", description="for this file's rules that do not say: same_day prefers the rule's first channel only among those open on the earliest day"
