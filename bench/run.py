@@ -1,6 +1,7 @@
 """Benchmarks: every figure beside a baseline measured in the same run.
 
-    python bench/run.py [--cases N] [--rounds R] [--repeat K] [--seconds S] [--workers W] [--skip-grpc]
+    python bench/run.py [--cases N] [--rounds R] [--repeat K] [--debtor-cases D] [--seconds S] [--debtor-seconds T]
+                        [--workers W] [--skip-grpc] [--only SECTION ...]
 
 1. In process: decisions per second through the whole engine with the
    durable_rules matcher, beside the same compiled policy evaluated as plain
@@ -10,9 +11,21 @@
    in R interleaved rounds of K decisions each (the order alternating between
    rounds); the ratio of each round, min / median / max, for the whole engine
    and for the facts alone.
-3. gRPC: unary Decide (requests/s, p50, p99), DecideBatch (1,000 cases per
+3. Debtors: the time of one person's decision (parse_debtor + decide_debtor) for
+   debtors of 1, 3 and 10 accounts, built from the same D synthetic cases (each
+   debtor: consecutive cases with the first one's person data), beside
+   single-account Decide (parse_snapshot + decide) of those cases, in R
+   interleaved rounds (the order reversed every other round); persons/s and
+   accounts/s of every round and min / median / max, and the per-account cost of a
+   debtor over one Decide (1.0: an account costs what a lone case does). Timed
+   in CPU seconds of the benchmark process, so other load counts less.
+4. gRPC: unary Decide (requests/s, p50, p99), DecideBatch (1,000 cases per
    call) and DecideStream (decisions/s) against the real server, beside a bare
    server answering constants with the same workers and message options.
+5. Debtors over gRPC: unary DecideDebtor with the same debtors as in 3, beside unary
+   Decide of the same cases on the same server, T seconds of each per round in R
+   interleaved rounds; the same figures as 3.
+Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors.
 The machine is noisy: compare the ratios, which are measured minutes apart at most.
 """
 
@@ -20,7 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -38,6 +53,8 @@ from google.protobuf import timestamp_pb2  # noqa: E402
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc  # noqa: E402
+from engine.debtor import decide_debtor  # noqa: E402
+from engine.debtor_snapshot import parse_debtor  # noqa: E402
 from engine.facts import derive  # noqa: E402
 from engine.portfolio import synthetic_portfolio  # noqa: E402
 from engine.registry import build_engine  # noqa: E402
@@ -51,11 +68,11 @@ def best_of(rounds: int, run: Callable[[], float]) -> float:
     return min(run() for _ in range(rounds))
 
 
-def per_item_seconds(items: list[Any], work: Callable[[Any], Any]) -> float:
-    started = time.perf_counter()
+def per_item_seconds(items: list[Any], work: Callable[[Any], Any], clock: Callable[[], float] = time.perf_counter) -> float:
+    started = clock()
     for item in items:
         work(item)
-    return (time.perf_counter() - started) / len(items)
+    return (clock() - started) / len(items)
 
 
 def in_process(cases: int) -> None:
@@ -156,6 +173,100 @@ def arrangement_cost(rounds: int, repeat: int) -> None:
         print(f"{label:34}{medians[0]:>18.1f}{medians[1]:>10.1f}   {ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}")
 
 
+# --- debtors ------------------------------------------------------------------------
+
+
+DEBTOR_SIZES = (1, 3, 10)
+# Where and how to reach the person: the first case's. Flags stay on each account,
+# where the packs say which of them hold the whole person (flag_scope).
+_PERSON = ("country", "region", "time_zone", "language", "consents", "preferred_channel", "preferred_hours", "third_party_collector")
+_ACCOUNT = ("amount_due", "currency", "days_past_due", "segment", "product", "legal", "gdpr", "payment", "prior_contacts", "arrangements", "attributes")
+
+
+def debtor_pool(cases: int) -> int:
+    """At least `cases`, and a whole number of debtors of every size."""
+    whole = math.lcm(*DEBTOR_SIZES)
+    return -(-max(cases, 1) // whole) * whole
+
+
+def as_debtor(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Synthetic cases as the accounts of one person, with the first case's person data."""
+    person = {key: cases[0][key] for key in _PERSON if key in cases[0]}
+    accounts = [{"account_id": case["case_id"], **{key: case[key] for key in _ACCOUNT if key in case}} for case in cases]
+    return {"debtor_id": f"debtor-{cases[0]['case_id']}", **person, "accounts": accounts}
+
+
+def debtor_cost(cases: int, rounds: int) -> None:
+    engine = build_engine(ROOT / "rules")
+    pool = debtor_pool(cases)
+    data = list(synthetic_portfolio(pool, AS_OF, seed=13))
+    work: dict[str, tuple[int, list[dict[str, Any]], Callable[[Any], Any]]] = {"Decide": (1, data, lambda case: engine.decide(parse_snapshot(case, AS_OF), AS_OF))}
+    for size in DEBTOR_SIZES:
+        debtors = [as_debtor(data[start : start + size]) for start in range(0, pool, size)]
+        work[f"{size}"] = (size, debtors, lambda debtor: decide_debtor(engine, parse_debtor(debtor, AS_OF), AS_OF))
+    outcomes: dict[str, list[Any]] = {name: [run(item) for item in items] for name, (_, items, run) in work.items()}  # also warms caches
+    faults = [d.debtor_id for name in outcomes if name != "Decide" for d in outcomes[name] if d.reasons[0].code == "DEBTOR_FAULT"]
+    assert not faults, f"debtors decided on a fault: {faults[:5]}"  # a fault is a cheap NO_CONTACT and would flatter the figures
+    seconds: dict[str, list[float]] = {name: [] for name in work}
+    print(f"\n== Debtors: one decision per person (parse_debtor + decide_debtor) for debtors of {', '.join(map(str, DEBTOR_SIZES))} accounts, built from the same {pool} synthetic cases")
+    print("   (each debtor: consecutive cases, the first one's person data), beside single-account Decide (parse_snapshot + decide) of those cases;")
+    print(f"   {rounds} interleaved rounds, the order reversed every other round; per second of this process's CPU time (other load on the machine counts less)")
+    for name, decided in outcomes.items():
+        if name != "Decide":
+            contacted = [d for d in decided if d.channel is not None]
+            covered = sum(len(d.account_ids) for d in contacted)
+            print(f"   debtors of {name:>2}: {len(contacted)} of {len(decided)} contacted now; accounts those contacts cover: {covered}")
+    sizes = {name: size for name, (size, _, _) in work.items()}
+    names = list(work)
+    print_round_header(names)
+    for index in range(rounds):
+        order = names if index % 2 == 0 else names[::-1]
+        for name in order:
+            _, items, run = work[name]
+            seconds[name].append(per_item_seconds(items, run, time.process_time))
+        print_round(index, order[0], {name: 1 / seconds[name][-1] for name in names}, sizes)
+    print_spreads({name: [1 / value for value in values] for name, values in seconds.items()}, sizes, "Decide, decisions/s")
+
+
+# Rates are keyed "Decide" (single-account Decide, the baseline) or a debtor size ("1", "3", "10").
+def _label(name: str) -> str:
+    return "Decide" if name == "Decide" else f"{name} acct"
+
+
+def print_round_header(names: list[str]) -> None:
+    print(f"{'round':>5}  {'first':>7}" + "".join(f"  {_label(name):>8} persons/s accounts/s  ratio" if name != "Decide" else f"  {'Decide/s':>10}" for name in names))
+
+
+def print_round(index: int, first: str, rates: dict[str, float], sizes: dict[str, int]) -> None:
+    row = f"{index + 1:>5}  {_label(first):>7}  {rates['Decide']:>10,.0f}"
+    for name, rate in rates.items():
+        if name != "Decide":
+            row += f"  {'':>8} {rate:>9,.0f} {sizes[name] * rate:>10,.0f} {rates['Decide'] / (sizes[name] * rate):>6.2f}"
+    print(row)
+
+
+def print_spreads(rates: dict[str, list[float]], sizes: dict[str, int], decide_label: str) -> None:
+    """min / median / max of every figure; the ratio is taken within each round."""
+    print(f"{'':44}min / median / max")
+    print(f"{decide_label:44}{spread(rates['Decide'], '{:,.0f}')}")
+    for name, size in sizes.items():
+        if name == "Decide":
+            continue
+        print(f"{f'debtors of {size}, persons/s':44}{spread(rates[name], '{:,.0f}')}")
+        print(f"{f'debtors of {size}, accounts/s':44}{spread([size * rate for rate in rates[name]], '{:,.0f}')}")
+        ratios = [single / (size * rate) for rate, single in zip(rates[name], rates["Decide"])]
+        print(f"{f'debtors of {size}, per-account cost / Decide':44}{spread(ratios, '{:.2f}')}")
+    print("ratio: the time per person (1 / persons/s) divided by its accounts, over the time per Decide, in the same round.")
+    print("   1.0: an account costs what a lone case does; above it: the person-level work (every account's caps read")
+    print("   all the person's contacts, ranking, bundling, consolidating offers); below it: a call's own cost shared by")
+    print("   the accounts (over gRPC). Expected near 1.0-1.3.")
+
+
+def spread(values: list[float], shown: str) -> str:
+    ordered = sorted(values)
+    return " / ".join(shown.format(value) for value in (ordered[0], statistics.median(ordered), ordered[-1]))
+
+
 # --- gRPC ---------------------------------------------------------------------------
 
 
@@ -189,14 +300,36 @@ def start(kind: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         command = [sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port), str(workers)]
     else:
         command = [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--workers", str(workers), "--metrics-port", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "CSE_LOG_LEVEL": "WARNING"})
-    wait_serving(port)
+    # Its own process group, so that stop() can end the workers with it.
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "CSE_LOG_LEVEL": "WARNING"}, start_new_session=True)
+    try:
+        wait_serving(port)
+    except BaseException:
+        stop(process)
+        raise
     return process
 
 
-async def unary_load(port: int, cases: list[pb.CaseSnapshot], seconds: float, in_flight: int) -> tuple[float, float, float]:
-    as_of = timestamp_pb2.Timestamp()
-    as_of.FromDatetime(AS_OF)
+def stop(process: subprocess.Popen[bytes], grace: float = 30) -> None:
+    """SIGTERM, then SIGKILL to the server's process group if it has not exited
+    within `grace` (said on stderr: a server should drain and exit on SIGTERM)."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        print(f"bench: server pid {process.pid} still running {grace:g} s after SIGTERM; killed", file=sys.stderr)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def as_of_stamp() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(AS_OF)
+    return stamp
+
+
+async def unary_load(port: int, requests: list[Any], seconds: float, in_flight: int, method: str = "Decide") -> tuple[float, float, float]:
+    """Calls of `method` with `requests` in turn, `in_flight` at a time: calls/s, p50 ms, p99 ms."""
     latencies: list[float] = []
     # One connection per caller, as from a fleet of CRM instances: the kernel
     # spreads connections (not calls) over the workers, and four may all land on one.
@@ -205,11 +338,11 @@ async def unary_load(port: int, cases: list[pb.CaseSnapshot], seconds: float, in
         stop_at = time.perf_counter() + seconds
 
         async def client(offset: int) -> None:
-            stub = pb_grpc.CollectionStrategyServiceStub(channels[offset % len(channels)])
+            call = getattr(pb_grpc.CollectionStrategyServiceStub(channels[offset % len(channels)]), method)
             index = offset
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
-                await stub.Decide(pb.DecideRequest(case=cases[index % len(cases)], as_of=as_of), timeout=10)
+                await call(requests[index % len(requests)], timeout=10)
                 latencies.append(time.perf_counter() - started)
                 index += in_flight
 
@@ -274,20 +407,20 @@ def stream_load(port: int, cases: list[pb.CaseSnapshot], count: int, streams: in
 
 def over_grpc(workers: int, seconds: float, in_flight: int) -> None:
     cases = [case_from_data(case) for case in (synthetic_portfolio(5000, AS_OF, seed=11))]
+    decide = [pb.DecideRequest(case=case, as_of=as_of_stamp()) for case in cases]
     figures: dict[str, dict[str, Any]] = {}
     for kind in ("bare", "engine"):
         port = free_port()
         process = start(kind, port, workers)
         try:
-            asyncio.run(unary_load(port, cases, 1.0, in_flight))  # warm up
+            asyncio.run(unary_load(port, decide, 1.0, in_flight))  # warm up
             figures[kind] = {
-                "unary": asyncio.run(unary_load(port, cases, seconds, in_flight)),
+                "unary": asyncio.run(unary_load(port, decide, seconds, in_flight)),
                 "batch": batch_load(port, cases, calls=12),
                 "stream": stream_load(port, cases, count=10_000),
             }
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            stop(process)
     bare, real = figures["bare"], figures["engine"]
     print(f"\n== gRPC on loopback: {workers} workers each, {in_flight} unary calls in flight, client on the same cores")
     print(f"{'':34}{'engine':>12}{'bare':>12}{'ratio':>8}")
@@ -299,20 +432,84 @@ def over_grpc(workers: int, seconds: float, in_flight: int) -> None:
     print(f"{'bulk over unary (engine)':34}{'batch':>12}{real['batch'] / real['unary'][0]:>11.1f}x   stream {real['stream'] / real['unary'][0]:.1f}x")
 
 
+def debtor_message(cases: list[pb.CaseSnapshot]) -> pb.Debtor:
+    """as_debtor over the API: the cases as one person's accounts, with the first case's person data."""
+    first = cases[0]
+    debtor = pb.Debtor(
+        debtor_id=f"debtor-{first.case_id}", country=first.country, region=first.region, time_zone=first.time_zone, language=first.language,
+        preferred_channel=first.preferred_channel, third_party_collector=first.third_party_collector,
+    )
+    for name in ("consents", "preferred_hours"):
+        if first.HasField(name):
+            getattr(debtor, name).CopyFrom(getattr(first, name))
+    for case in cases:
+        account = debtor.accounts.add(
+            account_id=case.case_id, amount_due=case.amount_due, currency=case.currency, days_past_due=case.days_past_due, segment=case.segment, product=case.product,
+            legal=case.legal, gdpr=case.gdpr, payment=case.payment, prior_contacts=case.prior_contacts, arrangements=case.arrangements,
+        )
+        account.attributes.update(case.attributes)
+    return debtor
+
+
+def debtors_over_grpc(workers: int, rounds: int, seconds: float, in_flight: int, cases: int) -> None:
+    pool = debtor_pool(cases)
+    messages = [case_from_data(case) for case in synthetic_portfolio(pool, AS_OF, seed=13)]
+    requests: dict[str, list[Any]] = {"Decide": [pb.DecideRequest(case=case, as_of=as_of_stamp()) for case in messages]}
+    for size in DEBTOR_SIZES:
+        requests[f"{size}"] = [pb.DecideDebtorRequest(debtor=debtor_message(messages[start : start + size]), as_of=as_of_stamp()) for start in range(0, pool, size)]
+    method = {name: "Decide" if name == "Decide" else "DecideDebtor" for name in requests}
+    sizes = {name: 1 if name == "Decide" else int(name) for name in requests}
+    names = list(requests)
+    port = free_port()
+    process = start("engine", port, workers)
+    try:
+        with grpc.insecure_channel(f"localhost:{port}") as channel:  # every debtor decided, none on a fault
+            call = pb_grpc.CollectionStrategyServiceStub(channel).DecideDebtor
+            faults = [r.debtor.debtor_id for name in names[1:] for r in requests[name] if call(r, timeout=30).decision.reasons[0].code == "DEBTOR_FAULT"]
+        assert not faults, f"debtors decided on a fault: {faults[:5]}"
+        for name in names:  # warm up
+            asyncio.run(unary_load(port, requests[name], min(seconds, 1.0), in_flight, method[name]))
+        print(f"\n== Debtors over gRPC: DecideDebtor for debtors of {', '.join(map(str, DEBTOR_SIZES))} accounts beside unary Decide of the same {pool} cases, on the real server;")
+        print(f"   {workers} workers, {in_flight} calls in flight, {seconds:g} s of each per round, {rounds} interleaved rounds, the order reversed every other round")
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        print_round_header(names)
+        for index in range(rounds):
+            order = names if index % 2 == 0 else names[::-1]
+            for name in order:
+                rates[name].append(asyncio.run(unary_load(port, requests[name], seconds, in_flight, method[name]))[0])
+            print_round(index, order[0], {name: rates[name][-1] for name in names}, sizes)
+    finally:
+        stop(process)
+    print_spreads(rates, sizes, "Decide, requests/s")
+
+
+SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the arrangements and history comparison")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved rounds of the arrangements and debtor comparisons")
     parser.add_argument("--repeat", type=int, default=2000, help="decisions of each case per round")
+    parser.add_argument("--debtor-cases", type=int, default=600, help="cases grouped into debtors of 1, 3 and 10 accounts (rounded up to a multiple of 30)")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each unary load")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--in-flight", type=int, default=16)
+    parser.add_argument("--debtor-seconds", type=float, default=2.0, help="duration of each DecideDebtor and Decide load of a round")
     parser.add_argument("--skip-grpc", action="store_true")
+    parser.add_argument("--only", action="append", choices=SECTIONS, help="run this section only (repeat for several); default: all")
     args = parser.parse_args()
-    in_process(args.cases)
-    arrangement_cost(args.rounds, args.repeat)
-    if not args.skip_grpc:
+    sections = [name for name in args.only or SECTIONS if not (args.skip_grpc and name.startswith("grpc"))]
+    if "in-process" in sections:
+        in_process(args.cases)
+    if "arrangements" in sections:
+        arrangement_cost(args.rounds, args.repeat)
+    if "debtors" in sections:
+        debtor_cost(args.debtor_cases, args.rounds)
+    if "grpc" in sections:
         over_grpc(args.workers, args.seconds, args.in_flight)
+    if "grpc-debtors" in sections:
+        debtors_over_grpc(args.workers, args.rounds, args.debtor_seconds, args.in_flight, args.debtor_cases)
 
 
 if __name__ == "__main__":

@@ -225,6 +225,7 @@ def serve_forever(config: ServerConfig) -> None:
         signal.signal(signum, lambda *_: stopping.set())
     ref = running.registry.current.engine.ref
     log.info("serving %s on port %d with policy %s %s (%s)", SERVICE_NAME, running.port, ref.name, ref.version, ref.hash)
-    stopping.wait()
+    while not stopping.wait(1.0):  # a timed wait: the main thread wakes to run a signal's handler
+        pass
     log.info("draining calls in flight (up to %.0f s)", config.grace_seconds)
     running.stop(config.grace_seconds)
