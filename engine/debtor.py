@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 from engine.debtor_snapshot import DebtorSnapshot, account_cases
 from engine.decision import Decision, OfferBounds, PolicyRef, Reason, Veto, Window
 from engine.engine import Judged, StrategyEngine
-from engine.facts import Person
+from engine.facts import Person, contact_counts
 from engine.policy.ir import DebtorRules
 from engine.snapshot import reason_language
 from engine.texts import system_reason, text
@@ -63,8 +63,9 @@ class DebtorDecision:
 def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, explain: bool = False) -> DebtorDecision:
     person_flags = engine.compliance.person_flags(debtor.country, debtor.region)
     cases = account_cases(debtor, person_flags)
-    facts = person_facts(debtor)
-    judged = [engine.judge(case.snapshot, as_of, explain, Person(case.person_contacts, facts[case.snapshot.currency])) for case in cases]
+    counts = contact_counts(cases[0].person_contacts, as_of)  # the same person for every account
+    people = {currency: Person(cases[0].person_contacts, counts | facts) for currency, facts in person_facts(debtor).items()}
+    judged = [engine.judge(case.snapshot, as_of, explain, people[case.snapshot.currency]) for case in cases]
     rules = engine.policy.debtor
     ranked = rank(judged, rules, debtor)
     language = reason_language(debtor.language)

@@ -19,7 +19,7 @@ import holidays
 
 from engine.snapshot import CaseSnapshot
 from engine.arrangements import ArrangementState, arrangement_facts
-from engine.history import history_facts
+from engine.history import reach_facts, step_facts
 from engine.vocabulary import CONVERSATION_OUTCOMES, Action, ArrangementType, Channel, Direction, Outcome, PaymentMethod
 from engine.zones import possible_zones
 
@@ -128,10 +128,19 @@ def fact_spec(path: str) -> FactSpec | None:
 
 @dataclass(frozen=True)
 class Person:
-    """What a case's facts take from the debtor's other accounts (engine/debtor.py)."""
+    """What a case's facts take from the debtor's other accounts (engine/debtor.py),
+    worked out once per person."""
 
     contacts: tuple[Any, ...]  # every contact with the person, each once
-    facts: dict[str, Any]  # the debtor.* facts
+    facts: dict[str, Any]  # the debtor.* facts and the contact counts over `contacts` (person_facts)
+
+
+def contact_counts(contacts: Sequence[Any], as_of: datetime) -> dict[str, Any]:
+    """The facts counted over the contacts with a person: attempts per channel and
+    period, outcomes, the last contact, failed deliveries, the debtor's own contacts."""
+    facts: dict[str, Any] = {}
+    _contact_facts(contacts, as_of, facts)
+    return facts | reach_facts(contacts, as_of)
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,6 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
     counted over the person (caps, cool-offs, failed channels), steps and
     arrangements over the account."""
     zones = possible_zones(snapshot, as_of)
-    contacts = person.contacts if person else snapshot.prior_contacts
     facts: dict[str, Any] = {
         "country": snapshot.country,
         "segment": snapshot.segment,
@@ -217,9 +225,8 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
     if snapshot.payment.last_payment_at:
         facts["days_since_last_payment"] = (as_of - snapshot.payment.last_payment_at).days
 
-    _contact_facts(contacts, as_of, facts)
-    facts.update(history_facts(snapshot.prior_contacts, as_of, zones, person.contacts if person else None))
-    facts.update(person.facts if person else _one_account(snapshot))
+    facts.update(person.facts if person else contact_counts(snapshot.prior_contacts, as_of) | _one_account(snapshot))
+    facts.update(step_facts(snapshot.prior_contacts, as_of, zones))
     facts["third_party_collector"] = snapshot.third_party_collector
     found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts)
     if snapshot.arrangements:  # the engine's own verdict replaces the caller's counter

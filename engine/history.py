@@ -52,21 +52,28 @@ def local_days_between(earlier: datetime, later: datetime, zones: Sequence[ZoneI
 FAILED_IN_A_ROW = 3  # failed deliveries on a channel, none delivered since: the channel is not used again
 
 
-def history_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo], person_contacts: Sequence[Any] | None = None) -> dict[str, Any]:
-    """What rules see of the steps taken: when each action was last delivered (on
-    this case's `contacts`), and over every contact with the person (the same
-    list for a one-account debtor): whether we ever reached out, failed
-    deliveries per channel, the debtor's own last contact."""
-    facts: dict[str, Any] = {"history.outbound_ever": False, "history.delivered_ever": False}
+def history_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo]) -> dict[str, Any]:
+    """What rules see of the steps taken on a case with its own contacts."""
+    return step_facts(contacts, as_of, zones) | reach_facts(contacts, as_of)
+
+
+def step_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo]) -> dict[str, Any]:
+    """When each action last reached the debtor, in whole local days (a case's own
+    contacts: a debtor's account counts the steps taken about it)."""
     last_by_action: dict[Action, datetime] = {}
     for contact in contacts:
         if contact.action is not None and contact.at > last_by_action.get(contact.action, EARLIEST) and was_delivered(contact):
             last_by_action[contact.action] = contact.at
-    for action, at in last_by_action.items():
-        facts[f"history.{action.value.lower()}.days_since_delivered"] = local_days_between(at, as_of, zones)
+    return {f"history.{action.value.lower()}.days_since_delivered": local_days_between(at, as_of, zones) for action, at in last_by_action.items()}
+
+
+def reach_facts(contacts: Sequence[Any], as_of: datetime) -> dict[str, Any]:
+    """Whether we ever reached out, failed deliveries per channel, the debtor's own
+    last contact: over every contact with the person (one debtor, one count)."""
+    facts: dict[str, Any] = {"history.outbound_ever": False, "history.delivered_ever": False}
     last_inbound: Any = None
     by_channel: dict[Channel, list[Any]] = {}
-    for contact in contacts if person_contacts is None else person_contacts:
+    for contact in contacts:
         if not is_outbound(contact):
             if last_inbound is None or contact.at > last_inbound.at:
                 last_inbound = contact

@@ -29,6 +29,8 @@ Findings:
                                    delivered FINAL_NOTICE first (engine/lint_steps.py)
   final-notice-without-contact (warning) a path to FINAL_NOTICE that does not require
                                    an earlier delivered contact (engine/lint_steps.py)
+  money-without-currency (warning) an amount compared or offered as a bare number,
+                                   whatever the case's currency (engine/lint_money.py)
   not-checked            (info)    a strategies directory was linted without its compliance
                                    packs, so the order of the ladder was not checked
   too-complex            (info)    a condition too large to analyse exactly, or a
@@ -447,6 +449,30 @@ def uncovered(boxes: Sequence[Box], cutters: Sequence[tuple[int, Box]]) -> tuple
     return remainder, used
 
 
+def escapes(boxes: Sequence[Box], cutters: Sequence[tuple[int, Box]]) -> bool | None:
+    """Whether some case of `boxes` is in none of the cutters (None: gave up).
+
+    Depth first, stopping at the first piece no cutter touches: a rule that is not
+    shadowed, the usual answer, costs one path through the cutters rather than the
+    whole remainder, which per-currency amounts multiply by the currencies named.
+    """
+    stack = [(box, 0) for box in reversed(boxes)]  # a piece, and the first cutter still to apply to it
+    try:
+        with _Budget(MAX_WORK):  # every subtraction is charged: the budget bounds the search
+            while stack:
+                box, position = stack.pop()
+                pieces = [box]
+                while position < len(cutters) and pieces == [box]:
+                    pieces = subtract(box, cutters[position][1])
+                    position += 1
+                if pieces == [box]:
+                    return True
+                stack += [(piece, position) for piece in reversed(pieces)]
+    except _OutOfWork:
+        return None
+    return False
+
+
 def covered(boxes: Sequence[Box], by: Sequence[Box]) -> bool:
     """True only if every case in `boxes` is in one of `by` (proved, never guessed)."""
     remainder, _ = uncovered(boxes, list(enumerate(by)))
@@ -532,6 +558,9 @@ def lint_policy(policy: Policy, packs: Sequence[Pack] | None = None) -> list[Fin
     findings += _bounded(_shadowed, policy, analysed, "whether a rule is never chosen (`shadowed`)")
     findings += _bounded(_same_priority, policy, analysed, "equal-priority overlaps")
     findings += _bounded(_gaps, policy, analysed, "uncovered cells (`gaps`)")
+    from engine.lint_money import money_findings  # it reports with this module's Finding
+
+    findings += money_findings(policy, packs or ())
     if packs is not None:
         from engine.lint_steps import ladder_findings  # it builds on this module's analysis
 
@@ -627,9 +656,10 @@ def _shadowed(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
         if covering is None:
             cutters = [(position, box) for position, (_, other_boxes) in enumerate(higher) for box in other_boxes]
             _charge(len(cutters))
-            remainder, used = uncovered(boxes, cutters)
-            if remainder == []:
-                covering = [higher[position][0] for position in _fewest(boxes, higher, used)]
+            if escapes(boxes, cutters) is False:  # only then is the whole remainder worth computing
+                remainder, used = uncovered(boxes, cutters)
+                if remainder == []:
+                    covering = [higher[position][0] for position in _fewest(boxes, higher, used)]
         if covering:
             yield _finding(rule, "warning", "shadowed", _shadow_message(rule, covering))
 

@@ -2,13 +2,15 @@
 consistent with the amount and the currency's minor units.
 
 Each bound says which rule set it; each clamp says which limit narrowed it and why.
+An amount the rule writes per currency applies only in that currency: a case in
+a currency the rule does not name gets no such bound, and a note says so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from engine.decision import OfferBounds, OfferClamp
 from engine.policy.ir import OfferLimit, OfferTerms
@@ -16,6 +18,7 @@ from engine.snapshot import CaseSnapshot, currency_exponent
 from engine.texts import text
 
 HUNDRED = Decimal(100)
+# The note for a plan whose rule names no minimum instalment in the case's currency.
 
 
 @dataclass
@@ -39,8 +42,11 @@ def offer_bounds(
         if limit.applies_to(snapshot.segment, snapshot.product):
             _clamp(draft, limit, limit.reason.get(language, limit.reason["en"]), language)
     quantum = Decimal(1).scaleb(-currency_exponent(snapshot.currency))
-    min_instalment = terms.min_instalment.quantize(quantum, rounding=ROUND_CEILING) if terms.min_instalment is not None else None
+    minimum = terms.min_instalment.get(snapshot.currency) if isinstance(terms.min_instalment, Mapping) else terms.min_instalment
+    min_instalment = minimum.quantize(quantum, rounding=ROUND_CEILING) if minimum is not None else None
     instalments = draft.instalments
+    if instalments and minimum is None and terms.min_instalment is not None:
+        draft.notes.append(_no_minimum(snapshot.currency, language))
     if instalments and min_instalment:
         # No instalment may fall under the minimum: cap the count at amount / minimum.
         most = int(snapshot.amount_due // min_instalment)
@@ -67,6 +73,10 @@ def offer_bounds(
         ),
         draft.notes,
     )
+
+
+def _no_minimum(currency: str, language: str) -> str:
+    return text("offer.no_minimum_in_currency", language, currency=currency)
 
 
 def _clamp(draft: _Draft, limit: OfferLimit, reason: str, language: str) -> None:

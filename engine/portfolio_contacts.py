@@ -113,6 +113,20 @@ PL_PRE_SUIT_DEMAND = Step(Action.FINAL_NOTICE, "pl-pre-suit-demand", (_L, _E))
 US_VALIDATION_NOTICE = Step(Action.SEND_NOTICE, "us-validation-notice", (_L, _E))
 
 
+def attempt_result(rng: random.Random, channel: Channel) -> tuple[Outcome, Delivery | None]:
+    """What became of an attempt on good contact data: a call's outcome (no delivery
+    status when unanswered), or a message delivered or, now and then, not."""
+    if channel is Channel.PHONE:
+        outcome, status, _ = rng.choices(_CALLS, weights=[item[2] for item in _CALLS])[0]
+        return outcome, status
+    draw = rng.random()
+    for failure, share in _MESSAGE_FAILURES[channel]:
+        if draw < share:
+            return Outcome.FAILED, failure
+        draw -= share
+    return Outcome.DELIVERED, Delivery.DELIVERED
+
+
 def poisson(rng: random.Random, mean: float) -> int:
     """A Poisson draw (Knuth's method: the means here are small)."""
     limit, count, product = math.exp(-mean), 0, rng.random()
@@ -193,15 +207,7 @@ class Contacts:
     def _result(self, channel: Channel) -> tuple[Outcome, Delivery | None]:
         if channel in self.bad:
             return Outcome.FAILED, _BAD_DATA_DELIVERY[channel]
-        if channel is Channel.PHONE:
-            outcome, status, _ = self.rng.choices(_CALLS, weights=[item[2] for item in _CALLS])[0]
-            return outcome, status
-        draw = self.rng.random()
-        for failure, share in _MESSAGE_FAILURES[channel]:
-            if draw < share:
-                return Outcome.FAILED, failure
-            draw -= share
-        return Outcome.DELIVERED, Delivery.DELIVERED
+        return attempt_result(self.rng, channel)
 
     def local_time(self, days_ago: int) -> datetime:
         """A time of day when collectors work (08:00-19:59 local), `days_ago` days before today."""

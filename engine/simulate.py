@@ -7,6 +7,12 @@ arrangements stand (the engine's verdict on each current one) and (with
 decide to what `--rules` decide. Every case is decided at the same `as_of`, so
 two runs over the same file agree. See docs/simulate.md.
 
+A file of debtors (DecideDebtor, several accounts per person) is run over days
+instead (`--days`, engine/simulate_debtor_run.py): each person is decided every
+day and the contact chosen recorded, and the report counts per person, how
+often each was contacted a week and against the caps of the packs in force
+(engine/simulate_debtor_report.py).
+
 This module decides and runs the command line. Reading a file is
 engine/simulate_input.py, counting engine/simulate_report.py, the text summary
 engine/simulate_text.py, the HTML page engine/simulate_html.py (its template in
@@ -31,36 +37,42 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
+from engine import simulate_debtor_run
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.facts import judged_arrangements
 from engine.registry import build_engine
-from engine.simulate_html import render_html
-from engine.simulate_input import Invalid, Payload, case_from_row, csv_columns, read_cases, row_from_case
+from engine.simulate_debtor_report import DebtorSimulationReport, DebtorTally, build_debtor_report
+from engine.simulate_html import render_debtor_html, render_html
+from engine.simulate_input import DEBTORS, Invalid, Payload, case_from_row, csv_columns, form_of, read_cases, row_from_case
 from engine.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
-from engine.simulate_text import format_summary
+from engine.simulate_text import format_debtor_summary, format_summary
 from engine.snapshot import CaseSnapshot, parse_snapshot
 from engine.vocabulary import PaymentMethod
 from engine.zones import possible_zones
 
 # The command's parts live in their own modules; these names stay importable from here.
 __all__ = [
-    "Decided", "Invalid", "SimulationReport", "case_from_row", "csv_columns", "current_arrangement_state", "format_summary",
-    "instant", "read_cases", "register", "render_html", "row_from_case", "simulate", "write_outputs",
+    "Decided", "DebtorSimulationReport", "Invalid", "SimulationReport", "case_from_row", "csv_columns", "current_arrangement_state",
+    "format_debtor_summary", "format_summary", "instant", "read_cases", "register", "render_debtor_html", "render_html", "row_from_case",
+    "simulate", "simulate_debtors", "write_outputs",
 ]
 
 CHUNK = 500  # cases per task: large enough that pickling is cheap next to deciding
+DEBTOR_CHUNK = 50  # debtors per task: each is decided on every day of the run
+DEFAULT_DAYS = 14  # two weeks: every 7-day window of the first week's contacts ends inside the run
+Result = TypeVar("Result")
 
 
-def _chunks(items: Iterator[tuple[int, Payload]], workers: int) -> Iterator[list[tuple[int, Payload]]]:
-    head = list(itertools.islice(items, workers * CHUNK))
+def _chunks(items: Iterator[tuple[int, Payload]], workers: int, chunk: int = CHUNK) -> Iterator[list[tuple[int, Payload]]]:
+    head = list(itertools.islice(items, workers * chunk))
     # A small file is shared evenly, so that every worker helps.
-    size = CHUNK if len(head) == workers * CHUNK else max(1, math.ceil(len(head) / workers))
+    size = chunk if len(head) == workers * chunk else max(1, math.ceil(len(head) / workers))
     for start in range(0, len(head), size):
         yield head[start:start + size]
-    while batch := list(itertools.islice(items, CHUNK)):
+    while batch := list(itertools.islice(items, chunk)):
         yield batch
 
 
@@ -179,28 +191,62 @@ def simulate(
         initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
         # An executor, not a Pool: a worker that dies raises BrokenProcessPool instead of hanging.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=initargs) as pool:
-            for results in _in_order(pool, chunks, depth=4 * workers):
+            for results in _in_order(pool, chunks, 4 * workers, _decide_chunk):
                 tally.add(results)
     return build_report(tally, rules_dir, cases_path, compare_dir, engines, as_of, workers, time.perf_counter() - started)
 
 
-def _in_order(pool: ProcessPoolExecutor, chunks: Iterator[list[tuple[int, Payload]]], depth: int) -> Iterator[list[Decided | Invalid]]:
+def simulate_debtors(
+    rules_dir: Path, debtors_path: Path, days: int = DEFAULT_DAYS, workers: int | None = os.cpu_count(), as_of: datetime | None = None, at_review: bool = False
+) -> DebtorSimulationReport:
+    """Run every debtor of `debtors_path` for `days` days from `as_of` with `rules_dir`
+    (engine/simulate_debtor_run.py) and count, per person, the contacts made.
+
+    Raises PolicyError when the rules do not load, ValueError or OSError when the
+    file cannot be read or `days` is not 1 to 366; an invalid debtor is only counted.
+    """
+    as_of = as_of or datetime.now(timezone.utc)
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must carry a time zone offset")
+    if not 1 <= days <= 366:
+        raise ValueError(f"days must be 1 to 366, not {days}")
+    workers = max(1, workers or 1)
+    started = time.perf_counter()
+    engine = build_engine(rules_dir)  # here first: rules that do not load fail before any worker starts
+    tally = DebtorTally()
+    chunks = _chunks(read_cases(debtors_path), workers, DEBTOR_CHUNK)
+    if workers == 1:
+        runner = simulate_debtor_run.DebtorRunner(rules_dir, as_of, days, at_review, engine)
+        for chunk in chunks:
+            tally.add(runner.chunk(chunk))
+    else:
+        initargs = (str(rules_dir), as_of, days, at_review)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=simulate_debtor_run.start_worker, initargs=initargs) as pool:
+            for runs in _in_order(pool, chunks, 4 * workers, simulate_debtor_run.run_chunk):
+                tally.add(runs)
+    return build_debtor_report(tally, rules_dir, debtors_path, engine, as_of, days, workers, time.perf_counter() - started, at_review)
+
+
+def _in_order(
+    pool: ProcessPoolExecutor, chunks: Iterator[list[tuple[int, Payload]]], depth: int, work: Callable[[list[tuple[int, Payload]]], Result]
+) -> Iterator[Result]:
     """Results in file order (so examples are the file's first cases), with at most
     `depth` chunks in flight, so a large file is never all in memory."""
-    pending: deque[Future[list[Decided | Invalid]]] = deque()
+    pending: deque[Future[Result]] = deque()
     for chunk in chunks:
-        pending.append(pool.submit(_decide_chunk, chunk))
+        pending.append(pool.submit(work, chunk))
         if len(pending) >= depth:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
 
 
-def write_outputs(report: SimulationReport, json_path: Path | None = None, html_path: Path | None = None) -> None:
+def write_outputs(report: SimulationReport | DebtorSimulationReport, json_path: Path | None = None, html_path: Path | None = None) -> None:
     if json_path:
         json_path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if html_path:
-        html_path.write_text(render_html(report), encoding="utf-8")
+        page = render_debtor_html(report) if isinstance(report, DebtorSimulationReport) else render_html(report)
+        html_path.write_text(page, encoding="utf-8")
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -219,20 +265,49 @@ def instant(text: str) -> datetime:
 
 def register(subparsers: Any) -> None:
     """Add `simulate` to the `collection-strategy` command line."""
-    parser = subparsers.add_parser("simulate", help="decide a portfolio (JSON Lines or CSV) and count actions, channels and vetoes; compare two rule sets")
-    parser.add_argument("cases", type=Path, help="cases: .jsonl (one snapshot per line) or .csv (see docs/simulate.md)")
+    parser = subparsers.add_parser(
+        "simulate",
+        help="decide a portfolio (JSON Lines or CSV) and count actions, channels and vetoes; compare two rule sets; "
+        "run a file of debtors over days and count contacts per person against the caps",
+    )
+    parser.add_argument(
+        "cases", type=Path,
+        help="cases: .jsonl (one snapshot per line) or .csv; or debtors: .jsonl with one DecideDebtor debtor per line, "
+        "told apart by its first object having accounts (see docs/simulate.md)",
+    )
     parser.add_argument("--rules", type=Path, default=Path("rules"), help="the rules directory (default: rules/)")
-    parser.add_argument("--compare", type=Path, help="another rules directory to decide the same cases with, e.g. a proposed change")
-    parser.add_argument("--as-of", type=instant, help="the instant every case is decided at (default: now)")
+    parser.add_argument("--compare", type=Path, help="the baseline rules directory (e.g. the rules in production) to decide the same cases with; changes read from what it decides to what --rules decides")
+    parser.add_argument("--as-of", type=instant, help="the instant every case is decided at; for debtors, the first day of the run (default: now)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")
     parser.add_argument("--html", type=Path, help="write a self-contained HTML report here")
+    parser.add_argument(
+        "--days", type=int,
+        help=f"debtors only: decide every person on this many days from --as-of, recording each contact made (default: {DEFAULT_DAYS})",
+    )
+    parser.add_argument(
+        "--at-review", action="store_true",
+        help="debtors only: decide a person again only when its last decision's next_review_at falls due, not every day",
+    )
     parser.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
     try:
-        report = simulate(args.rules, args.cases, args.compare, args.workers, args.as_of)
+        debtors = form_of(args.cases) == DEBTORS
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"cannot simulate: {error}", file=sys.stderr)
+        return 1
+    problem = _misused(args, debtors)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    try:
+        report: SimulationReport | DebtorSimulationReport
+        if debtors:
+            report = simulate_debtors(args.rules, args.cases, args.days or DEFAULT_DAYS, args.workers, args.as_of, args.at_review)
+        else:
+            report = simulate(args.rules, args.cases, args.compare, args.workers, args.as_of)
     except PolicyError as error:
         print(error, file=sys.stderr)
         print(f"\n{len(error.problems)} problem(s); the rules were not loaded.", file=sys.stderr)
@@ -240,9 +315,20 @@ def command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"cannot simulate: {error}", file=sys.stderr)
         return 1
-    print(format_summary(report))
+    print(format_debtor_summary(report) if isinstance(report, DebtorSimulationReport) else format_summary(report))
     write_outputs(report, args.json, args.html)
     for label, path in (("JSON", args.json), ("HTML", args.html)):
         if path:
             print(f"wrote {label} report to {path}")
     return 0
+
+
+def _misused(args: argparse.Namespace, debtors: bool) -> str | None:
+    """Options that do not fit the file's form, said plainly."""
+    if debtors and args.compare:
+        return f"{args.cases} holds debtors (its first object has accounts): --compare compares the decisions of cases and is not supported for debtors"
+    if not debtors and (args.days is not None or args.at_review):
+        return f"--days and --at-review run debtors over days, but {args.cases} holds cases (no accounts in its first object): see docs/simulate.md"
+    if args.days is not None and not 1 <= args.days <= 366:
+        return f"--days must be 1 to 366, not {args.days}"
+    return None

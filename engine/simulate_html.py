@@ -2,7 +2,8 @@
 
 Inline SVG charts, each followed by a table with the same numbers. This module
 lays the charts out (positions and widths in pixels); the page itself is the
-Jinja2 template of engine/simulate_page.py, autoescaped.
+Jinja2 template of engine/simulate_page.py (for debtors,
+engine/simulate_debtor_page.py), autoescaped.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Iterable
 import jinja2
 from markupsafe import Markup
 
+from engine.simulate_debtor_page import DEBTOR_TEMPLATE
+from engine.simulate_debtor_report import DebtorSimulationReport
 from engine.simulate_page import TEMPLATE
 from engine.simulate_report import ARRANGEMENT_STATES, EXAMPLES, NO_ARRANGEMENT, SimulationReport, action_order, arrangement_order, channel_order
 
@@ -131,7 +134,9 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-_PAGE = _environment().from_string(TEMPLATE)
+_ENVIRONMENT = _environment()
+_PAGE = _ENVIRONMENT.from_string(TEMPLATE)
+_DEBTOR_PAGE = _ENVIRONMENT.from_string(DEBTOR_TEMPLATE)
 
 
 def render_html(report: SimulationReport) -> str:
@@ -163,3 +168,14 @@ def render_html(report: SimulationReport) -> str:
             "arrangement_columns": arrangement_order(name for row in comparison.arrangement_matrix.values() for name in row),
         })
     return _PAGE.render(context).lstrip()
+
+
+def render_debtor_html(report: DebtorSimulationReport) -> str:
+    """The debtors' page: the caps first, then contacts per person per week, per channel, the decisions."""
+    colours = _colours(report.actions)
+    week = report.contacts_per_person_week
+    charts = {
+        "week": bar_chart("persons by the most contacts in 7 days", week.histogram, report.persons),
+        "actions": bar_chart("decisions by action", report.by_action, report.decisions, colours),
+    }
+    return _DEBTOR_PAGE.render({"report": report, "policy": report.policy, "week": week, "charts": charts}).lstrip()

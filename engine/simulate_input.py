@@ -1,4 +1,5 @@
-"""Reading a portfolio for `simulate`: JSON Lines (one snapshot per line) or flat CSV.
+"""Reading a portfolio for `simulate`: JSON Lines (one snapshot per line) or flat CSV,
+or JSON Lines of debtors (one DecideDebtor debtor per line).
 
 A JSON line is parsed later, in the worker that decides it; a CSV row becomes a
 snapshot dict here, its text passed on as it is, so the snapshot's own
@@ -9,6 +10,7 @@ flag added to the snapshot becomes a column by itself.
 from __future__ import annotations
 
 import csv
+import json
 import types
 import typing
 from pathlib import Path
@@ -117,3 +119,24 @@ def _read_json_lines(path: Path) -> Iterator[tuple[int, Payload]]:
 def read_cases(path: Path) -> Iterator[tuple[int, Payload]]:
     """(line number, case) for every case of a JSON Lines or CSV file (by its suffix)."""
     return _read_csv(path) if path.suffix.lower() == ".csv" else _read_json_lines(path)
+
+
+CASES, DEBTORS = "cases", "debtors"
+FORM_LOOKAHEAD = 1000  # lines read to find the first JSON object
+
+
+def form_of(path: Path) -> str:
+    """DEBTORS when the file's first JSON object has `accounts` (a debtor of
+    DecideDebtor), else CASES: a CSV file, or JSON Lines of case snapshots. Lines
+    that are not JSON objects are skipped here (they are reported as invalid later)."""
+    if path.suffix.lower() == ".csv":
+        return CASES
+    with path.open(encoding="utf-8") as handle:
+        for _, text in zip(range(FORM_LOOKAHEAD), handle):
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict):
+                return DEBTORS if "accounts" in data else CASES
+    return CASES

@@ -6,7 +6,8 @@ wherever they appear. Numbers arrive as numbers and are formatted here, by the
 filters `count` (1,234), `pct` (12.3%), `f0` and `f1` (decimals for SVG).
 """
 
-TEMPLATE = """\
+# The charts and tables every page uses (the debtors' page too: engine/simulate_debtor_page.py).
+MACROS = """\
 {% macro svg_open(chart) %}<svg role="img" aria-label="{{ chart.title }}" width="{{ chart.width|f0 }}" height="{{ chart.height }}" \
 viewBox="0 0 {{ chart.width|f0 }} {{ chart.height }}" style="max-width:100%;height:auto">{% endmacro %}
 
@@ -36,8 +37,8 @@ viewBox="0 0 {{ chart.width|f0 }} {{ chart.height }}" style="max-width:100%;heig
 <p class="legend">{% for name, colour in colours.items() %}<span><i style="background:{{ colour }}"></i>{{ name }}</span>{% endfor %}</p>
 {% endmacro %}
 
-{% macro count_table(heading, counts, total) %}
-<table><thead><tr><th>{{ heading }}</th><th>cases</th><th>share</th></tr></thead><tbody>
+{% macro count_table(heading, counts, total, unit="cases") %}
+<table><thead><tr><th>{{ heading }}</th><th>{{ unit }}</th><th>share</th></tr></thead><tbody>
 {% if total %}{% for name, count in counts.items() %}<tr><td>{{ name }}</td><td>{{ count|count }}</td><td>{{ (count / total)|pct }}</td></tr>{% endfor %}{% endif %}
 </tbody></table>
 {% endmacro %}
@@ -57,6 +58,9 @@ viewBox="0 0 {{ chart.width|f0 }} {{ chart.height }}" style="max-width:100%;heig
 </tbody></table>
 {% endif %}
 {% endmacro %}
+"""
+
+TEMPLATE = MACROS + """\
 
 <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Simulation: {{ policy.name }} {{ policy.version }}</title><style>{{ css }}</style></head><body>

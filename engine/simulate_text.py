@@ -1,7 +1,9 @@
-"""The text summary `simulate` prints: totals, shares, mixes and what a change moves."""
+"""The text summary `simulate` prints: totals, shares, mixes and what a change moves;
+for debtors, contacts per person against the caps."""
 
 from __future__ import annotations
 
+from engine.simulate_debtor_report import DebtorSimulationReport, Distribution
 from engine.simulate_report import NO_ARRANGEMENT, Comparison, SimulationReport
 
 
@@ -91,3 +93,62 @@ def _comparison_lines(report: SimulationReport, comparison: Comparison) -> list[
                 label = f"{change.before} -> {change.after}"
                 lines.append(f"    {label:<{width}}{change.count:>8,}  e.g. {', '.join(change.examples[:3])}")
     return lines
+
+
+# --- debtors --------------------------------------------------------------------------------------
+
+
+def _quantiles(distribution: Distribution) -> str:
+    return f"p50 {distribution.p50}  p90 {distribution.p90}  p99 {distribution.p99}  max {distribution.max}  (mean {distribution.mean:.2f})"
+
+
+def format_debtor_summary(report: DebtorSimulationReport) -> str:
+    """Per person: contacts a week, per channel and per cap, the overruns first."""
+    policy, week = report.policy, report.contacts_per_person_week
+    accounts = ", ".join(f"{count}: {persons:,}" for count, persons in report.persons_by_accounts.items())
+    lines = [
+        f"Simulated {report.persons:,} debtors ({report.accounts:,} accounts) from {report.debtors_file} with {report.rules} "
+        f"({policy['name']} {policy['version']}) over {report.days} days from {report.as_of}, "
+        + ("each decided when its last decision's review fell due" if report.at_review else "each decided every day"),
+        f"  invalid {report.invalid:,}; {report.decisions:,} decisions; {report.workers} worker(s), {report.seconds:.1f} s",
+        f"  persons by accounts: {accounts}; with two or more currencies: {report.persons_with_several_currencies:,}",
+    ]
+    if report.invalid:
+        lines.append("  invalid debtors by first bad field: " + ", ".join(f"{name} {count:,}" for name, count in report.invalid_by_field.items()))
+        lines += [f"    line {item['line']}: {item['field']}: {item['problem']}" for item in report.invalid_examples[:5]]
+    verdict = "none" if not report.persons_over_a_cap else f"{report.persons_over_a_cap:,} ({_pct(report.person_share(report.persons_over_a_cap)).strip()})"
+    lines += [
+        "",
+        f"persons taken over a cap of the packs in force: {verdict}",
+        *[f"  {item['debtor_id']}: {item['cap']}, {item['most']} in its period, first over at {item['first_over']}" for item in report.over_examples[:5]],
+        f"contacts made: {report.contacts:,}; about more than one account: {report.contacts_covering_several_accounts:,} ({_pct(report.several_share).strip()})",
+        "",
+        "contacts per person per week (the most the run made with one person in any 7 days)",
+        f"  {_quantiles(week)}",
+        f"  {'contacts':<10}{'persons':>9}  {'share':>6}",
+        *[f"  {count:<10}{persons:>9,}  {_pct(report.person_share(persons))}" for count, persons in week.histogram.items()],
+        "",
+        f"  {'accounts':<10}{'persons':>9}  {'p50':>4}{'p90':>5}{'p99':>5}{'max':>5}{'mean':>7}",
+        *[
+            f"  {group:<10}{item.persons:>9,}  {item.p50:>4}{item.p90:>5}{item.p99:>5}{item.max:>5}{item.mean:>7.2f}"
+            for group, item in report.week_by_accounts.items()
+        ],
+    ]
+    if report.channels:
+        lines += ["", "per channel, the most with one person in 7 days (their earlier contacts counted), beside the strictest cap on it"]
+        lines.append(f"  {'channel':<9}{'contacts':>9}{'most':>6}  strictest cap")
+        for channel, item in report.channels.items():
+            strictest = f"{item.strictest_cap}: {item.strictest_max} in {item.strictest_period_days} days (most {item.most_under_strictest})" if item.strictest_cap else "none"
+            lines.append(f"  {channel:<9}{item.contacts:>9,}{item.most_in_7_days:>6}  {strictest}")
+    if report.caps:
+        width = max(len(cap.cap) for cap in report.caps) + 2
+        lines += ["", "caps of the packs in force (every outbound contact with the person counted, earlier ones too)"]
+        lines.append(f"  {'cap':<{width}}{'channels':<13}{'limit':<13}{'persons':>9}{'contacts':>10}{'most':>6}{'over':>6}")
+        for cap in report.caps:
+            limit = f"{cap.max} in {cap.period_days} days"
+            lines.append(f"  {cap.cap:<{width}}{','.join(cap.channels):<13}{limit:<13}{cap.persons:>9,}{cap.contacts:>10,}{cap.most:>6}{cap.persons_over:>6,}")
+    lines += ["", f"{'action':<22}{'decisions':>10}  {'share':>6}"]
+    lines += [f"{name:<22}{count:>10,}  {_pct(report.share(count))}" for name, count in report.by_action.items()]
+    lines += ["", f"{'channel':<22}{'decisions':>10}  {'share':>6}"]
+    lines += [f"{name:<22}{count:>10,}  {_pct(report.share(count))}" for name, count in report.by_channel.items()]
+    return "\n".join(lines)

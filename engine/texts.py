@@ -110,6 +110,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The amount is too small for {count} instalments of at least {minimum} {currency}.",
         "pl": "Kwota jest zbyt mała na {count} raty po co najmniej {minimum} {currency}.",
     },
+    "offer.no_minimum_in_currency": {
+        "en": "The rule sets no minimum instalment in {currency}, so none is given: agree an instalment the debtor can afford.",
+        "pl": "Reguła nie określa minimalnej raty w walucie {currency}, dlatego jej nie podajemy: należy uzgodnić ratę, na którą stać dłużnika.",
+    },
     "offer.no_discount": {"en": "No discount can be offered: {reason}", "pl": "Nie możemy zaproponować rabatu: {reason}"},
     "offer.no_plan": {"en": "No instalment plan can be offered: {reason}", "pl": "Nie możemy zaproponować planu rat: {reason}"},
 }

@@ -67,6 +67,7 @@ class Action(str, Enum):
     FINAL_NOTICE = "FINAL_NOTICE"
     LEGAL_REVIEW = "LEGAL_REVIEW"
     HUMAN_REVIEW = "HUMAN_REVIEW"
+    WRITE_OFF = "WRITE_OFF"  # a balance too small to pursue is closed: no contact, no review
     NO_CONTACT = "NO_CONTACT"
 
     @property
@@ -74,7 +75,7 @@ class Action(str, Enum):
         return self not in _INTERNAL_ACTIONS
 
 
-_INTERNAL_ACTIONS = frozenset({Action.LEGAL_REVIEW, Action.HUMAN_REVIEW, Action.NO_CONTACT})
+_INTERNAL_ACTIONS = frozenset({Action.LEGAL_REVIEW, Action.HUMAN_REVIEW, Action.WRITE_OFF, Action.NO_CONTACT})
 
 
 class ArrangementType(str, Enum):

@@ -130,6 +130,7 @@ RULE_CASES: dict[str, dict[str, Any]] = {
     "vulnerable-forbearance-review": case(legal={"vulnerable": True}),
     "hardship-forbearance-review": case(legal={"hardship": True}),
     "time-barred-information": case(days_past_due=400, legal={"time_barred": True}),
+    "currency-without-amounts-review": {**case(days_past_due=45, amount_due="300000"), "currency": "JPY"},
     "time-barred-told-no-contact": case(
         days_past_due=400,
         legal={"time_barred": True},
@@ -179,7 +180,7 @@ RULE_CASES: dict[str, dict[str, Any]] = {
 
 
 def test_policy_is_the_default_strategy_with_enough_rules(policy: Policy) -> None:
-    assert (policy.name, policy.version) == ("default-strategy", "2026.12.1")
+    assert (policy.name, policy.version) == ("default-strategy", "2026.12.2")
     assert len(policy.rules) >= 25
 
 
@@ -341,9 +342,9 @@ def test_a_zero_balance_is_never_chased(engine: StrategyEngine) -> None:
         assert (decision.action, decision.channel) == ("NO_CONTACT", None)
 
 
-def test_a_balance_under_20_goes_to_a_person_to_close_it(engine: StrategyEngine) -> None:
+def test_a_balance_under_20_is_written_off_not_chased_nor_reviewed(engine: StrategyEngine) -> None:
     decision = decide(engine, case(days_past_due=400, amount_due="19.99", payment={"broken_promises": 5}))
-    assert decision.action == "HUMAN_REVIEW"
+    assert (decision.action, decision.channel) == ("WRITE_OFF", None)
     assert chosen(decision) == "small-balance-closure-review"
 
 

@@ -108,7 +108,7 @@ def test_requiring_the_final_notice_in_the_rules_own_when_silences_it(tmp_path: 
     strategy = rules / "strategies" / "default.yaml"
     assert [finding.rule_id for finding in only(lint_files(rules), LEGAL)] == [LEGAL_RULE]
     text = strategy.read_text(encoding="utf-8")
-    anchor = "      days_past_due: {gte: 121}\n      amount_due: {gte: 1000}\n      any:\n        - broken_promises: {gte: 2}"
+    anchor = "      days_past_due: {gte: 121}\n      amount_due: {gte: {PLN: 1000, EUR: 400, GBP: 350, USD: 500}}\n      any:\n        - broken_promises: {gte: 2}"
     assert text.count(anchor) == 1
     strategy.write_text(text.replace(anchor, f"      {FN_FACT}: {{gte: 14}}\n" + anchor), encoding="utf-8")
     findings = lint_files(rules)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.facts import FACT_TYPES, FactSpec, FactType, fact_spec
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, Matches, Scalar
+from engine.policy.money import EXAMPLE, currency_problem, decimals_problem
 from engine.policy.patterns import PatternError, compile_pattern
 
 MONEY_DECIMALS = 4  # every ISO 4217 currency has at most 4 minor-unit digits
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "between", "in", "not_in", "exists", "matches")
+PER_CURRENCY_OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "between", "in", "not_in")
+CURRENCY = "currency"  # the fact a per-currency amount is chosen by
 _NEGATED = {"eq": "neq", "neq": "eq", "lt": "gte", "gte": "lt", "lte": "gt", "gt": "lte"}
 
 
@@ -23,6 +28,26 @@ class ConditionError(ValueError):
         super().__init__(message)
 
 
+@dataclass(frozen=True)
+class PerCurrency(AnyOf):
+    """A money comparison written per currency: any of (currency is X and the
+    amount compares with X's value), one branch per currency named.
+
+    A case in a currency not named matches no branch, so no rule picks it on
+    its amount. It is its own type only so that `not` negates the amounts and
+    never the currency (_negate); every backend reads it as the AnyOf it is.
+    """
+
+
+def _branches(condition: PerCurrency) -> dict[str, tuple[Condition, ...]]:
+    """Currency -> what must hold of the amounts in it."""
+    return {item.items[0].value: item.items[1:] for item in condition.items}  # type: ignore[union-attr, misc]
+
+
+def _per_currency(bodies: dict[str, tuple[Condition, ...]]) -> PerCurrency:
+    return PerCurrency(tuple(AllOf((Compare(CURRENCY, "eq", code), *body)) for code, body in bodies.items()))
+
+
 def compile_when(when: dict[str, Any]) -> Condition:
     """Compile a `when` mapping; raise ConditionError at the first mistake."""
     return _mapping(when, ())
@@ -31,7 +56,32 @@ def compile_when(when: dict[str, Any]) -> Condition:
 def _mapping(block: Any, path: tuple[str | int, ...]) -> Condition:
     if not isinstance(block, dict):
         raise ConditionError(path, "expected conditions as `fact: value` lines")
-    items = [_entry(key, value, (*path, key)) for key, value in block.items()]
+    return _all([_entry(key, value, (*path, key)) for key, value in block.items()], path)
+
+
+def _every(items: list[Condition], path: tuple[str | int, ...]) -> Condition:
+    """An `all` list: an all-of even of one block, as written."""
+    return _all(items, path) if len(items) > 1 else AllOf(tuple(items))
+
+
+def _all(items: list[Condition], path: tuple[str | int, ...]) -> Condition:
+    """All of `items`. Amounts written per currency are joined into one any-of over
+    the currencies: an all-of of several any-ofs is what durable_rules expands
+    into every combination of their branches."""
+    flat = [part for item in items for part in (item.items if type(item) is AllOf else (item,))]
+    per_currency = [part for part in flat if isinstance(part, PerCurrency)]
+    if len(per_currency) > 1:
+        currencies = [list(_branches(part)) for part in per_currency]
+        for other in currencies[1:]:
+            if set(other) != set(currencies[0]):
+                odd = sorted(set(other) ^ set(currencies[0]))
+                raise ConditionError(path, (
+                    f"the amounts here name {', '.join(currencies[0])} in one place and {', '.join(other)} in another, so a case in "
+                    f"{', '.join(odd)} could never match: give every amount of one block the same currencies"
+                ))
+        joined = _per_currency({code: tuple(body for part in per_currency for body in _branches(part)[code]) for code in currencies[0]})
+        first = flat.index(per_currency[0])
+        items = [*(part for part in flat[:first] if not isinstance(part, PerCurrency)), joined, *(part for part in flat[first:] if not isinstance(part, PerCurrency))]
     return items[0] if len(items) == 1 else AllOf(tuple(items)) if items else ALWAYS
 
 
@@ -39,8 +89,8 @@ def _entry(key: str, value: Any, path: tuple[str | int, ...]) -> Condition:
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
             raise ConditionError(path, f"`{key}` takes a list of condition blocks")
-        items = tuple(_mapping(item, (*path, index)) for index, item in enumerate(value))
-        return AllOf(items) if key == "all" else AnyOf(items)
+        items = [_mapping(item, (*path, index)) for index, item in enumerate(value)]
+        return _every(items, path) if key == "all" else AnyOf(tuple(items))
     if key == "not":
         return _negate(_mapping(value, path), path)
     if key == "durable":
@@ -52,17 +102,21 @@ def _entry(key: str, value: Any, path: tuple[str | int, ...]) -> Condition:
         leaves = [_operator(key, spec, op, operand, (*path, op)) for op, operand in value.items()]
         if not leaves:
             raise ConditionError(path, f"`{key}` has an empty condition")
-        return leaves[0] if len(leaves) == 1 else AllOf(tuple(leaves))
+        return _all(leaves, path)
     return Compare(key, "eq", _value(key, spec, value, path))
 
 
 def _operator(fact: str, spec: FactSpec, op: str, operand: Any, path: tuple[str | int, ...]) -> Condition:
     if op not in OPERATORS:
+        if spec.type is FactType.MONEY and re.fullmatch("[A-Z]{3}", op):
+            raise ConditionError(path, f"`{op}` is not an operator; amounts per currency go under one, e.g. `{fact}: {{gte: {EXAMPLE}}}`")
         hint = difflib.get_close_matches(op, OPERATORS, n=1)
         did_you_mean = f"; did you mean `{hint[0]}`?" if hint else f"; use one of {', '.join(OPERATORS)}"
         raise ConditionError(path, f"`{op}` is not an operator{did_you_mean}")
     if op in ("lt", "lte", "gt", "gte", "between") and spec.type not in (FactType.INT, FactType.MONEY):
         raise ConditionError(path, f"`{op}` compares numbers, but `{fact}` is {spec.type.value}")
+    if spec.type is FactType.MONEY and op in PER_CURRENCY_OPERATORS and isinstance(operand, dict):
+        return _amounts_per_currency(fact, spec, op, operand, path)
     if op == "between":
         if not isinstance(operand, list) or len(operand) != 2:
             raise ConditionError(path, "`between` takes [low, high]")
@@ -90,6 +144,33 @@ def _operator(fact: str, spec: FactSpec, op: str, operand: Any, path: tuple[str 
             raise ConditionError(path, f"`matches`: {error}") from None
         return Matches(fact, operand)
     return Compare(fact, op, _value(fact, spec, operand, path))
+
+
+def _amounts_per_currency(fact: str, spec: FactSpec, op: str, operand: dict[Any, Any], path: tuple[str | int, ...]) -> PerCurrency:
+    """`op` with an amount for each currency named, e.g. `gte: {PLN: 1000, EUR: 400}`."""
+    if not operand:
+        raise ConditionError(path, f"`{op}` per currency names at least one currency, e.g. `{fact}: {{{op}: {EXAMPLE}}}`")
+    bodies: dict[str, tuple[Condition, ...]] = {}
+    for code, amount in operand.items():
+        where = (*path, code)
+        problem = currency_problem(code)
+        if problem:
+            raise ConditionError(where, problem)
+        if isinstance(amount, dict):
+            raise ConditionError(where, f"`{code}` takes the amount in {code}, not another block")
+        leaf = _operator(fact, spec, op, amount, where)
+        for value in _amounts(leaf):
+            problem = decimals_problem(value, code)
+            if problem:
+                raise ConditionError(where, problem)
+        bodies[code] = (leaf,)
+    return _per_currency(bodies)
+
+
+def _amounts(condition: Condition) -> list[Decimal]:
+    if isinstance(condition, (AllOf, AnyOf)):
+        return [value for item in condition.items for value in _amounts(item)]
+    return [condition.value] if isinstance(condition, Compare) and isinstance(condition.value, Decimal) else []
 
 
 def _value(fact: str, spec: FactSpec, value: Any, path: tuple[str | int, ...]) -> Scalar:
@@ -130,16 +211,15 @@ def _durable(node: Any, path: tuple[str | int, ...]) -> Condition:
     """
     if not isinstance(node, dict) or not node:
         raise ConditionError(path, "a durable_rules condition is an object such as {$gte: {days_past_due: 30}}")
-    parts = [_durable_entry(key, value, (*path, key)) for key, value in node.items()]
-    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+    return _all([_durable_entry(key, value, (*path, key)) for key, value in node.items()], path)
 
 
 def _durable_entry(key: str, value: Any, path: tuple[str | int, ...]) -> Condition:
     if key in ("$and", "$or"):
         if not isinstance(value, list) or not value:
             raise ConditionError(path, f"`{key}` takes a list of conditions")
-        items = tuple(_durable(item, (*path, index)) for index, item in enumerate(value))
-        return AllOf(items) if key == "$and" else AnyOf(items)
+        items = [_durable(item, (*path, index)) for index, item in enumerate(value)]
+        return _every(items, path) if key == "$and" else AnyOf(tuple(items))
     if key.startswith("$"):
         if key not in DURABLE_OPERATORS or not isinstance(value, dict) or len(value) != 1:
             raise ConditionError(path, f"`{key}` is not supported here; use one of {', '.join(DURABLE_OPERATORS)} with one property")
@@ -160,7 +240,10 @@ def _durable_entry(key: str, value: Any, path: tuple[str | int, ...]) -> Conditi
 
 def _negate(condition: Condition, path: tuple[str | int, ...]) -> Condition:
     # A comparison with an absent fact is false, and so is its negation:
-    # `not` flips the comparison, never the presence of the fact.
+    # `not` flips the comparison, never the presence of the fact. Likewise a
+    # case in a currency an amount is not written for matches neither.
+    if isinstance(condition, PerCurrency):
+        return _per_currency({code: (_negate(body[0] if len(body) == 1 else AllOf(body), path),) for code, body in _branches(condition).items()})
     if isinstance(condition, Compare):
         return Compare(condition.path, _NEGATED[condition.op], condition.value)
     if isinstance(condition, Exists):

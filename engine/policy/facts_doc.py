@@ -10,7 +10,7 @@ def facts_markdown() -> str:
         "# Facts rules can use",
         "",
         "Generated from `engine/facts.py` by `make generate`; do not edit by hand.",
-        "A comparison with an absent fact is false. Money compares as a decimal; write it as a number or a quoted string.",
+        "A comparison with an absent fact is false. Money compares as a decimal, written per currency (`amount_due: {gte: {PLN: 1000, EUR: 400}}`, see docs/money.md); a case in a currency not listed does not match.",
         "Free-form snapshot attributes are text facts named `attributes.<name>`, at most 256 characters;",
         "`matches` patterns use RE2 syntax and must match the whole value (docs/patterns.md).",
         "",

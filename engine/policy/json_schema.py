@@ -13,8 +13,13 @@ from engine.facts import FACT_TYPES, FactSpec, FactType
 from pydantic import BaseModel
 
 from engine.policy.model import PackFile, PolicyFile
+from engine.policy.money import per_currency_schema
 from engine.policy.patterns import MAX_PATTERN_LENGTH
 
+# A local clock time as packs write it ("08:00", "20:00:00"). Not `format: time`:
+# that is RFC 3339 time, which needs seconds and an offset, so a format-checking
+# validator would reject every pack's hours.
+CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 _JSON_TYPES = {FactType.BOOL: "boolean", FactType.INT: "integer", FactType.MONEY: ["number", "string"], FactType.TEXT: "string"}
 
 
@@ -31,6 +36,8 @@ def _fact_schema(spec: FactSpec) -> dict[str, Any]:
     if spec.type in (FactType.INT, FactType.MONEY):
         operators |= {op: value for op in ("lt", "lte", "gt", "gte")}
         operators["between"] = {"type": "array", "items": value, "minItems": 2, "maxItems": 2}
+    if spec.type is FactType.MONEY:  # each comparison also per currency: {gte: {PLN: 1000, EUR: 400}}
+        operators = {op: {"anyOf": [per_currency_schema(operand), operand]} if op != "exists" else operand for op, operand in operators.items()}
     if spec.type is FactType.TEXT:
         operators["matches"] = {"type": "string", "maxLength": MAX_PATTERN_LENGTH, "description": "a regular expression in RE2 syntax that the whole value must match (docs/patterns.md)"}
     return {"description": spec.description, "anyOf": [value, {"type": "object", "properties": operators, "additionalProperties": False, "minProperties": 1}]}
@@ -53,8 +60,22 @@ def _when_schema() -> dict[str, Any]:
     }
 
 
+def _clock_times(node: Any) -> Any:
+    """Every `format: time` (pydantic's name for a `datetime.time`) becomes a
+    pattern for the local clock time the loader reads, quoted as in YAML."""
+    if isinstance(node, list):
+        return [_clock_times(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get("format") == "time":
+        node = {key: value for key, value in node.items() if key != "format"}
+        words = 'local time "HH:MM" (24-hour clock), quoted in YAML'
+        node |= {"pattern": CLOCK_TIME_PATTERN, "description": f"{node['description']}; {words}" if node.get("description") else words}
+    return {key: _clock_times(value) for key, value in node.items()}
+
+
 def _with_conditions(model: type[BaseModel], title: str, rule_def: str) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True)
+    schema = _clock_times(model.model_json_schema(by_alias=True))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = title
     schema["$defs"]["When"] = _when_schema()
