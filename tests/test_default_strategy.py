@@ -141,7 +141,7 @@ RULE_CASES: dict[str, dict[str, Any]] = {
     "promise-due-soon-hold": case(payment={"promise_to_pay_date": str(TODAY + timedelta(days=1))}),
     "promise-to-pay-hold": case(payment={"promise_to_pay_date": str(TODAY + timedelta(days=10))}),
     "legal-review-after-broken-promises": case(days_past_due=150, amount_due="5000.00", payment={"broken_promises": 2}),
-    "small-balance-closure-review": case(days_past_due=75, amount_due="12.50"),
+    "small-balance-write-off": case(days_past_due=75, amount_due="12.50"),
     "cool-off-after-recent-contact": case(prior_contacts=[contact("sms", "delivered", hours_ago=5)]),
     "weekly-contact-cap": case(
         days_past_due=20, prior_contacts=[contact("sms", "delivered", days_ago=d) for d in (3, 4, 5)]
@@ -345,7 +345,7 @@ def test_a_zero_balance_is_never_chased(engine: StrategyEngine) -> None:
 def test_a_balance_under_20_is_written_off_not_chased_nor_reviewed(engine: StrategyEngine) -> None:
     decision = decide(engine, case(days_past_due=400, amount_due="19.99", payment={"broken_promises": 5}))
     assert (decision.action, decision.channel) == ("WRITE_OFF", None)
-    assert chosen(decision) == "small-balance-closure-review"
+    assert chosen(decision) == "small-balance-write-off"
 
 
 # --- what the debtor told us -------------------------------------------------------------------
