@@ -13,20 +13,24 @@ many accounts they have. A fault on any account stops the whole person.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Callable, Sequence
 
 from engine.debtor_snapshot import DebtorSnapshot, account_cases
 from engine.decision import Decision, OfferBounds, PolicyRef, Reason, Veto, Window
-from engine.engine import Judged, StrategyEngine
+from engine.engine import DEFAULT_REVIEW, Judged, StrategyEngine
 from engine.facts import Person, contact_counts
 from engine.policy.ir import DebtorRules
-from engine.snapshot import reason_language
+from engine.snapshot import currency_exponent, reason_language
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,19 @@ class DebtorDecision:
 
 
 def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, explain: bool = False) -> DebtorDecision:
+    try:
+        return _decide(engine, debtor, as_of, explain)
+    except Exception:  # whatever fails in combining the accounts, nobody is contacted
+        log.exception("fault deciding debtor %s", debtor.debtor_id)
+    reason = system_reason("DEBTOR_FAULT", reason_language(debtor.language))
+    accounts = tuple(
+        Decision(account.account_id, Action.NO_CONTACT.value, None, None, None, None, (reason,), (), (), engine.ref, as_of, as_of + DEFAULT_REVIEW)
+        for account in debtor.accounts
+    )
+    return _nobody(debtor, engine.ref, as_of, reason, accounts, None)
+
+
+def _decide(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, explain: bool) -> DebtorDecision:
     person_flags = engine.compliance.person_flags(debtor.country, debtor.region)
     cases = account_cases(debtor, person_flags)
     counts = contact_counts(cases[0].person_contacts, as_of)  # the same person for every account
@@ -214,41 +231,49 @@ def consolidate(
     for currency, decisions in by_currency.items():
         if len(decisions) < 2:
             continue
-        bounds = common_bounds([decision.offer for decision in decisions if decision.offer is not None])
         ids = [decision.case_id for decision in decisions]
+        total = sum((accounts[account_id][0] for account_id in ids), Decimal(0))
+        bounds = common_bounds([decision.offer for decision in decisions if decision.offer is not None], total)
         if bounds is None:
             notes.append(Reason("OFFER_NOT_CONSOLIDATED", text("OFFER_NOT_CONSOLIDATED", language, accounts=", ".join(ids))))
             continue
         order = tuple(sorted(ids, key=lambda account_id: _ALLOCATION[rules.allocation](accounts[account_id])))
-        total = sum((accounts[account_id][0] for account_id in ids), Decimal(0))
         offers.append(ConsolidatedOffer(currency, order, rules.allocation, total, bounds))
         notes.append(Reason("OFFER_CONSOLIDATED", text("OFFER_CONSOLIDATED", language, total=total, currency=currency, order=", ".join(order), rule=_RULE_WORDS[rules.allocation])))
     return tuple(offers), notes
 
 
-def common_bounds(offers: Sequence[OfferBounds]) -> OfferBounds | None:
+def common_bounds(offers: Sequence[OfferBounds], total: Decimal) -> OfferBounds | None:
     """Bounds within every offer's: the common instalment and discount ranges, the
-    largest minimum instalment, the shortest deferral, the sum of the settlement
-    floors. None when the instalment ranges have nothing in common."""
+    largest minimum instalment (with instalments), the shortest deferral, and a
+    settlement floor no lower than the common discount allows. None when the
+    offers have nothing in common to offer."""
     discount = _common_range([offer.discount_pct for offer in offers])
     instalments = _common_range([offer.instalments for offer in offers])
-    if instalments == ():
+    if instalments == () or discount == ():
         return None
     minimums = [offer.min_instalment for offer in offers if offer.min_instalment is not None]
     deferrals = [offer.max_deferral_days for offer in offers]
     floors = [offer.settlement_floor for offer in offers]
     reviews = [offer.review_above_discount_pct for offer in offers if offer.review_above_discount_pct is not None]
-    return OfferBounds(
+    floor = None
+    if discount and None not in floors:  # a settlement for all of them, at no more than the common discount
+        exponent = Decimal(1).scaleb(-currency_exponent(offers[0].currency))
+        at_most_off = (total * (100 - discount[1]) / 100).quantize(exponent, rounding=ROUND_CEILING)
+        floor = max(sum((floor for floor in floors if floor is not None), Decimal(0)), at_most_off)
+    bounds = OfferBounds(
         currency=offers[0].currency,
         set_by="+".join(dict.fromkeys(offer.set_by for offer in offers)),
-        discount_pct=discount or None,
+        discount_pct=discount,
         instalments=instalments,
-        min_instalment=max(minimums) if minimums else None,
+        min_instalment=max(minimums) if minimums and instalments else None,
         max_deferral_days=None if None in deferrals else min(day for day in deferrals if day is not None),
-        settlement_floor=None if None in floors else sum((floor for floor in floors if floor is not None), Decimal(0)),
+        settlement_floor=floor,
         payment_holiday=all(offer.payment_holiday for offer in offers),
         review_above_discount_pct=min(reviews) if reviews else None,
     )
+    offers_something = bounds.discount_pct or bounds.instalments or bounds.max_deferral_days or bounds.settlement_floor is not None or bounds.payment_holiday
+    return bounds if offers_something else None
 
 
 def _common_range(ranges: Sequence[Any]) -> Any:

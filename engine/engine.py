@@ -83,8 +83,8 @@ class StrategyEngine:
         found = self._try(replace(rule, channels=(channel,), otherwise=None), context, list(judged.decision.fired_rules), [], list(judged.blocks), [])
         if found is None:
             return None
-        decision = found[0]
-        return replace(decision, reasons=judged.decision.reasons, vetoes=judged.decision.vetoes, required_disclosures=judged.decision.required_disclosures)
+        # Only the channel and its window change: the rest is the candidate's decision as made.
+        return replace(judged.decision, channel=found[0].channel, window=found[0].window, window_constraints=found[0].window_constraints)
 
     def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool, person: Person | None = None) -> Judged:
         context = derive(snapshot, as_of, self._posting_grace, person)

@@ -42,8 +42,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "pl": "Jedna oferta obejmuje {total} {currency} należności z rachunków {order}; każda wpłata jest zaliczana w tej kolejności.",
     },
     "OFFER_NOT_CONSOLIDATED": {
-        "en": "The offers for accounts {accounts} allow no common number of instalments, so they are not consolidated.",
-        "pl": "Oferty dla rachunków {accounts} nie mają wspólnej liczby rat, dlatego nie zostały połączone.",
+        "en": "The offers for accounts {accounts} have no terms in common (instalments, discount), so they are not consolidated: each account keeps its own.",
+        "pl": "Oferty dla rachunków {accounts} nie mają wspólnych warunków (rat, rabatu), dlatego nie zostały połączone: każdy rachunek zachowuje własną.",
     },
     "guardrail.gdpr-objection": {
         "en": "The debtor objected to processing (GDPR art. 21): no automated contact.",

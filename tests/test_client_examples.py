@@ -25,11 +25,15 @@ EXAMPLES = REPO / "client_examples"
 SAMPLE_CASE = EXAMPLES / "cases" / "sample_case.json"
 SAMPLE_CASES = EXAMPLES / "cases" / "sample_cases.jsonl"
 DECIDE_REQUEST = EXAMPLES / "cases" / "decide_request.json"
+SAMPLE_DEBTOR = EXAMPLES / "cases" / "sample_debtor.json"
 AS_OF = "2026-11-24T09:00:00Z"  # a Tuesday, 10:00 in Warsaw, 09:00 in London, 04:00 in New York
 
 SMOKE_POLICY = """
 policy: smoke
 version: "1"
+debtor:
+  bundle: [[SEND_REMINDER, OFFER_PAYMENT_PLAN]]
+  consolidate_offers: true
 rules:
   - id: early-soft-reminder
     priority: 100
@@ -189,6 +193,61 @@ def test_crm_client_reports_an_unreachable_server_within_its_deadline() -> None:
 
     assert done.returncode == 1
     assert "UNAVAILABLE" in done.stderr or "DEADLINE_EXCEEDED" in done.stderr
+
+
+# --- crm_debtor.py -----------------------------------------------------------
+
+
+def test_crm_debtor_client_decides_the_two_account_sample(target: str) -> None:
+    done = run("crm_debtor.py", "--debtor", str(SAMPLE_DEBTOR), "--target", target, "--as-of", AS_OF)
+
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(done.stdout)
+    sample = json.loads(SAMPLE_DEBTOR.read_text(encoding="utf-8"))
+    assert (sample["country"], len(sample["accounts"])) == ("PL", 2)
+    # One call about both accounts, the older arrears first, and one plan for what both owe.
+    assert (decision["debtor_id"], decision["action"], decision["channel"]) == ("PL-P-000042", "OFFER_PAYMENT_PLAN", "CHANNEL_PHONE")
+    assert decision["account_ids"] == ["PL-LOAN-1203", "PL-CARD-7781"]
+    assert [account["case_id"] for account in decision["accounts"]] == decision["account_ids"]
+    assert all(account["window"] == decision["window"] for account in decision["accounts"])
+    assert decision["window"]["time_zone"] == "Europe/Warsaw" and decision["window"]["start"] == AS_OF
+    [offer] = decision["offers"]
+    assert (offer["currency"], offer["total_due"], offer["allocation"]) == ("PLN", "4200.00", ["PL-LOAN-1203", "PL-CARD-7781"])
+    assert decision["policy"]["name"] == "smoke" and "trace" not in decision
+
+
+def test_crm_debtor_client_briefs_an_agent(target: str) -> None:
+    done = run("crm_debtor.py", "--debtor", str(SAMPLE_DEBTOR), "--target", target, "--as-of", AS_OF, "--brief")
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("PL-P-000042: OFFER_PAYMENT_PLAN by phone, 2026-11-24T10:00:00+01:00") and lines[0].endswith("about PL-LOAN-1203, PL-CARD-7781")
+    assert lines[1].startswith("  PL-LOAN-1203: OFFER_PAYMENT_PLAN, in this contact")
+    assert lines[3].startswith("  offer: 4200.00 PLN on PL-LOAN-1203, PL-CARD-7781 (oldest_first): 2-12 instalments")
+
+
+def test_crm_debtor_client_prints_each_field_violation_and_exits_2(tmp_path: Path, target: str) -> None:
+    sample = json.loads(SAMPLE_DEBTOR.read_text(encoding="utf-8"))
+    sample["accounts"][0]["country"] = "DE"  # a person lives in one country
+    bad = tmp_path / "two_countries.json"
+    bad.write_text(json.dumps({"debtor": sample, "as_of": AS_OF}), encoding="utf-8")
+
+    done = run("crm_debtor.py", "--debtor", str(bad), "--target", target)
+
+    assert done.returncode == 2 and done.stdout == ""
+    assert "INVALID_ARGUMENT" in done.stderr
+    violations = [line.strip() for line in done.stderr.splitlines() if line.startswith("  ")]
+    assert any(line.startswith("debtor.accounts[0].country: ") for line in violations), done.stderr
+
+
+def test_crm_debtor_client_refuses_a_file_that_is_not_a_debtor(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"debtor_id": "P-1", "accounts": [{"account_id": "A-1", "colour": "red"}]}), encoding="utf-8")
+
+    done = run("crm_debtor.py", "--debtor", str(bad), "--target", "localhost:1")
+
+    assert done.returncode == 2
+    assert "colour" in done.stderr
 
 
 # --- dialer_stream.py --------------------------------------------------------

@@ -160,10 +160,15 @@ class TestUnitedStates:
         assert window_of(decision) == (local(NEW_YORK, 2026, 11, 24, 8, 0), local(NEW_YORK, 2026, 11, 24, 21, 0))
         assert decision.window.start > as_of  # not allowed now
 
-    def test_a_call_at_2059_is_allowed_now(self, tmp_path, packs):
-        as_of = local(NEW_YORK, 2026, 11, 24, 20, 59)
+    def test_a_call_at_2045_is_allowed_now(self, tmp_path, packs):
+        as_of = local(NEW_YORK, 2026, 11, 24, 20, 45)
         decision = call_only(tmp_path, packs).decide(case(as_of), as_of)
         assert window_of(decision) == (as_of, local(NEW_YORK, 2026, 11, 24, 21, 0))
+
+    def test_a_call_at_2059_is_too_late_to_be_answered_and_waits_for_0800(self, tmp_path, packs):
+        as_of = local(NEW_YORK, 2026, 11, 24, 20, 59)  # one minute is shorter than a call's 15
+        decision = call_only(tmp_path, packs).decide(case(as_of), as_of)
+        assert window_of(decision) == (local(NEW_YORK, 2026, 11, 25, 8, 0), local(NEW_YORK, 2026, 11, 25, 21, 0))
 
     def test_a_call_at_2100_waits_for_0800_next_day(self, tmp_path, packs):
         as_of = local(NEW_YORK, 2026, 11, 24, 21, 0)

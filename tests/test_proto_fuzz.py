@@ -1,6 +1,6 @@
 """Fuzzing the proto: whatever a caller sends, the answer is OK or INVALID_ARGUMENT.
 
-Random DecideRequest, DecideBatchRequest and DecideStreamRequest messages
+Random DecideRequest, DecideBatchRequest, DecideStreamRequest and DecideDebtor* messages
 (strings of any unicode, huge and negative numbers, enum numbers this server
 does not know, random timestamps and attributes, every legal and GDPR flag),
 the same messages with their bytes mutated, and raw random bytes: through the
@@ -109,8 +109,8 @@ def call(servicer: CollectionStrategyServicer, method: str, data: bytes) -> tupl
     context = Context()
     answers: list[Message] = []
     try:
-        if method == "DecideStream":
-            answers.extend(servicer.DecideStream(iter([data, data]), context))  # type: ignore[arg-type]
+        if method in ("DecideStream", "DecideDebtorStream"):
+            answers.extend(getattr(servicer, method)(iter([data, data]), context))
         else:
             answers.append(getattr(servicer, method)(data, context))
     except Aborted:
@@ -258,6 +258,44 @@ def stream_requests(draw: st.DrawFn) -> pb.DecideStreamRequest:
 
 
 @st.composite
+def debtors(draw: st.DrawFn) -> pb.Debtor:
+    """A person from the first drawn case, an account from each (sometimes the same id twice)."""
+    cases = draw(st.lists(snapshots(), min_size=1, max_size=3))
+    first = cases[0]
+    person = pb.Debtor(
+        debtor_id=first.case_id, country=first.country, region=first.region, time_zone=first.time_zone, language=first.language,
+        consents=first.consents, gdpr=first.gdpr, legal=first.legal, preferred_channel=first.preferred_channel,
+        third_party_collector=first.third_party_collector, contacts=first.prior_contacts,
+    )
+    for case in cases:
+        person.accounts.add(
+            account_id=case.case_id, amount_due=case.amount_due, currency=case.currency, days_past_due=case.days_past_due, segment=case.segment,
+            product=case.product, legal=case.legal, payment=case.payment, prior_contacts=case.prior_contacts, arrangements=case.arrangements,
+        )
+    return person
+
+
+@st.composite
+def debtor_requests(draw: st.DrawFn) -> pb.DecideDebtorRequest:
+    request = pb.DecideDebtorRequest(explain=draw(st.booleans()))
+    if draw(st.integers(0, 9)):
+        request.debtor.CopyFrom(draw(debtors()))
+    return with_as_of(request, draw)  # type: ignore[return-value]
+
+
+@st.composite
+def debtor_batch_requests(draw: st.DrawFn) -> pb.DecideDebtorBatchRequest:
+    request = pb.DecideDebtorBatchRequest(debtors=draw(st.lists(debtors(), max_size=3)), explain=draw(st.booleans()))
+    return with_as_of(request, draw)  # type: ignore[return-value]
+
+
+@st.composite
+def debtor_stream_requests(draw: st.DrawFn) -> pb.DecideDebtorStreamRequest:
+    request = pb.DecideDebtorStreamRequest(debtor=draw(debtors()), explain=draw(st.booleans()))
+    return with_as_of(request, draw)  # type: ignore[return-value]
+
+
+@st.composite
 def mutated(draw: st.DrawFn, messages: st.SearchStrategy[Message]) -> bytes:
     """A message's bytes with a few bytes flipped, inserted or removed, or cut short."""
     data = bytearray(draw(messages).SerializeToString())
@@ -324,9 +362,36 @@ def test_stream_answers_each_case_with_a_decision_or_its_error(servicer: Collect
 
 
 @PROFILE
-@given(method=st.sampled_from(["Decide", "DecideBatch", "DecideStream", "GetPolicy"]), data=st.data())
+@given(request=debtor_requests())
+def test_decide_debtor_answers_a_decision_or_invalid_argument(servicer: CollectionStrategyServicer, request: pb.DecideDebtorRequest) -> None:
+    answers, _ = call(servicer, "DecideDebtor", request.SerializeToString())
+    for answer in answers:
+        assert isinstance(answer, pb.DecideDebtorResponse)
+        person = request.debtor
+        if any(getattr(person.legal, flag) or any(getattr(item.legal, flag) for item in person.accounts) for flag in STOP_FLAGS):
+            assert answer.decision.channel == pb.CHANNEL_UNSPECIFIED and all(item.channel == pb.CHANNEL_UNSPECIFIED for item in answer.decision.accounts)
+
+
+@PROFILE
+@given(request=debtor_batch_requests())
+def test_debtor_batch_answers_each_debtor_with_a_decision_or_its_error(servicer: CollectionStrategyServicer, request: pb.DecideDebtorBatchRequest) -> None:
+    answers, context = call(servicer, "DecideDebtorBatch", request.SerializeToString())
+    assert context.status is None, context.details  # at most 9 accounts: never refused as a whole
+    [answer] = answers
+    assert len(answer.results) == len(request.debtors)
+    assert all(result.WhichOneof("outcome") in ("decision", "error") for result in answer.results)
+
+
+MUTATED = {
+    "Decide": decide_requests(), "DecideBatch": batch_requests(), "DecideStream": stream_requests(), "GetPolicy": decide_requests(),
+    "DecideDebtor": debtor_requests(), "DecideDebtorBatch": debtor_batch_requests(), "DecideDebtorStream": debtor_stream_requests(),
+}
+
+
+@PROFILE
+@given(method=st.sampled_from(sorted(MUTATED)), data=st.data())
 def test_mutated_bytes_are_answered_or_refused_as_invalid(servicer: CollectionStrategyServicer, method: str, data: st.DataObject) -> None:
-    messages = {"Decide": decide_requests(), "DecideBatch": batch_requests(), "DecideStream": stream_requests(), "GetPolicy": decide_requests()}[method]
+    messages = MUTATED[method]
     raw = data.draw(st.one_of(mutated(messages), st.binary(max_size=64)))
     answers, context = call(servicer, method, raw)
     if context.status is not None:

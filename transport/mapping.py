@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
-from engine.decision import Decision
+from engine.decision import Decision, OfferBounds, PolicyRef, Reason, Window
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.vocabulary import Channel
 from transport.errors import bounded, summary
@@ -56,7 +57,7 @@ _PAYMENT_METHOD_FROM_PROTO = {
 
 def as_of_from(request: Any) -> datetime:
     """The request's as_of, or the server clock when it is not set."""
-    as_of = _instant(request, "as_of")
+    as_of = instant(request, "as_of")
     if isinstance(as_of, str):
         raise InvalidSnapshot([FieldProblem("as_of", f"is out of range: {as_of}")])
     return as_of or datetime.now(timezone.utc)
@@ -67,7 +68,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EARLIEST_SECONDS, _LATEST_SECONDS = 0, int((datetime(9000, 1, 1, tzinfo=timezone.utc) - _EPOCH).total_seconds())
 
 
-def _instant(message: Any, field: str) -> datetime | str | None:
+def instant(message: Any, field: str) -> datetime | str | None:
     # Direct arithmetic: Timestamp.ToDatetime costs several times more, per contact.
     if not message.HasField(field):
         return None
@@ -77,7 +78,7 @@ def _instant(message: Any, field: str) -> datetime | str | None:
     return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 
-def _enum(names: Mapping[Any, str], number: int) -> str | int | None:
+def enum_name(names: Mapping[Any, str], number: int) -> str | int | None:
     """An enum's name; None when unset (0); the bare number when this server
     does not know it (a newer client), which validation then refuses by name."""
     return names.get(number, number or None)
@@ -89,7 +90,6 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
     Unset enums become None so that validation names them; proto3's empty
     strings for optional fields become None.
     """
-    payment = case.payment
     return {
         "case_id": case.case_id,
         "country": case.country,
@@ -100,77 +100,142 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
         "days_past_due": case.days_past_due,
         "segment": case.segment,
         "product": case.product or None,
-        "consents": {field.name: value for field, value in case.consents.ListFields()},
-        "gdpr": {field.name: value for field, value in case.gdpr.ListFields()},
-        "legal": {field.name: value for field, value in case.legal.ListFields() if value != ""},
-        "payment": {
-            "broken_promises": payment.broken_promises,
-            "last_payment_at": _instant(payment, "last_payment_at"),
-            "promise_to_pay_date": payment.promise_to_pay_date or None,
-        },
-        "prior_contacts": [_contact_data(contact) for contact in case.prior_contacts],
-        "arrangements": [_arrangement_data(arrangement) for arrangement in case.arrangements],
+        "consents": flags_data(case.consents),
+        "gdpr": flags_data(case.gdpr),
+        "legal": flags_data(case.legal),
+        "payment": payment_data(case.payment),
+        "prior_contacts": [contact_data(contact) for contact in case.prior_contacts],
+        "arrangements": [arrangement_data(arrangement) for arrangement in case.arrangements],
         "third_party_collector": case.third_party_collector,
         "attributes": dict(case.attributes),
-        "preferred_channel": _enum(_CHANNEL_FROM_PROTO, case.preferred_channel),
-        "preferred_hours": {"opens": case.preferred_hours.opens, "closes": case.preferred_hours.closes} if case.HasField("preferred_hours") else None,
+        "preferred_channel": channel_name(case.preferred_channel),
+        "preferred_hours": hours_data(case),
         "language": case.language or "en",
     }
 
 
-def _contact_data(contact: pb.PriorContact) -> dict[str, Any]:
+def flags_data(flags: Any) -> dict[str, Any]:
+    """Consents, GDPR or legal flags: the fields set (an empty date is no date)."""
+    return {field.name: value for field, value in flags.ListFields() if value != ""}
+
+
+def payment_data(payment: pb.PaymentBehaviour) -> dict[str, Any]:
+    return {
+        "broken_promises": payment.broken_promises,
+        "last_payment_at": instant(payment, "last_payment_at"),
+        "promise_to_pay_date": payment.promise_to_pay_date or None,
+    }
+
+
+def hours_data(owner: Any) -> dict[str, str] | None:
+    """The owner's preferred_hours; None when not set."""
+    return {"opens": owner.preferred_hours.opens, "closes": owner.preferred_hours.closes} if owner.HasField("preferred_hours") else None
+
+
+def channel_name(number: int) -> str | int | None:
+    return enum_name(_CHANNEL_FROM_PROTO, number)
+
+
+def contact_data(contact: pb.PriorContact) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "channel": _enum(_CHANNEL_FROM_PROTO, contact.channel),
-        "at": _instant(contact, "at"),
-        "outcome": _enum(_OUTCOME_FROM_PROTO, contact.outcome),
+        "channel": enum_name(_CHANNEL_FROM_PROTO, contact.channel),
+        "at": instant(contact, "at"),
+        "outcome": enum_name(_OUTCOME_FROM_PROTO, contact.outcome),
         "action": contact.action or None,
         "template": contact.template or None,
-        "delivery": _enum(_DELIVERY_FROM_PROTO, contact.delivery),
+        "delivery": enum_name(_DELIVERY_FROM_PROTO, contact.delivery),
     }
-    direction = _enum(_DIRECTION_FROM_PROTO, contact.direction)
+    direction = enum_name(_DIRECTION_FROM_PROTO, contact.direction)
     if direction is not None:  # unset: outbound, as before the field existed
         data["direction"] = direction
+    if contact.account_ids:  # only a debtor's person-level contacts may name accounts: validation says so
+        data["account_ids"] = list(contact.account_ids)
     return data
 
 
-def _arrangement_data(arrangement: pb.Arrangement) -> dict[str, Any]:
+def arrangement_data(arrangement: pb.Arrangement) -> dict[str, Any]:
     data: dict[str, Any] = {
         "arrangement_id": arrangement.arrangement_id,
-        "type": _enum(_ARRANGEMENT_TYPE_FROM_PROTO, arrangement.type),
-        "agreed_at": _instant(arrangement, "agreed_at"),
-        "agreed_on": _enum(_CHANNEL_FROM_PROTO, arrangement.agreed_on),
+        "type": enum_name(_ARRANGEMENT_TYPE_FROM_PROTO, arrangement.type),
+        "agreed_at": instant(arrangement, "agreed_at"),
+        "agreed_on": enum_name(_CHANNEL_FROM_PROTO, arrangement.agreed_on),
         "currency": arrangement.currency or None,
         "schedule": [{"due_date": item.due_date, "amount": item.amount} for item in arrangement.schedule],
         "payments": [
-            {"amount": item.amount, "paid_at": _instant(item, "paid_at"), "posted_at": _instant(item, "posted_at"), **_method(item.method)}
+            {"amount": item.amount, "paid_at": instant(item, "paid_at"), "posted_at": instant(item, "posted_at"), **_method(item.method)}
             for item in arrangement.payments
         ],
         **_method(arrangement.method),
     }
-    status = _enum(_ARRANGEMENT_STATUS_FROM_PROTO, arrangement.status)
+    status = enum_name(_ARRANGEMENT_STATUS_FROM_PROTO, arrangement.status)
     if status is not None:  # unset: open, the engine judges it
         data["status"] = status
     return data
 
 
 def _method(number: int) -> dict[str, Any]:
-    method = _enum(_PAYMENT_METHOD_FROM_PROTO, number)
+    method = enum_name(_PAYMENT_METHOD_FROM_PROTO, number)
     return {} if method is None else {"method": method}
 
 
-def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
     elapsed = value - _EPOCH
     return timestamp_pb2.Timestamp(seconds=elapsed.days * 86400 + elapsed.seconds, nanos=elapsed.microseconds * 1000)
+
+
+def channel_to_proto(channel: Channel | None) -> pb.Channel:
+    return _CHANNEL_TO_PROTO.get(channel, pb.CHANNEL_UNSPECIFIED) if channel else pb.CHANNEL_UNSPECIFIED
+
+
+def reasons_to_proto(reasons: Iterable[Reason]) -> list[pb.Reason]:
+    return [pb.Reason(code=reason.code, text=reason.text) for reason in reasons]
+
+
+def window_to_proto(window: Window) -> pb.ContactWindow:
+    return pb.ContactWindow(
+        start=timestamp(window.start), end=timestamp(window.end), time_zone=window.time_zone, local_start=window.local_start, local_end=window.local_end,
+        intersected_time_zones=window.zones,
+    )
+
+
+def offer_bounds_to_proto(offer: OfferBounds) -> pb.OfferBounds:
+    """An offer's bounds, amounts and percentages as decimal strings; an unset bound is "" or 0."""
+    bounds = pb.OfferBounds(
+        currency=offer.currency,
+        max_deferral_days=offer.max_deferral_days or 0,
+        payment_holiday=offer.payment_holiday,
+        set_by=offer.set_by,
+        settlement_floor=str(offer.settlement_floor) if offer.settlement_floor is not None else "",
+        review_above_discount_pct=str(offer.review_above_discount_pct) if offer.review_above_discount_pct is not None else "",
+        clamps=[pb.OfferClamp(limit_id=c.limit_id, bound=c.bound, before=c.before, after=c.after, reason=c.reason) for c in offer.clamps],
+    )
+    if offer.discount_pct:
+        bounds.discount_pct_min, bounds.discount_pct_max = (str(value) for value in offer.discount_pct)
+    if offer.instalments:
+        bounds.instalments_min, bounds.instalments_max = offer.instalments
+    if offer.min_instalment is not None:
+        bounds.min_instalment = str(offer.min_instalment)
+    return bounds
+
+
+def policy_to_proto(policy: PolicyRef) -> pb.PolicyRef:
+    return pb.PolicyRef(name=policy.name, version=policy.version, hash=policy.hash)
+
+
+def trace_to_proto(trace: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(trace)
+    return message
 
 
 def decision_to_proto(decision: Decision) -> pb.Decision:
     message = pb.Decision(
         case_id=decision.case_id,
         action=decision.action,
-        channel=_CHANNEL_TO_PROTO.get(decision.channel, pb.CHANNEL_UNSPECIFIED) if decision.channel else pb.CHANNEL_UNSPECIFIED,
+        channel=channel_to_proto(decision.channel),
         template=decision.template or "",
-        reasons=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.reasons],
-        window_constraints=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.window_constraints],
+        reasons=reasons_to_proto(decision.reasons),
+        window_constraints=reasons_to_proto(decision.window_constraints),
         fired_rules=decision.fired_rules,
         vetoes=[
             pb.Veto(
@@ -181,55 +246,28 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
             )
             for veto in decision.vetoes
         ],
-        policy=pb.PolicyRef(name=decision.policy.name, version=decision.policy.version, hash=decision.policy.hash),
+        policy=policy_to_proto(decision.policy),
         experiment_arm=decision.experiment_arm,
-        next_review_at=_timestamp(decision.next_review_at),
-        as_of=_timestamp(decision.as_of),
-        required_disclosures=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.required_disclosures],
-        data_warnings=[pb.Reason(code=reason.code, text=reason.text) for reason in decision.data_warnings],
+        next_review_at=timestamp(decision.next_review_at),
+        as_of=timestamp(decision.as_of),
+        required_disclosures=reasons_to_proto(decision.required_disclosures),
+        data_warnings=reasons_to_proto(decision.data_warnings),
     )
     if decision.window:
-        window = decision.window
-        message.window.CopyFrom(
-            pb.ContactWindow(
-                start=_timestamp(window.start),
-                end=_timestamp(window.end),
-                time_zone=window.time_zone,
-                local_start=window.local_start,
-                local_end=window.local_end,
-            )
-        )
+        message.window.CopyFrom(window_to_proto(decision.window))
     if decision.offer:
-        offer = decision.offer
-        bounds = pb.OfferBounds(
-            currency=offer.currency,
-            max_deferral_days=offer.max_deferral_days or 0,
-            payment_holiday=offer.payment_holiday,
-            set_by=offer.set_by,
-            settlement_floor=str(offer.settlement_floor) if offer.settlement_floor is not None else "",
-            review_above_discount_pct=str(offer.review_above_discount_pct) if offer.review_above_discount_pct is not None else "",
-            clamps=[pb.OfferClamp(limit_id=c.limit_id, bound=c.bound, before=c.before, after=c.after, reason=c.reason) for c in offer.clamps],
-        )
-        if offer.discount_pct:
-            bounds.discount_pct_min, bounds.discount_pct_max = (str(value) for value in offer.discount_pct)
-        if offer.instalments:
-            bounds.instalments_min, bounds.instalments_max = offer.instalments
-        if offer.min_instalment is not None:
-            bounds.min_instalment = str(offer.min_instalment)
-        message.offer.CopyFrom(bounds)
+        message.offer.CopyFrom(offer_bounds_to_proto(decision.offer))
     if decision.trace is not None:
-        trace = struct_pb2.Struct()
-        trace.update(decision.trace)
-        message.trace.CopyFrom(trace)
+        message.trace.CopyFrom(trace_to_proto(decision.trace))
     return message
 
 
-def case_error(problems: list[FieldProblem], root: str) -> pb.CaseError:
-    """Why a case of a batch or stream was refused, bounded as a status detail is
-    (transport.errors), so that one bad case cannot swell the answer."""
+def case_error(problems: list[FieldProblem], root: str, lead: str = "invalid case: ") -> pb.CaseError:
+    """Why a case (or a debtor) of a batch or stream was refused, bounded as a status
+    detail is (transport.errors), so that one bad case cannot swell the answer."""
     shown = bounded(problems, root)
     return pb.CaseError(
-        message=summary("invalid case: ", shown),
+        message=summary(lead, shown),
         field_violations=[pb.FieldViolation(field=p.field, description=p.description) for p in shown],
     )
 
@@ -239,20 +277,27 @@ def case_from_data(data: dict[str, Any]) -> pb.CaseSnapshot:
     message = dict(data)
     if message.get("preferred_channel"):
         message["preferred_channel"] = f"CHANNEL_{message['preferred_channel'].upper()}"
-    message["prior_contacts"] = [
-        _named(contact, channel="CHANNEL", outcome="CONTACT_OUTCOME", direction="CONTACT_DIRECTION", delivery="DELIVERY_STATUS")
-        for contact in data.get("prior_contacts", [])
-    ]
-    message["arrangements"] = [
-        {
-            **_named(item, type="ARRANGEMENT_TYPE", status="ARRANGEMENT_STATUS", method="PAYMENT_METHOD", agreed_on="CHANNEL"),
-            "payments": [_named(payment, method="PAYMENT_METHOD") for payment in item.get("payments", [])],
-        }
-        for item in data.get("arrangements", [])
-    ]
+    message["prior_contacts"] = contacts_from_data(data.get("prior_contacts", []))
+    message["arrangements"] = arrangements_from_data(data.get("arrangements", []))
     return json_format.ParseDict(message, pb.CaseSnapshot())
 
 
-def _named(data: dict[str, Any], **prefixes: str) -> dict[str, Any]:
+def contacts_from_data(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Prior contacts of the engine's plain form with the proto's enum names, for json_format."""
+    return [named(contact, channel="CHANNEL", outcome="CONTACT_OUTCOME", direction="CONTACT_DIRECTION", delivery="DELIVERY_STATUS") for contact in contacts]
+
+
+def arrangements_from_data(arrangements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Arrangements of the engine's plain form with the proto's enum names, for json_format."""
+    return [
+        {
+            **named(item, type="ARRANGEMENT_TYPE", status="ARRANGEMENT_STATUS", method="PAYMENT_METHOD", agreed_on="CHANNEL"),
+            "payments": [named(payment, method="PAYMENT_METHOD") for payment in item.get("payments", [])],
+        }
+        for item in arrangements
+    ]
+
+
+def named(data: dict[str, Any], **prefixes: str) -> dict[str, Any]:
     """Enum values of the engine's plain form ("sms") as the proto's names ("CHANNEL_SMS")."""
     return {key: f"{prefixes[key]}_{value.upper()}" if key in prefixes and isinstance(value, str) else value for key, value in data.items() if value is not None}

@@ -18,9 +18,11 @@ LATENCY = Histogram(
     ["method"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-DECISIONS = Counter("collection_decisions_total", "Decisions by action and channel.", ["action", "channel"])
+DECISIONS = Counter("collection_decisions_total", "Decisions by action and channel (for DecideDebtor, one per account).", ["action", "channel"])
+# One per person: the contact a DecideDebtor answer makes, however many accounts it covers.
+DEBTOR_DECISIONS = Counter("collection_debtor_decisions_total", "Person-level contacts decided (DecideDebtor*), by action and channel.", ["action", "channel"])
 VETOES = Counter("collection_vetoes_total", "Candidates or channels removed, by guardrail.", ["guardrail"])
-INVALID_CASES = Counter("collection_invalid_cases_total", "Cases refused by validation, by method (Decide, DecideBatch, DecideStream).", ["method"])
+INVALID_CASES = Counter("collection_invalid_cases_total", "Cases or debtors refused by validation, by method (Decide, DecideBatch, DecideStream, DecideDebtor...).", ["method"])
 POLICY = Gauge(
     "collection_policy_info",
     "The policy in force (value 1), by name, version and content hash.",

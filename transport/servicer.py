@@ -1,5 +1,9 @@
 """The CollectionStrategyService servicer: proto in, engine, proto out; nothing more.
 
+Cases (Decide, DecideBatch, DecideStream) and debtors, a person with several
+accounts (DecideDebtor, DecideDebtorBatch, DecideDebtorStream), are served
+alike: the same limits, the same errors naming fields from the request root.
+
 Requests reach the handlers as bytes and are parsed here (see transport.errors
 for why), so the service is registered with `add_to_server`, not with the
 generated add_..._to_server, whose handlers let grpc parse.
@@ -10,22 +14,26 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
+from engine.debtor import DebtorDecision, decide_debtor
+from engine.debtor_snapshot import parse_debtor
 from engine.decision import Decision
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.registry import PolicyRegistry
 from engine.snapshot import parse_snapshot
 from transport import metrics
+from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data
 from transport.streams import StreamLimits
 
+RequestT = TypeVar("RequestT", bound=Message)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
 MAX_BATCH_CASES = 1000
 # A trace (facts, every rule with why it matched or not) is about 15 KB with the
@@ -34,6 +42,9 @@ MAX_BATCH_CASES = 1000
 # here). Refused up front, above this, rather than stopped part way: the caller
 # learns before any work is done, and the answer does not depend on the policy.
 MAX_EXPLAINED_CASES = 50
+# DecideDebtorBatch: the accounts of all its debtors, as DecideBatch's cases (a
+# debtor counts at least one: one with none is refused, but still answered).
+MAX_BATCH_ACCOUNTS = MAX_BATCH_CASES
 
 
 def _code(context: grpc.ServicerContext, otherwise: str) -> str:
@@ -82,8 +93,20 @@ def _count(decision: Decision) -> None:
         metrics.child(metrics.EXPERIMENT_DECISIONS, experiment, arm, decision.action).inc()
 
 
+def _count_debtor(decision: DebtorDecision) -> None:
+    """Each account's decision as a decision, and the person's one contact apart."""
+    for account in decision.accounts:
+        _count(account)
+    metrics.child(metrics.DEBTOR_DECISIONS, decision.action, decision.channel.value if decision.channel else "none").inc()
+
+
+def _rooted(prefix: str, problems: list[FieldProblem]) -> list[FieldProblem]:
+    """Fields named from the request root: `prefix` before each, but as_of is the request's own."""
+    return [problem if problem.field == "as_of" else FieldProblem(prefix + problem.field, problem.description) for problem in problems]
+
+
 class CollectionStrategyServicer:
-    """Decide, DecideBatch, DecideStream and GetPolicy; every request arrives as bytes."""
+    """Decide, DecideBatch, DecideStream, their DecideDebtor forms and GetPolicy; every request arrives as bytes."""
 
     def __init__(self, registry: PolicyRegistry, streams: StreamLimits):
         self._registry = registry
@@ -95,7 +118,7 @@ class CollectionStrategyServicer:
         try:
             snapshot = parse_snapshot(snapshot_data(case), as_of)
         except InvalidSnapshot as error:
-            raise InvalidSnapshot([FieldProblem(field_prefix + p.field, p.description) for p in error.problems]) from None
+            raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
         decision = engine.decide(snapshot, as_of, explain=request.explain)
         _count(decision)
         return decision_to_proto(decision)
@@ -143,17 +166,26 @@ class CollectionStrategyServicer:
             return pb.CaseResult(case_id=cut(case.case_id, MAX_FIELD_BYTES), error=case_error(error.problems, prefix.rstrip(".")))
 
     def DecideStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideStreamResponse]:
-        """Answer each case as it comes. A message that does not decode ends the stream with
-        INVALID_ARGUMENT: with no case_id to tag an answer with, the caller could not tell
-        which request it answered."""
+        """Answer each case as it comes, tagged with its case_id."""
+
+        def answer(engine: StrategyEngine, request: pb.DecideStreamRequest) -> pb.DecideStreamResponse:
+            return pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case.", "DecideStream"))
+
+        yield from self._stream("DecideStream", pb.DecideStreamRequest, answer, requests, context)
+
+    def _stream(
+        self, method: str, request_type: type[RequestT], answer: Callable[[StrategyEngine, RequestT], Message], requests: Iterator[bytes], context: grpc.ServicerContext
+    ) -> Iterator[Message]:
+        """A stream's answers, one per message, under the stream limits. A message that does not
+        decode ends the stream with INVALID_ARGUMENT: with no id to tag an answer with, the
+        caller could not tell which request it answered."""
         started = time.perf_counter()
         code = "UNKNOWN"
         try:
             with self._streams.admitted(context):
                 engine = self._registry.current.engine  # one policy version for the whole stream
                 for number, data in enumerate(self._streams.messages(requests, context), start=1):
-                    request = parse_request(pb.DecideStreamRequest, data, context, f"message {number} of the stream")
-                    yield pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case.", "DecideStream"))
+                    yield answer(engine, parse_request(request_type, data, context, f"message {number} of the stream"))
             code = _finished(context)
         except GeneratorExit:  # grpc closed the stream while it waited for the caller to read: cancelled
             code = "CANCELLED"
@@ -162,8 +194,75 @@ class CollectionStrategyServicer:
             code = _code(context, "CANCELLED")  # the request iterator raises when the caller cancels
             raise
         finally:
-            metrics.child(metrics.REQUESTS, "DecideStream", code).inc()
-            metrics.child(metrics.LATENCY, "DecideStream").observe(time.perf_counter() - started)
+            metrics.child(metrics.REQUESTS, method, code).inc()
+            metrics.child(metrics.LATENCY, method).observe(time.perf_counter() - started)
+
+    # --- a person with several accounts ---------------------------------------------
+
+    def _decide_debtor(self, engine: StrategyEngine, debtor: pb.Debtor, request: Any, field_prefix: str = "debtor.") -> pb.DebtorDecision:
+        """Decide one person; raises InvalidSnapshot with fields named from the request root."""
+        as_of = as_of_from(request)
+        try:
+            too_long = oversized(debtor)
+            if too_long:
+                raise InvalidSnapshot(too_long)
+            snapshot = parse_debtor(debtor_data(debtor), as_of)
+        except InvalidSnapshot as error:
+            raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
+        decision = decide_debtor(engine, snapshot, as_of, explain=request.explain)
+        _count_debtor(decision)
+        return debtor_decision_to_proto(decision)
+
+    def _debtor_result(self, engine: StrategyEngine, debtor: pb.Debtor, request: Any, prefix: str, method: str) -> pb.DebtorResult:
+        try:
+            return pb.DebtorResult(debtor_id=debtor.debtor_id, decision=self._decide_debtor(engine, debtor, request, prefix))
+        except InvalidSnapshot as error:
+            metrics.child(metrics.INVALID_CASES, method).inc()
+            return pb.DebtorResult(debtor_id=cut(debtor.debtor_id, MAX_FIELD_BYTES), error=case_error(error.problems, prefix.rstrip("."), "invalid debtor: "))
+
+    @_observed("DecideDebtor", pb.DecideDebtorRequest)
+    def DecideDebtor(self, request: pb.DecideDebtorRequest, context: grpc.ServicerContext) -> pb.DecideDebtorResponse:
+        if not request.HasField("debtor"):
+            metrics.child(metrics.INVALID_CASES, "DecideDebtor").inc()
+            invalid_argument(context, "debtor is required", [FieldProblem("debtor", "is required")], "debtor")
+        try:
+            return pb.DecideDebtorResponse(decision=self._decide_debtor(self._registry.current.engine, request.debtor, request))
+        except InvalidSnapshot as error:
+            metrics.child(metrics.INVALID_CASES, "DecideDebtor").inc()
+            invalid_argument(context, summary("invalid debtor: ", error.problems), error.problems, "debtor")
+
+    @_observed("DecideDebtorBatch", pb.DecideDebtorBatchRequest)
+    def DecideDebtorBatch(self, request: pb.DecideDebtorBatchRequest, context: grpc.ServicerContext) -> pb.DecideDebtorBatchResponse:
+        accounts = sum(max(1, len(debtor.accounts)) for debtor in request.debtors)
+        if accounts > MAX_BATCH_ACCOUNTS:
+            invalid_argument(
+                context,
+                f"a batch holds at most {MAX_BATCH_ACCOUNTS} accounts in all; this one has {accounts} in {len(request.debtors)} debtors: "
+                "split it or use DecideDebtorStream",
+                [FieldProblem("debtors", f"at most {MAX_BATCH_ACCOUNTS} accounts in all per call, got {accounts}")],
+            )
+        if request.explain and accounts > MAX_EXPLAINED_CASES:
+            invalid_argument(
+                context,
+                f"explain is allowed for at most {MAX_EXPLAINED_CASES} accounts per batch; this one has {accounts}: "
+                "explain fewer debtors per call, or ask without explain",
+                [FieldProblem("explain", f"at most {MAX_EXPLAINED_CASES} accounts per call when true, got {accounts}")],
+            )
+        engine = self._registry.current.engine  # one policy version for the whole call, even across a reload
+        results = []
+        for index, debtor in enumerate(request.debtors):
+            if not context.is_active():  # deadline passed or client gone: stop working for nobody
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.debtors)} debtors")
+            results.append(self._debtor_result(engine, debtor, request, f"debtors[{index}].", "DecideDebtorBatch"))
+        return pb.DecideDebtorBatchResponse(results=results)
+
+    def DecideDebtorStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideDebtorStreamResponse]:
+        """Answer each debtor as it comes, tagged with its debtor_id, under DecideStream's limits."""
+
+        def answer(engine: StrategyEngine, request: pb.DecideDebtorStreamRequest) -> pb.DecideDebtorStreamResponse:
+            return pb.DecideDebtorStreamResponse(result=self._debtor_result(engine, request.debtor, request, "debtor.", "DecideDebtorStream"))
+
+        yield from self._stream("DecideDebtorStream", pb.DecideDebtorStreamRequest, answer, requests, context)
 
     @_observed("GetPolicy", pb.GetPolicyRequest)
     def GetPolicy(self, request: pb.GetPolicyRequest, context: grpc.ServicerContext) -> pb.GetPolicyResponse:
@@ -205,6 +304,13 @@ def add_to_server(servicer: CollectionStrategyServicer, server: grpc.Server) -> 
         "DecideBatch": grpc.unary_unary_rpc_method_handler(servicer.DecideBatch, response_serializer=pb.DecideBatchResponse.SerializeToString),
         "DecideStream": grpc.stream_stream_rpc_method_handler(servicer.DecideStream, response_serializer=pb.DecideStreamResponse.SerializeToString),
         "GetPolicy": grpc.unary_unary_rpc_method_handler(servicer.GetPolicy, response_serializer=pb.GetPolicyResponse.SerializeToString),
+        "DecideDebtor": grpc.unary_unary_rpc_method_handler(servicer.DecideDebtor, response_serializer=pb.DecideDebtorResponse.SerializeToString),
+        "DecideDebtorBatch": grpc.unary_unary_rpc_method_handler(
+            servicer.DecideDebtorBatch, response_serializer=pb.DecideDebtorBatchResponse.SerializeToString
+        ),
+        "DecideDebtorStream": grpc.stream_stream_rpc_method_handler(
+            servicer.DecideDebtorStream, response_serializer=pb.DecideDebtorStreamResponse.SerializeToString
+        ),
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
