@@ -92,7 +92,7 @@ class StreamLimits:
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"{open_now} streams are open on this server process, the most it takes ({self.max_streams}): "
-                "retry later, or send the cases (or debtors) in batch calls",
+                "retry later, or send the cases in DecideBatch (or DecideDebtorBatch) calls",
             )
         metrics.OPEN_STREAMS.inc()
         try:
