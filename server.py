@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cse-metrics-"))
         # A worker started again after a crash falls back to the rules its siblings serve.
         args.keep_dir = Path(tempfile.mkdtemp(prefix="cse-last-good-"))
-    from engine.acceptance import acceptance_checks
+    from engine.authoring.acceptance import acceptance_checks
     from engine.errors import PolicyError
     from engine.last_good import LastGoodRules
     from engine.registry import PolicyRegistry

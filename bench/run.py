@@ -56,7 +56,7 @@ from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc  # no
 from engine.debtor import decide_debtor  # noqa: E402
 from engine.debtor_snapshot import parse_debtor  # noqa: E402
 from engine.facts import derive  # noqa: E402
-from engine.portfolio import synthetic_portfolio  # noqa: E402
+from engine.authoring.portfolio import synthetic_portfolio  # noqa: E402
 from engine.registry import build_engine  # noqa: E402
 from engine.snapshot import parse_snapshot  # noqa: E402
 from transport.mapping import case_from_data  # noqa: E402

@@ -32,13 +32,13 @@ from engine.isolation import try_rules
 from engine.last_good import LastGoodRules, fingerprint
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
-from engine.portfolio import synthetic_portfolio
 from engine.snapshot import parse_snapshot
 
 log = logging.getLogger(__name__)
 STRATEGY_DIR = "strategies"
 SETTLE_ATTEMPTS = 5
 COMPLIANCE_DIR = "compliance"
+WARM_UP_COUNTRIES = 32
 
 # An acceptance check reads the rules directory and the engine built from it and
 # returns the reasons to refuse it (none: accept).
@@ -192,8 +192,15 @@ def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:
 
 
 def _warm_up(engine: StrategyEngine) -> None:
-    """Decide a few synthetic cases so that the first real caller does not pay for
-    loading holiday calendars and time zones."""
+    """Decide a few cases in each country the packs name, so that the first real
+    caller does not pay for loading holiday calendars, time zones and the matcher."""
     now = datetime.now(timezone.utc)
-    for data in synthetic_portfolio(64, now, seed=1):
-        engine.decide(parse_snapshot(data, now), now)
+    countries = sorted({code for pack in engine.compliance.packs for code in pack.countries or ()} | {"DE"})
+    consents = {"sms": True, "email": True, "phone": True, "letter": True, "push": True}
+    for country in countries[:WARM_UP_COUNTRIES]:
+        for days_past_due in (-3, 10, 45, 120):
+            data = {
+                "case_id": f"warm-up-{country}-{days_past_due}", "country": country, "amount_due": "100.00", "currency": "EUR",
+                "days_past_due": days_past_due, "segment": "retail", "consents": consents,
+            }
+            engine.decide(parse_snapshot(data, now), now)

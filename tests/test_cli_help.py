@@ -2,7 +2,7 @@
 
 `simulate --compare DIR` names the baseline (e.g. the rules in production) and
 a comparison reads from what it decides to what `--rules` decides
-(docs/simulate.md, engine/simulate_report.py); the help once said the opposite
+(docs/simulate.md, engine/authoring/simulate_report.py); the help once said the opposite
 ("e.g. a proposed change"), which turns every reported move around.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.authoring.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ from engine.errors import InvalidSnapshot, PolicyError
 from engine.policy.ir import Pack
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_pack, load_packs
-from engine.portfolio import synthetic_portfolio
+from engine.authoring.portfolio import synthetic_portfolio
 from engine.registry import build_engine
 from engine.snapshot import MAX_ACCOUNTS, MAX_PRIOR_CONTACTS, parse_snapshot
 from engine.vocabulary import Channel

@@ -89,7 +89,7 @@ def test_lint_finishes_beside_long_literals(tmp_path: Path, pattern: str) -> Non
         """).parent
     out = run_child(f"""
         from pathlib import Path
-        from engine.lint import lint_files
+        from engine.authoring.lint import lint_files
         print(sorted({{finding.code for finding in lint_files(Path({str(rules_dir)!r}))}}))
     """)
     assert "load" not in out
@@ -109,7 +109,7 @@ def test_lint_folds_a_long_not_in_list_in_linear_work(tmp_path: Path) -> None:
         """)
     out = run_child(f"""
         from pathlib import Path
-        from engine.lint import lint_files
+        from engine.authoring.lint import lint_files
         print([finding.code for finding in lint_files(Path({str(tmp_path)!r}))])
     """)
     assert "too-complex" not in out and "load" not in out
@@ -183,7 +183,7 @@ def test_billion_laughs_is_refused_at_the_alias_in_every_reader(tmp_path: Path) 
         from engine.errors import PolicyError
         from engine.policy.loader import load_strategy
         from engine.policy.packs import load_pack
-        from engine.policy_tests import load_test_file
+        from engine.authoring.policy_tests import load_test_file
         for read, path in ((load_strategy, {str(policy.parent)!r}), (load_pack, {str(pack)!r}), (load_test_file, {str(tests)!r})):
             try:
                 read(Path(path))

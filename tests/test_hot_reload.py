@@ -14,7 +14,7 @@ import pytest
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
-from engine.acceptance import acceptance_checks
+from engine.authoring.acceptance import acceptance_checks
 from engine.errors import PolicyError
 from engine.last_good import LastGoodRules, fingerprint
 from engine.registry import PolicyRegistry, build_engine

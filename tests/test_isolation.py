@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.authoring.cli import main
 from engine.isolation import try_rules
 from tests.conftest import REPO
 from tests.isolation_checks import eats_memory, spins_when_marked

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main as cli_main
-import engine.lint as lint_module
-from engine.lint import Finding, condition_boxes, format_findings, lint_files, lint_policy, register
+from engine.authoring.cli import main as cli_main
+import engine.authoring.lint as lint_module
+from engine.authoring.lint import Finding, condition_boxes, format_findings, lint_files, lint_policy, register
 from engine.matching.python_matcher import PythonMatcher, predicate
-from engine.pattern_analysis import python_re_tree
+from engine.authoring.pattern_analysis import python_re_tree
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Policy, Rule, Source
 from engine.policy.patterns import compile_pattern
 from engine.vocabulary import Action, Channel

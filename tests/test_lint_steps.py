@@ -1,6 +1,6 @@
 """`lint` proves the order of the ladder over the strategy and its compliance packs:
 no path to LEGAL_REVIEW without a delivered FINAL_NOTICE first, and no FINAL_NOTICE
-before any contact reached the debtor (engine/lint_steps.py)."""
+before any contact reached the debtor (engine/authoring/lint_steps.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main as cli_main
-from engine.lint import Finding, lint_files, lint_policy
+from engine.authoring.cli import main as cli_main
+from engine.authoring.lint import Finding, lint_files, lint_policy
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
 from engine.registry import build_engine
@@ -242,7 +242,7 @@ def test_a_legal_review_the_packs_wait_for_is_still_proved(tmp_path: Path) -> No
 
 
 def test_past_its_bound_on_paths_the_check_says_it_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.lint_steps as lint_steps
+    import engine.authoring.lint_steps as lint_steps
 
     rules = shipped_copy(tmp_path, without=())
     rule_count = len(load_strategy(rules / "strategies").rules)

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main as cli_main
+from engine.authoring.cli import main as cli_main
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
-from engine.lint import condition_boxes, lint_files
+from engine.authoring.lint import condition_boxes, lint_files
 from engine.matching.durable_form import check_capacity, ruleset_definition
 from engine.matching.durable_matcher import DurableMatcher
 from engine.matching.python_matcher import PythonMatcher

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.policy.loader import load_strategy
-from engine.cli import main as cli_main
-from engine.policy_diff import diff_policies, format_diff, load_side, register
+from engine.authoring.cli import main as cli_main
+from engine.authoring.policy_diff import diff_policies, format_diff, load_side, register
 from tests.conftest import REPO, load_policy, write_policy
 
 OLD = """

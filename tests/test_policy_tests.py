@@ -1,4 +1,4 @@
-"""Policy tests: YAML scenarios analysts write beside their policies (engine/policy_tests.py)."""
+"""Policy tests: YAML scenarios analysts write beside their policies (engine/authoring/policy_tests.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import policy_tests
+from engine.authoring import policy_tests
 from engine.errors import PolicyError
-from engine.policy_tests import discover, format_report, load_test_file, run_policy_tests
+from engine.authoring.policy_tests import discover, format_report, load_test_file, run_policy_tests
 from tests.conftest import REPO, write_policy
 
 TINY_POLICY = """

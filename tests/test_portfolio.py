@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from engine.facts import derive
-from engine.portfolio import HOME_ZONE, synthetic_portfolio
+from engine.authoring.portfolio import HOME_ZONE, synthetic_portfolio
 from engine.registry import build_engine
-from engine.simulate_report import dpd_bucket
+from engine.authoring.simulate_report import dpd_bucket
 from engine.snapshot import CaseSnapshot, parse_snapshot
 from engine.vocabulary import ELECTRONIC_CHANNELS, FAILED_DELIVERIES, Direction
 from tests.conftest import REPO
@@ -121,7 +121,7 @@ def test_the_shares_are_in_the_documented_ranges(portfolio: list[tuple[dict[str,
 _DIGEST = """
 import hashlib, json, sys
 from datetime import datetime
-from engine.portfolio import synthetic_portfolio
+from engine.authoring.portfolio import synthetic_portfolio
 cases = list(synthetic_portfolio(300, datetime.fromisoformat(sys.argv[1]), seed=int(sys.argv[2])))
 print(hashlib.sha256(json.dumps(cases, sort_keys=True).encode()).hexdigest(), sum(bool(case.get("arrangements")) for case in cases))
 """

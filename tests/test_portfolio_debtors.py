@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
+from engine.authoring.cli import main
 from engine.debtor_snapshot import parse_debtor
 from engine.errors import InvalidSnapshot
-from engine.portfolio_debtors import synthetic_debtors
+from engine.authoring.portfolio_debtors import synthetic_debtors
 
 AS_OF = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
 COUNT = 3000

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from engine import portfolio_cli, simulate as simulate_module
+from engine.authoring import portfolio_cli, simulate as simulate_module
 from engine.errors import InvalidSnapshot
 from engine.facts import derive
-from engine.portfolio import synthetic_portfolio
+from engine.authoring.portfolio import synthetic_portfolio
 from engine.registry import build_engine
-from engine.simulate import SimulationReport, current_arrangement_state, render_html, simulate
-from engine.simulate_report import ARRANGEMENT_STATES
+from engine.authoring.simulate import SimulationReport, current_arrangement_state, render_html, simulate
+from engine.authoring.simulate_report import ARRANGEMENT_STATES
 from engine.snapshot import parse_snapshot
 from engine.vocabulary import PaymentMethod
 from tests.conftest import REPO, write_policy

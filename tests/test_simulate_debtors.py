@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 
 from engine import compliance
-from engine.cli import main
+from engine.authoring.cli import main
 from engine.debtor_snapshot import parse_debtor
-from engine.portfolio_debtors import synthetic_debtors
+from engine.authoring.portfolio_debtors import synthetic_debtors
 from engine.registry import build_engine
-from engine.simulate import DebtorSimulationReport, format_debtor_summary, render_debtor_html, simulate_debtors
-from engine.simulate_debtor_report import distribution
-from engine.simulate_debtor_run import measure
-from engine.simulate_input import CASES, DEBTORS, form_of
+from engine.authoring.simulate import DebtorSimulationReport, format_debtor_summary, render_debtor_html, simulate_debtors
+from engine.authoring.simulate_debtor_report import distribution
+from engine.authoring.simulate_debtor_run import measure
+from engine.authoring.simulate_input import CASES, DEBTORS, form_of
 from engine.snapshot import PriorContact
 from tests.conftest import REPO
 

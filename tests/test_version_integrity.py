@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.acceptance import acceptance_checks
+from engine.authoring.acceptance import acceptance_checks
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from tests.test_hot_reload import write

@@ -23,7 +23,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from engine.acceptance import acceptance_checks
+from engine.authoring.acceptance import acceptance_checks
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics

@@ -8,15 +8,15 @@ decide to what `--rules` decide. Every case is decided at the same `as_of`, so
 two runs over the same file agree. See docs/simulate.md.
 
 A file of debtors (DecideDebtor, several accounts per person) is run over days
-instead (`--days`, engine/simulate_debtor_run.py): each person is decided every
+instead (`--days`, engine/authoring/simulate_debtor_run.py): each person is decided every
 day and the contact chosen recorded, and the report counts per person, how
 often each was contacted a week and against the caps of the packs in force
-(engine/simulate_debtor_report.py).
+(engine/authoring/simulate_debtor_report.py).
 
 This module decides and runs the command line. Reading a file is
-engine/simulate_input.py, counting engine/simulate_report.py, the text summary
-engine/simulate_text.py, the HTML page engine/simulate_html.py (its template in
-engine/simulate_page.py).
+engine/authoring/simulate_input.py, counting engine/authoring/simulate_report.py, the text summary
+engine/authoring/simulate_text.py, the HTML page engine/authoring/simulate_html.py (its template in
+engine/authoring/simulate_page.py).
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
 over processes (spawn, so no worker inherits a half-initialised C engine), each
@@ -39,16 +39,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from engine import simulate_debtor_run
+from engine.authoring import simulate_debtor_run
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.facts import judged_arrangements
 from engine.registry import build_engine
-from engine.simulate_debtor_report import DebtorSimulationReport, DebtorTally, build_debtor_report
-from engine.simulate_html import render_debtor_html, render_html
-from engine.simulate_input import DEBTORS, Invalid, Payload, case_from_row, csv_columns, form_of, read_cases, row_from_case
-from engine.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
-from engine.simulate_text import format_debtor_summary, format_summary
+from engine.authoring.simulate_debtor_report import DebtorSimulationReport, DebtorTally, build_debtor_report
+from engine.authoring.simulate_html import render_debtor_html, render_html
+from engine.authoring.simulate_input import DEBTORS, Invalid, Payload, case_from_row, csv_columns, form_of, read_cases, row_from_case
+from engine.authoring.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
+from engine.authoring.simulate_text import format_debtor_summary, format_summary
 from engine.snapshot import CaseSnapshot, parse_snapshot
 from engine.vocabulary import PaymentMethod
 from engine.zones import possible_zones
@@ -200,7 +200,7 @@ def simulate_debtors(
     rules_dir: Path, debtors_path: Path, days: int = DEFAULT_DAYS, workers: int | None = os.cpu_count(), as_of: datetime | None = None, at_review: bool = False
 ) -> DebtorSimulationReport:
     """Run every debtor of `debtors_path` for `days` days from `as_of` with `rules_dir`
-    (engine/simulate_debtor_run.py) and count, per person, the contacts made.
+    (engine/authoring/simulate_debtor_run.py) and count, per person, the contacts made.
 
     Raises PolicyError when the rules do not load, ValueError or OSError when the
     file cannot be read or `days` is not 1 to 366; an invalid debtor is only counted.

@@ -3,7 +3,7 @@
     collection-strategy portfolio --count 20000 --seed 7 --as-of 2026-11-24T10:00:00+01:00 --out cases.jsonl
     collection-strategy portfolio --debtors --count 5000 --seed 7 --as-of 2026-11-24T10:00:00+01:00 --out debtors.jsonl
 
-The cases come from engine.portfolio.synthetic_portfolio (deterministic for a
+The cases come from engine.authoring.portfolio.synthetic_portfolio (deterministic for a
 seed): contact histories that follow a collection ladder stage by stage, with
 delivery statuses, and arrangements (promises, plans) kept, missed or broken;
 docs/simulate.md ("The synthetic portfolio") lists the calibration.
@@ -11,7 +11,7 @@ docs/simulate.md ("The synthetic portfolio") lists the calibration.
 the handling of bad input can be seen in a simulation. A `.csv` output is
 written in the flat columns of docs/simulate.md (without contact histories and
 arrangements, which are lists). With `--debtors` it writes persons with one or
-more accounts instead (engine/portfolio_debtors.py), one DecideDebtor debtor
+more accounts instead (engine/authoring/portfolio_debtors.py), one DecideDebtor debtor
 per JSON line; `--count` is then the number of persons.
 """
 
@@ -26,9 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from engine.portfolio import synthetic_portfolio
-from engine.portfolio_debtors import synthetic_debtors
-from engine.simulate import csv_columns, instant, row_from_case
+from engine.authoring.portfolio import synthetic_portfolio
+from engine.authoring.portfolio_debtors import synthetic_debtors
+from engine.authoring.simulate import csv_columns, instant, row_from_case
 
 
 def _spoil_amount(case: dict[str, Any]) -> None:

@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from engine.portfolio_contacts import Contacts, Step
+from engine.authoring.portfolio_contacts import Contacts, Step
 from engine.vocabulary import Action, ArrangementStatus, ArrangementType, Channel, Outcome, PaymentMethod
 
 _SHARE_BY_DAYS_PAST_DUE = ((4, 0.08), (15, 0.18), (31, 0.30), (61, 0.32), (91, 0.25), (181, 0.15))  # from that day on

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
 from engine.arrangements import ArrangementState
-from engine.simulate_input import Invalid
+from engine.authoring.simulate_input import Invalid
 from engine.vocabulary import Action, Channel
 
 EXAMPLES = 20  # example case ids kept per kind of change and per invalid field

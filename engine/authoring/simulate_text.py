@@ -3,8 +3,8 @@ for debtors, contacts per person against the caps."""
 
 from __future__ import annotations
 
-from engine.simulate_debtor_report import DebtorSimulationReport, Distribution
-from engine.simulate_report import NO_ARRANGEMENT, Comparison, SimulationReport
+from engine.authoring.simulate_debtor_report import DebtorSimulationReport, Distribution
+from engine.authoring.simulate_report import NO_ARRANGEMENT, Comparison, SimulationReport
 
 
 def _pct(share: float) -> str:

@@ -2,8 +2,8 @@
 
 Inline SVG charts, each followed by a table with the same numbers. This module
 lays the charts out (positions and widths in pixels); the page itself is the
-Jinja2 template of engine/simulate_page.py (for debtors,
-engine/simulate_debtor_page.py), autoescaped.
+Jinja2 template of engine/authoring/simulate_page.py (for debtors,
+engine/authoring/simulate_debtor_page.py), autoescaped.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any, Iterable
 import jinja2
 from markupsafe import Markup
 
-from engine.simulate_debtor_page import DEBTOR_TEMPLATE
-from engine.simulate_debtor_report import DebtorSimulationReport
-from engine.simulate_page import TEMPLATE
-from engine.simulate_report import ARRANGEMENT_STATES, EXAMPLES, NO_ARRANGEMENT, SimulationReport, action_order, arrangement_order, channel_order
+from engine.authoring.simulate_debtor_page import DEBTOR_TEMPLATE
+from engine.authoring.simulate_debtor_report import DebtorSimulationReport
+from engine.authoring.simulate_page import TEMPLATE
+from engine.authoring.simulate_report import ARRANGEMENT_STATES, EXAMPLES, NO_ARRANGEMENT, SimulationReport, action_order, arrangement_order, channel_order
 
 _PALETTE = {
     "SEND_REMINDER": "#4e79a7", "CALL": "#f28e2b", "OFFER_PAYMENT_PLAN": "#59a14f", "OFFER_SETTLEMENT": "#76b7b2",

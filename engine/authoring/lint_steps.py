@@ -15,7 +15,7 @@ strategy rule's candidate; a requirement's `instead` step, taken in place of a
 candidate whose earlier step never reached the debtor and checked in turn
 against the other requirements; a pack rule that `route`s the case or
 `replace`s the decided action, after which no requirement is checked. Each path
-holds for a set of cases, as boxes (engine/lint.py). The earlier step is
+holds for a set of cases, as boxes (engine/authoring/lint.py). The earlier step is
 required for a case when the path's own condition says it was delivered (a
 `history.*` fact), or when a `requires` in force for the case (its pack's
 countries and regions, and its `when`) applies to the step and names a delivered
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Literal, Sequence
 
 from engine.compliance import Compliance
-from engine.lint import SHOWN_VALUES, Analysed, Box, Finding, Severity, TextSet, condition_boxes, describe_box, meet, uncovered
+from engine.authoring.lint import SHOWN_VALUES, Analysed, Box, Finding, Severity, TextSet, condition_boxes, describe_box, meet, uncovered
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, GuardRule, Pack, Policy, Source, Step, paths_of
 from engine.vocabulary import Action
 

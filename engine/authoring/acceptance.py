@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.engine import StrategyEngine
-from engine.lint import format_findings, lint_policy
-from engine.policy_tests import format_report, run_policy_tests
+from engine.authoring.lint import format_findings, lint_policy
+from engine.authoring.policy_tests import format_report, run_policy_tests
 from engine.registry import Check
 
 

@@ -46,10 +46,10 @@ from engine.debtor_snapshot import DebtorSnapshot, once, parse_debtor
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot
 from engine.history import is_outbound
-from engine.portfolio_contacts import attempt_result
+from engine.authoring.portfolio_contacts import attempt_result
 from engine.registry import build_engine
-from engine.simulate_input import Invalid, Payload
-from engine.simulate_report import NO_CHANNEL
+from engine.authoring.simulate_input import Invalid, Payload
+from engine.authoring.simulate_report import NO_CHANNEL
 from engine.snapshot import PriorContact
 from engine.vocabulary import Action, Channel, Direction
 

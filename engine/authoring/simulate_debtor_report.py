@@ -3,7 +3,7 @@
 The humane promise is a promise to a person, not to an account: how many times
 a week one person is contacted, however many accounts they have, and whether
 any cap of the packs in force was exceeded for anyone. The figures per person
-come from engine/simulate_debtor_run.py; this module adds them up.
+come from engine/authoring/simulate_debtor_run.py; this module adds them up.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-from engine.simulate_debtor_run import PersonRun
-from engine.simulate_input import Invalid
-from engine.simulate_report import EXAMPLES, NO_CHANNEL, action_order, channel_order, policy_of
+from engine.authoring.simulate_debtor_run import PersonRun
+from engine.authoring.simulate_input import Invalid
+from engine.authoring.simulate_report import EXAMPLES, NO_CHANNEL, action_order, channel_order, policy_of
 
 # Persons by their number of accounts, in these groups.
 ACCOUNT_GROUPS: tuple[tuple[str, int, int], ...] = (("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4-5", 4, 5), ("6-10", 6, 10), (">10", 11, 10**6))

@@ -1,11 +1,11 @@
-"""The Jinja2 template of the debtors' simulation page (engine/simulate_html.py fills it).
+"""The Jinja2 template of the debtors' simulation page (engine/authoring/simulate_html.py fills it).
 
-The same macros, filters and style as the cases' page (engine/simulate_page.py);
+The same macros, filters and style as the cases' page (engine/authoring/simulate_page.py);
 autoescaped, so debtor ids, cap ids, file names and problems are escaped
 wherever they appear.
 """
 
-from engine.simulate_page import MACROS
+from engine.authoring.simulate_page import MACROS
 
 DEBTOR_TEMPLATE = MACROS + """\
 

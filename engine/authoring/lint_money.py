@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from engine.errors import PolicyError
 from engine.explain import describe
 from engine.facts import FactType, fact_spec
-from engine.lint import Finding
+from engine.authoring.lint import Finding
 from engine.policy.conditions import CURRENCY
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, GuardRule, Pack, Policy, Rule
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file

@@ -10,7 +10,7 @@ automata (`interegular`). On boxes, emptiness, intersection and subtraction (hen
 containment) are computed exactly, except that "does not match" cannot be
 written, and a pattern on which the automata could differ from RE2 (which
 matches patterns; engine/policy/patterns.py) or Python's `re` (whose parser reads
-them here), or would take long to build (engine/pattern_analysis.py), is taken as
+them here), or would take long to build (engine/authoring/pattern_analysis.py), is taken as
 satisfiable; there every answer leans the safe way, so a finding is never a false
 alarm for `never-fires` or `shadowed`, and `gaps` never names a cell some rule can
 reach. No analyst pattern is ever run by Python's `re` (it backtracks).
@@ -26,11 +26,11 @@ Findings:
                                    case and do different things: the id decides
   gaps                   (warning) days-past-due x segment x amount cells no rule reaches
   legal-without-final-notice (error)   a path to LEGAL_REVIEW that does not require a
-                                   delivered FINAL_NOTICE first (engine/lint_steps.py)
+                                   delivered FINAL_NOTICE first (engine/authoring/lint_steps.py)
   final-notice-without-contact (warning) a path to FINAL_NOTICE that does not require
-                                   an earlier delivered contact (engine/lint_steps.py)
+                                   an earlier delivered contact (engine/authoring/lint_steps.py)
   money-without-currency (warning) an amount compared or offered as a bare number,
-                                   whatever the case's currency (engine/lint_money.py)
+                                   whatever the case's currency (engine/authoring/lint_money.py)
   not-checked            (info)    a strategies directory was linted without its compliance
                                    packs, so the order of the ladder was not checked
   too-complex            (info)    a condition too large to analyse exactly, or a
@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterator, Literal, Sequence, Union
 from engine.errors import PolicyError
 from engine.explain import describe, plain
 from engine.facts import FactSpec, FactType, fact_spec
-from engine.pattern_analysis import admits_text_outside
+from engine.authoring.pattern_analysis import admits_text_outside
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Pack, Policy, Rule
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
@@ -558,11 +558,11 @@ def lint_policy(policy: Policy, packs: Sequence[Pack] | None = None) -> list[Fin
     findings += _bounded(_shadowed, policy, analysed, "whether a rule is never chosen (`shadowed`)")
     findings += _bounded(_same_priority, policy, analysed, "equal-priority overlaps")
     findings += _bounded(_gaps, policy, analysed, "uncovered cells (`gaps`)")
-    from engine.lint_money import money_findings  # it reports with this module's Finding
+    from engine.authoring.lint_money import money_findings  # it reports with this module's Finding
 
     findings += money_findings(policy, packs or ())
     if packs is not None:
-        from engine.lint_steps import ladder_findings  # it builds on this module's analysis
+        from engine.authoring.lint_steps import ladder_findings  # it builds on this module's analysis
 
         ladder = functools.partial(ladder_findings, packs=packs)
         findings += _bounded(ladder, policy, analysed, "the order of the ladder (`legal-without-final-notice`, `final-notice-without-contact`)")

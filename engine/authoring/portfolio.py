@@ -3,11 +3,11 @@
 Deterministic for a seed. Shares follow a typical consumer book: most cases are
 early and small, few are late and large; consents and flags are drawn with
 plausible frequencies; contact histories follow a collection ladder stage by
-stage (engine/portfolio_contacts.py) and a share of debtors agreed to a promise
-or a plan, kept or not (engine/portfolio_arrangements.py). Every case is valid
+stage (engine/authoring/portfolio_contacts.py) and a share of debtors agreed to a promise
+or a plan, kept or not (engine/authoring/portfolio_arrangements.py). Every case is valid
 for parse_snapshot at the `as_of` it was drawn for. docs/simulate.md lists the
 calibration. Persons with several accounts are drawn from the same parts
-(`Reach`, `add_history`) in engine/portfolio_debtors.py.
+(`Reach`, `add_history`) in engine/authoring/portfolio_debtors.py.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from decimal import Decimal
 from typing import Any, Iterator
 from zoneinfo import ZoneInfo
 
-from engine import portfolio_arrangements
-from engine.portfolio_contacts import Clock, Contacts, inbound, ladder
+from engine.authoring import portfolio_arrangements
+from engine.authoring.portfolio_contacts import Clock, Contacts, inbound, ladder
 from engine.snapshot import currency_exponent
 from engine.vocabulary import Channel
 

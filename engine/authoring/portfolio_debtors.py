@@ -1,7 +1,7 @@
 """Synthetic debtors: persons with one or more accounts, in the DecideDebtor data form.
 
 Deterministic for a seed, valid for parse_debtor at the `as_of` drawn for, and
-drawn like the cases of engine/portfolio.py, with what only a person has:
+drawn like the cases of engine/authoring/portfolio.py, with what only a person has:
 
 - Accounts per person: 1 for 55%, 2 for 20%, 3 for 11%, 4 for 5%, 5 for 3%,
   6 for 2%, then 1.5%, 1%, 0.8% and 0.7% for 7 to 10 (2.1 on average).
@@ -35,8 +35,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterator
 
-from engine.portfolio import CHANNELS, COUNTRIES, DPD_BUCKETS, FLAGS, PRODUCTS, SEGMENTS, THIRD_PARTY_SHARE, Reach, add_history, draw_consents, pick
-from engine.portfolio_contacts import BAD_CONTACT_DATA
+from engine.authoring.portfolio import CHANNELS, COUNTRIES, DPD_BUCKETS, FLAGS, PRODUCTS, SEGMENTS, THIRD_PARTY_SHARE, Reach, add_history, draw_consents, pick
+from engine.authoring.portfolio_contacts import BAD_CONTACT_DATA
 from engine.snapshot import currency_exponent
 from engine.vocabulary import Action, Direction, Outcome
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
 from engine.isolation import try_rules
-from engine import lint, policy_diff, policy_tests, portfolio_cli, simulate
+from engine.authoring import lint, policy_diff, policy_tests, portfolio_cli, simulate
 from engine.policy.json_schema import pack_schema, policy_schema
 from engine.policy.loader import load_strategy
 from engine.registry import STRATEGY_DIR, build_engine

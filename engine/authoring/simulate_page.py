@@ -1,4 +1,4 @@
-"""The Jinja2 template of the simulation page (engine/simulate_html.py fills it).
+"""The Jinja2 template of the simulation page (engine/authoring/simulate_html.py fills it).
 
 Kept as a module, not a data file, so that every install of the package has it.
 Autoescaping is on: case ids, rule ids, file names and problems are escaped
@@ -6,7 +6,7 @@ wherever they appear. Numbers arrive as numbers and are formatted here, by the
 filters `count` (1,234), `pct` (12.3%), `f0` and `f1` (decimals for SVG).
 """
 
-# The charts and tables every page uses (the debtors' page too: engine/simulate_debtor_page.py).
+# The charts and tables every page uses (the debtors' page too: engine/authoring/simulate_debtor_page.py).
 MACROS = """\
 {% macro svg_open(chart) %}<svg role="img" aria-label="{{ chart.title }}" width="{{ chart.width|f0 }}" height="{{ chart.height }}" \
 viewBox="0 0 {{ chart.width|f0 }} {{ chart.height }}" style="max-width:100%;height:auto">{% endmacro %}

@@ -2,7 +2,7 @@
 
     ~ firm-reminder: priority 570 -> 575; when (now matches fewer cases): (days_past_due >= 15 ...) -> (...)
 
-A changed condition says, when it can be proved (engine.lint's exact analysis),
+A changed condition says, when it can be proved (engine.authoring.lint's exact analysis),
 whether the rule now matches the same, fewer or more cases.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Callable, Literal, Sequence
 
 from engine.errors import PolicyError
 from engine.explain import describe, plain
-from engine.lint import condition_boxes, covered, strategy_dir
+from engine.authoring.lint import condition_boxes, covered, strategy_dir
 from engine.policy.ir import AllOf, AnyOf, Condition, Matches, OfferTerms, Policy, Rule, Source
 from engine.policy.loader import load_strategy
 
