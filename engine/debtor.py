@@ -111,8 +111,8 @@ def _decide(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, exp
             treatments[joined.case_id] = joined
         else:
             treatments[other.decision.case_id] = _waits(other.decision, lead, language)
-    amounts = {account.account_id: account for account in debtor.accounts}
-    offers, notes = consolidate(covered, rules, {key: (a.amount_due, a.days_past_due) for key, a in amounts.items()}, language) if rules.consolidate_offers else ((), [])
+    owed = {account.account_id: (account.amount_due, account.days_past_due) for account in debtor.accounts}
+    offers, notes = consolidate(covered, rules, owed, language) if rules.consolidate_offers else ((), [])
     reasons = list(lead.reasons)
     if len(covered) > 1:
         reasons.append(Reason("DEBTOR_BUNDLED", text("DEBTOR_BUNDLED", language, accounts=", ".join(d.case_id for d in covered))))
