@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 from engine.policy.loader import POLICY_SUFFIXES
 
@@ -27,7 +28,22 @@ STALE_SECONDS = 300  # an older version is removed once no restarting worker can
 
 def rules_files(rules_dir: Path) -> list[Path]:
     """Every policy and policy-test file under a rules directory, in a stable order."""
-    return sorted(path for path in rules_dir.rglob("*") if path.suffix in POLICY_SUFFIXES and path.is_file())
+    return sorted(path for path in visible_files(rules_dir) if path.suffix in POLICY_SUFFIXES)
+
+
+def visible_files(root: Path) -> Iterator[Path]:
+    """The files under `root`, following links to folders (each real folder once), but
+    not into hidden ones: a Kubernetes ConfigMap mount links every name through
+    `..data` to a hidden `..<timestamp>` folder, two of them during an update."""
+    seen: set[str] = set()
+    for folder, folders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back to a folder already walked
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        yield from (Path(folder) / name for name in sorted(files) if not name.startswith(".") and (Path(folder) / name).is_file())
 
 
 def fingerprint(rules_dir: Path) -> str:

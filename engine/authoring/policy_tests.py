@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from engine.decision import Decision
 from engine.errors import InvalidSnapshot, PolicyError, PolicyProblem
+from engine.last_good import visible_files
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.registry import build_engine
 from engine.snapshot import CaseSnapshot, parse_snapshot
@@ -108,7 +109,7 @@ def discover(rules_dir: Path) -> list[Path]:
     if not rules_dir.is_dir():
         return []
     return sorted(
-        path for path in rules_dir.rglob("*") if path.is_file() and path.suffix in TEST_SUFFIXES and path.parent.name == TEST_DIR
+        path for path in visible_files(rules_dir) if path.suffix in TEST_SUFFIXES and path.parent.name == TEST_DIR
     )
 
 

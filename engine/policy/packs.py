@@ -28,7 +28,7 @@ def pack_files(directory: Path) -> list[Path]:
     """Pack files in the directory and in each of its sub-folders (not in tests/)."""
     if not directory.is_dir():
         return []
-    folders = [directory, *sorted(path for path in directory.iterdir() if path.is_dir() and path.name != "tests")]
+    folders = [directory, *sorted(path for path in directory.iterdir() if path.is_dir() and path.name != "tests" and not path.name.startswith("."))]
     return [path for folder in folders for path in policy_files(folder)]
 
 
