@@ -1,6 +1,7 @@
 """Regenerate what is derived and committed: the API's Python code, the policy
 JSON Schemas (rules/schema/), the facts reference (docs/facts.md) and the golden
-compiled form of the shipped rules (tests/golden/).
+compiled form of the shipped rules (tests/golden/) and the OpenAPI documents of the
+HTTP/JSON API (proto/openapi/, by scripts/openapi.py).
 
 Usage: python scripts/generate.py [OUT_DIR]   (default: the repository root)
 The staleness test calls generate() into a temporary directory and compares.
@@ -77,5 +78,7 @@ def generate_docs(out_dir: Path) -> list[Path]:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
-    for path in [*generate(target), *generate_docs(target)]:
+    from openapi import generate_openapi
+
+    for path in [*generate(target), *generate_docs(target), *generate_openapi(target)]:
         print(path.relative_to(target))
