@@ -8,7 +8,7 @@
 # CSE_METRICS_PORT, CSE_METRICS_BIND, CSE_WORKERS, CSE_THREADS, CSE_GRACE_SECONDS,
 # CSE_TLS_CERT, CSE_TLS_KEY, CSE_REFLECTION, CSE_SHARE_PORT, CSE_WATCHDOG_SECONDS,
 # CSE_LOG_LEVEL; see `python server.py --help`). CSE_WORKERS defaults to the
-# host's core count, which ignores a container CPU limit: set it. With
+# container's CPU quota (cgroup), else the CPUs the process may use. With
 # CSE_WORKERS=1 no supervisor runs, so nothing replaces a frozen worker: rely on
 # the orchestrator's liveness probe, or run 2 workers.
 # Outside a container the server listens on 127.0.0.1 only; in one it must

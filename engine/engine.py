@@ -64,9 +64,9 @@ class StrategyEngine:
         try:
             return self._decide(snapshot, as_of, explain, person)
         except MatcherFault as fault:
-            log.error("rule engine fault deciding case %s: %s", snapshot.case_id, fault)
+            log.error("rule engine fault deciding a case: %s", fault)  # no case data in logs: the decision says ENGINE_FAULT
         except Exception:
-            log.exception("unexpected fault deciding case %s", snapshot.case_id)
+            log.exception("unexpected fault deciding a case")
         reason = system_reason("ENGINE_FAULT", snapshot.reason_language)
         return Judged(self._no_contact(snapshot, as_of, reason, fired=(), vetoes=()), None, None, fault=True)
 

@@ -82,7 +82,11 @@ class PolicyRegistry:
             if kept is None:
                 raise  # nothing to fall back to
             self.last_refusal = Refusal(datetime.now(timezone.utc), files_digest, str(error))
-            log.error("refused the rules in %s; starting on the last good version, kept in %s:\n%s", rules_dir, kept, error)
+            # This worker's own start (after a crash): logged by each, unlike a refused reload.
+            log.error(
+                "refused the rules in %s; starting on the last good version, kept in %s:\n%s", rules_dir, kept, error,
+                extra={"event": "started_on_last_good"},
+            )
             self._active = self._build(fingerprint(kept), kept)
 
     @property
@@ -142,12 +146,16 @@ class PolicyRegistry:
             except Exception as error:  # whatever fails while building, the last good version keeps serving
                 self.last_refusal = Refusal(datetime.now(timezone.utc), files_digest, str(error))
                 ref = self._active.engine.ref
-                log.error("refused new rules from %s; still serving %s %s (%s):\n%s", self.rules_dir, ref.name, ref.version, ref.hash, error)
+                # One event however many workers find it: the log handler drops a sibling's copy of `once`.
+                log.error(
+                    "refused new rules from %s; still serving %s %s (%s):\n%s", self.rules_dir, ref.name, ref.version, ref.hash, error,
+                    extra={"event": "policy_refused", "once": f"refused-{files_digest}-over-{ref.hash}", "policy_version": ref.version, "policy_hash": ref.hash},
+                )
                 return False
             self._active = active
             self.last_refusal = None  # what was refused before is no longer the newest word
             ref = active.engine.ref
-            log.info("now serving policy %s %s (%s)", ref.name, ref.version, ref.hash)
+            log.info("now serving policy %s %s (%s)", ref.name, ref.version, ref.hash, extra={"event": "policy_swapped", "policy_version": ref.version, "policy_hash": ref.hash})
             return True
 
     def guardrail_pack(self) -> tuple[str, str]:

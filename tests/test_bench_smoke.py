@@ -75,3 +75,14 @@ def test_the_debtor_benchmark_over_grpc_calls_decide_debtor_beside_decide() -> N
     assert "DecideDebtor for debtors of 1, 3, 10 accounts beside unary Decide of the same 30 cases" in section
     assert "== In process" not in out and "== gRPC on loopback" not in out  # --only runs that section alone
     assert_debtor_figures(section, 2, "Decide, requests/s")
+
+
+def test_the_http_benchmark_prints_server_cpu_per_decide_over_http_beside_grpc() -> None:
+    out = bench("--only", "grpc-http", "--rounds", "2", "--http-calls", "20")
+    section = out[out.index("== HTTP/JSON beside gRPC:"):]
+    assert "server CPU per unary Decide, 1 worker, 20 calls of each per round, 2 interleaved rounds" in section
+    rounds = re.findall(r"^ +(\d) +(gRPC|HTTP) +(\d+) +(\d+) +([0-9.]+)$", section, re.MULTILINE)
+    assert [(index, first) for index, first, *_ in rounds] == [("1", "gRPC"), ("2", "HTTP")]  # the order alternates
+    spreads = dict(re.findall(rf"^((?:gRPC|HTTP)[^\n]*?) +({NUMBER} / {NUMBER} / {NUMBER})$", section, re.MULTILINE))
+    assert list(spreads) == ["gRPC, server CPU us per Decide", "HTTP, server CPU us per Decide", "HTTP / gRPC, within each round"]
+    assert "== In process" not in out and "== gRPC on loopback" not in out

@@ -18,6 +18,7 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -27,8 +28,14 @@ from engine.authoring.acceptance import acceptance_checks
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics
+from transport.http_api import HttpServer, start_http
 from transport.servicer import SERVICE_NAME, CollectionStrategyServicer, add_to_server
 from transport.streams import StreamLimits
+from transport.tls import server_credentials
+from transport.tracing import DecisionObserver, tracer_provider
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -45,6 +52,7 @@ class ServerConfig:
     grace_seconds: float = 15.0
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # require client certificates signed by this CA (mTLS)
     reuse_port: bool = True  # share the port with sibling workers (SO_REUSEPORT)
     reload_seconds: float = 2.0  # how often to look for changed rules; 0: never
     keep_dir: Path | None = None  # where accepted rules are kept for a worker started again after a crash
@@ -54,6 +62,8 @@ class ServerConfig:
     stream_idle_seconds: float = 30.0  # a stream with no message for this long is closed
     max_connection_age_seconds: float = 120.0  # clients reconnect, and so spread over replaced workers
     probe_socket: Path | None = None  # a private unix socket the supervisor's watchdog probes health on
+    otlp_endpoint: str | None = None  # OTLP/HTTP base URL for traces; None: OTEL_EXPORTER_OTLP_ENDPOINT, or no tracing
+    http_port: int | None = None  # the unary methods as Connect JSON over HTTP/1.1 (transport.http_api); None: off, 0: any free port
 
 
 @dataclass
@@ -63,10 +73,13 @@ class RunningServer:
     health: health.HealthServicer
     registry: PolicyRegistry
     stopping: threading.Event
+    http: HttpServer | None = None  # the same servicer over HTTP/JSON, when configured
 
     def stop(self, grace: float) -> None:
         """Stop taking new calls, let calls in flight finish within `grace`, then stop."""
         self.stopping.set()
+        if self.http is not None:  # first: waitress cannot drain, so callers meet a closed port, not a cut call
+            self.http.stop()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
 
@@ -86,6 +99,7 @@ def _publish_policy(registry: PolicyRegistry) -> None:
         metrics.POLICY.labels(*labels).set(1)
     _published.clear()
     _published.update(now)
+    metrics.publish_build(engine.ref.hash)
 
 
 def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Event) -> None:
@@ -98,6 +112,7 @@ def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Eve
             continue
         if swapped is not None:
             metrics.RELOADS.labels("swapped" if swapped else "refused").inc()
+            metrics.reloaded(swapped)
             if swapped:
                 _publish_policy(registry)
 
@@ -149,7 +164,7 @@ def _listen(server: grpc.Server, config: ServerConfig) -> int:
     address = _address(config.bind, config.port)
     try:
         if config.tls_cert and config.tls_key:
-            credentials = grpc.ssl_server_credentials([(config.tls_key.read_bytes(), config.tls_cert.read_bytes())])
+            credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)  # re-read on rotation
             port = server.add_secure_port(address, credentials)
         else:
             port = server.add_insecure_port(address)
@@ -181,17 +196,21 @@ def _options(config: ServerConfig) -> list[tuple[str, int]]:
     ]
 
 
-def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -> RunningServer:
+def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, tracer: Tracer | None = None) -> RunningServer:
     streams = _stream_limits(config)
     keep = LastGoodRules(config.keep_dir) if config.keep_dir else None
     registry = registry or PolicyRegistry(config.rules_dir, checks=acceptance_checks(), keep=keep)
     _publish_policy(registry)
+    metrics.start_at_zero()
+    metrics.reloaded(registry.last_refusal is None)  # a start on the kept version, the rules refused, is not a success
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         options=_options(config),
+        interceptors=[DecisionObserver(SERVICE_NAME, tracer)],  # a log line per call; spans when tracing is on
     )
-    add_to_server(CollectionStrategyServicer(registry, streams), server)
+    servicer = CollectionStrategyServicer(registry, streams)
+    add_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     if config.reflection:
@@ -203,7 +222,8 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None) -
     stopping = threading.Event()
     if config.reload_seconds > 0:
         threading.Thread(target=_watch_rules, args=(registry, config.reload_seconds, stopping), name="rules-watcher", daemon=True).start()
-    return RunningServer(server, port, health_servicer, registry, stopping)
+    http = start_http(servicer, config.bind, config.http_port, config.reuse_port) if config.http_port is not None else None
+    return RunningServer(server, port, health_servicer, registry, stopping, http)
 
 
 def _add_reflection(server: grpc.Server, streams: StreamLimits) -> None:
@@ -219,13 +239,19 @@ def _add_reflection(server: grpc.Server, streams: StreamLimits) -> None:
 
 def serve_forever(config: ServerConfig) -> None:
     """Run one worker until SIGTERM or SIGINT, then drain calls in flight and exit."""
-    running = start_server(config)
+    tracing = tracer_provider(config.otlp_endpoint)
+    running = start_server(config, tracer=tracing.get_tracer(__name__) if tracing else None)
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     ref = running.registry.current.engine.ref
-    log.info("serving %s on port %d with policy %s %s (%s)", SERVICE_NAME, running.port, ref.name, ref.version, ref.hash)
+    log.info(
+        "serving %s on port %d with policy %s %s (%s)", SERVICE_NAME, running.port, ref.name, ref.version, ref.hash,
+        extra={"event": "serving", "policy_version": ref.version, "policy_hash": ref.hash},
+    )
     while not stopping.wait(1.0):  # a timed wait: the main thread wakes to run a signal's handler
         pass
     log.info("draining calls in flight (up to %.0f s)", config.grace_seconds)
     running.stop(config.grace_seconds)
+    if tracing is not None:
+        tracing.shutdown()  # sends the spans still batched
