@@ -4,7 +4,6 @@ version and action and nothing from the case; off unless an OTLP endpoint is con
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
