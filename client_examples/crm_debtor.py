@@ -20,7 +20,6 @@ exceeded, ...).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -34,7 +33,7 @@ from google.protobuf import json_format  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2 as pb  # noqa: E402
 from collection_strategy.v1 import collection_strategy_pb2_grpc  # noqa: E402
 from client_examples.common import timestamp  # noqa: E402
-from client_examples.crm_decide import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError, channel_to, field_violations  # noqa: E402
+from client_examples.crm_decide import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError, channel_to, field_violations, read_request  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,19 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_request(path: Path) -> pb.DecideDebtorRequest:
     """The file as a DecideDebtorRequest: a Debtor, or a whole request ({"debtor": ..., "as_of": ...})."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise UsageError(f"cannot read {path}: {error}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} holds a JSON {type(data).__name__}, not an object")
-    whole_request = isinstance(data.get("debtor"), dict)
-    try:
-        if whole_request:
-            return json_format.ParseDict(data, pb.DecideDebtorRequest())
-        return pb.DecideDebtorRequest(debtor=json_format.ParseDict(data, pb.Debtor()))
-    except json_format.ParseError as error:
-        raise UsageError(f"{path} is not a {'DecideDebtorRequest' if whole_request else 'Debtor'}: {error}") from None
+    return read_request(path, pb.DecideDebtorRequest, "debtor", pb.Debtor)  # type: ignore[return-value]
 
 
 def brief(decision: pb.DebtorDecision) -> str:

@@ -28,7 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import grpc  # noqa: E402
-from google.protobuf import json_format  # noqa: E402
+from google.protobuf import json_format
+from google.protobuf.message import Message  # noqa: E402
 from google.rpc import error_details_pb2  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
 
@@ -120,19 +121,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def load_request(path: Path) -> pb.DecideRequest:
     """The file as a DecideRequest: a CaseSnapshot, or a whole DecideRequest ({"case": ..., "as_of": ...})."""
+    return read_request(path, pb.DecideRequest, "case", pb.CaseSnapshot)  # type: ignore[return-value]
+
+
+def read_request(path: Path, request_type: type[Message], field: str, inner_type: type[Message]) -> Message:
+    """A JSON file holding either the whole request, or only its `field` (the case, the debtor)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"cannot read {path}: {error}") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path} holds a JSON {type(data).__name__}, not an object")
-    whole_request = isinstance(data.get("case"), dict)
+    whole_request = isinstance(data.get(field), dict)
     try:
         if whole_request:
-            return json_format.ParseDict(data, pb.DecideRequest())
-        return pb.DecideRequest(case=json_format.ParseDict(data, pb.CaseSnapshot()))
+            return json_format.ParseDict(data, request_type())
+        return request_type(**{field: json_format.ParseDict(data, inner_type())})
     except json_format.ParseError as error:
-        raise UsageError(f"{path} is not a {'DecideRequest' if whole_request else 'CaseSnapshot'}: {error}") from None
+        expected = request_type.DESCRIPTOR.name if whole_request else inner_type.DESCRIPTOR.name
+        raise UsageError(f"{path} is not a {expected}: {error}") from None
 
 
 def build_request(args: argparse.Namespace) -> pb.DecideRequest:
