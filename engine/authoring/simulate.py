@@ -19,27 +19,24 @@ engine/authoring/simulate_text.py, the HTML page engine/authoring/simulate_html.
 engine/authoring/simulate_page.py).
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
-over processes (spawn, so no worker inherits a half-initialised C engine), each
-building its engine once and deciding cases in chunks.
+over processes (engine/authoring/workers.py), each building its engine once and
+deciding cases in chunks. A case is validated and decided by engine.bulk.decide_one,
+as the `decide` command, DecideBatch and the Spark job do, so they all agree.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import math
-import multiprocessing
 import os
 import sys
 import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any
 
-from engine.authoring import simulate_debtor_run
+from engine.authoring import simulate_debtor_run, workers as processes
+from engine.bulk import decide_one
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.facts import judged_arrangements
@@ -49,9 +46,10 @@ from engine.authoring.simulate_html import render_debtor_html, render_html
 from engine.authoring.simulate_input import DEBTORS, Invalid, Payload, case_from_row, csv_columns, form_of, read_cases, row_from_case
 from engine.authoring.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
 from engine.authoring.simulate_text import format_debtor_summary, format_summary
-from engine.snapshot import CaseSnapshot, parse_snapshot
+from engine.snapshot import CaseSnapshot
 from engine.vocabulary import PaymentMethod
 from engine.zones import possible_zones
+from engine.shipped import default_rules_dir
 
 # The command's parts live in their own modules; these names stay importable from here.
 __all__ = [
@@ -60,20 +58,9 @@ __all__ = [
     "simulate", "simulate_debtors", "write_outputs",
 ]
 
-CHUNK = 500  # cases per task: large enough that pickling is cheap next to deciding
-DEBTOR_CHUNK = 50  # debtors per task: each is decided on every day of the run
+CHUNK = 100  # cases per task: pickling is cheap next to deciding, and the last chunks end close together
+DEBTOR_CHUNK = 10  # debtors per task: each is decided on every day of the run
 DEFAULT_DAYS = 14  # two weeks: every 7-day window of the first week's contacts ends inside the run
-Result = TypeVar("Result")
-
-
-def _chunks(items: Iterator[tuple[int, Payload]], workers: int, chunk: int = CHUNK) -> Iterator[list[tuple[int, Payload]]]:
-    head = list(itertools.islice(items, workers * chunk))
-    # A small file is shared evenly, so that every worker helps.
-    size = chunk if len(head) == workers * chunk else max(1, math.ceil(len(head) / workers))
-    for start in range(0, len(head), size):
-        yield head[start:start + size]
-    while batch := list(itertools.islice(items, chunk)):
-        yield batch
 
 
 # --- deciding (in the workers) ------------------------------------------------------------------
@@ -118,13 +105,10 @@ class _Decider:
             return Invalid(line, None, "line", "is not a JSON object (one case per line)")
         case_id = data.get("case_id") if isinstance(data.get("case_id"), str) else None
         try:
-            snapshot = parse_snapshot(data, self.as_of)
-        except InvalidSnapshot as error:
+            snapshot, decision = decide_one(self.engine, data, self.as_of)
+        except InvalidSnapshot as error:  # a shape validation did not foresee is named `case`: one bad case, not a dead worker
             first = error.problems[0]
             return Invalid(line, case_id, first.field, first.description)
-        except (ValueError, TypeError) as error:  # a shape validation did not foresee: still one bad case, not a dead worker
-            return Invalid(line, case_id, "case", str(error))
-        decision = self.engine.decide(snapshot, self.as_of)
         result = Decided(
             line,
             snapshot.case_id,
@@ -182,17 +166,11 @@ def simulate(
     # Build here first: a rules directory that does not load fails before any worker starts.
     engines = (build_engine(rules_dir), build_engine(compare_dir) if compare_dir else None)
     tally = Tally()
-    chunks = _chunks(read_cases(cases_path), workers)
-    if workers == 1:
-        decider = _Decider(rules_dir, compare_dir, as_of, engines)
-        for chunk in chunks:
-            tally.add(decider.chunk(chunk))
-    else:
-        initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
-        # An executor, not a Pool: a worker that dies raises BrokenProcessPool instead of hanging.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker, initargs=initargs) as pool:
-            for results in _in_order(pool, chunks, 4 * workers, _decide_chunk):
-                tally.add(results)
+    chunks = processes.chunks(read_cases(cases_path), workers, CHUNK)
+    initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
+    own = lambda: _Decider(rules_dir, compare_dir, as_of, engines).chunk  # noqa: E731 - this process decides too
+    for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, initargs, local=own):
+        tally.add(results)
     return build_report(tally, rules_dir, cases_path, compare_dir, engines, as_of, workers, time.perf_counter() - started)
 
 
@@ -214,31 +192,12 @@ def simulate_debtors(
     started = time.perf_counter()
     engine = build_engine(rules_dir)  # here first: rules that do not load fail before any worker starts
     tally = DebtorTally()
-    chunks = _chunks(read_cases(debtors_path), workers, DEBTOR_CHUNK)
-    if workers == 1:
-        runner = simulate_debtor_run.DebtorRunner(rules_dir, as_of, days, at_review, engine)
-        for chunk in chunks:
-            tally.add(runner.chunk(chunk))
-    else:
-        initargs = (str(rules_dir), as_of, days, at_review)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=simulate_debtor_run.start_worker, initargs=initargs) as pool:
-            for runs in _in_order(pool, chunks, 4 * workers, simulate_debtor_run.run_chunk):
-                tally.add(runs)
+    chunks = processes.chunks(read_cases(debtors_path), workers, DEBTOR_CHUNK)
+    initargs = (str(rules_dir), as_of, days, at_review)
+    own = lambda: simulate_debtor_run.DebtorRunner(rules_dir, as_of, days, at_review, engine).chunk  # noqa: E731 - this process runs persons too
+    for runs in processes.spread(simulate_debtor_run.run_chunk, chunks, workers, simulate_debtor_run.start_worker, initargs, local=own):
+        tally.add(runs)
     return build_debtor_report(tally, rules_dir, debtors_path, engine, as_of, days, workers, time.perf_counter() - started, at_review)
-
-
-def _in_order(
-    pool: ProcessPoolExecutor, chunks: Iterator[list[tuple[int, Payload]]], depth: int, work: Callable[[list[tuple[int, Payload]]], Result]
-) -> Iterator[Result]:
-    """Results in file order (so examples are the file's first cases), with at most
-    `depth` chunks in flight, so a large file is never all in memory."""
-    pending: deque[Future[Result]] = deque()
-    for chunk in chunks:
-        pending.append(pool.submit(work, chunk))
-        if len(pending) >= depth:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def write_outputs(report: SimulationReport | DebtorSimulationReport, json_path: Path | None = None, html_path: Path | None = None) -> None:
@@ -275,7 +234,7 @@ def register(subparsers: Any) -> None:
         help="cases: .jsonl (one snapshot per line) or .csv; or debtors: .jsonl with one DecideDebtor debtor per line, "
         "told apart by its first object having accounts (see docs/simulate.md)",
     )
-    parser.add_argument("--rules", type=Path, default=Path("rules"), help="the rules directory (default: rules/)")
+    parser.add_argument("--rules", type=Path, default=default_rules_dir(), help="the rules directory (default: ./rules, else the shipped rules)")
     parser.add_argument("--compare", type=Path, help="the baseline rules directory (e.g. the rules in production) to decide the same cases with; changes read from what it decides to what --rules decides")
     parser.add_argument("--as-of", type=instant, help="the instant every case is decided at; for debtors, the first day of the run (default: now)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")

@@ -1,0 +1,247 @@
+"""`collection-strategy decide CASES --out DECISIONS`: every case of a file decided
+at one instant with one policy version, one flat row per decision (a dialer's list).
+
+    collection-strategy decide cases.jsonl --out decisions.csv --as-of 2026-11-24T10:00:00+01:00
+
+Cases and decisions are JSON Lines, CSV or Parquet, by extension
+(engine/authoring/bulk_files.py). Each case goes through engine.bulk, as
+DecideBatch, `simulate` and the Spark job do, so they all agree. A row that is
+not a valid case is written to the invalid file with its row number, case id,
+field and reason, never dropped. Rows come out in the input's order whatever
+the number of workers, so two runs over the same file at the same --as-of write
+the same bytes. The work is spread over processes as `simulate` spreads it
+(engine/authoring/workers.py). See docs/decide.md.
+
+Exit codes, as linters have them: 0 every case was decided; 1 some rows were
+refused (every valid one was still decided and written); 2 nothing was decided:
+a usage error, a file that cannot be read or written, rules that do not load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from engine.authoring import bulk_files, workers as processes
+from engine.authoring.simulate_input import Invalid, Payload
+from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decide_row, decision_row
+from engine.engine import StrategyEngine
+from engine.errors import PolicyError
+from engine.registry import build_engine
+from engine.shipped import default_rules_dir
+
+DECIDED, REFUSED, UNUSABLE = 0, 1, 2  # exit codes
+CHUNK = 100  # cases per task: pickling is cheap next to deciding (~0.1 s), and the last chunks end close together
+Row = tuple[Any, ...]  # a decision row, in DECISION_COLUMNS order
+
+
+class Outcome(NamedTuple):
+    decided: int
+    refused: int
+    policy: str  # name, version and hash of the policy every case was decided with
+
+
+# --- deciding (in the workers) ------------------------------------------------------------------
+
+
+def decide_chunk_with(engine: StrategyEngine, as_of: datetime, items: list[tuple[int, Payload]]) -> list[Row | Refusal]:
+    """Each numbered case of a chunk: its decision row, or why it was refused."""
+    results: list[Row | Refusal] = []
+    for number, payload in items:
+        if isinstance(payload, Invalid):  # refused while reading (a CSV row longer than its header)
+            results.append(Refusal(payload.line, payload.case_id, payload.field, payload.problem))
+            continue
+        data: Any = payload
+        if isinstance(payload, str):
+            try:
+                data = json.loads(payload)
+            except json.JSONDecodeError as error:
+                results.append(Refusal(number, None, "line", f"not valid JSON: {error.msg} (column {error.colno})"))
+                continue
+        result = decide_row(engine, number, data, as_of)
+        if isinstance(result, Refusal):
+            results.append(result)
+        else:
+            row = decision_row(result)
+            results.append(tuple(row[column] for column in DECISION_COLUMNS))  # a tuple pickles lighter than a dict
+    return results
+
+
+_worker: tuple[StrategyEngine, datetime] | str | None = None
+
+
+def _start_worker(rules_dir: str, as_of: datetime) -> None:
+    global _worker
+    try:
+        _worker = (build_engine(Path(rules_dir)), as_of)
+    except PolicyError as error:
+        # The caller loads the same rules and reports them; a traceback from here would only repeat it.
+        _worker = f"the worker could not load the rules: {error}"
+
+
+def _decide_chunk(items: list[tuple[int, Payload]]) -> list[Row | Refusal]:
+    if not isinstance(_worker, tuple):
+        raise RuntimeError(_worker or "the worker was not started")
+    return decide_chunk_with(*_worker, items)
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def default_invalid(out: Path) -> Path:
+    """Beside the decisions, in their format: decisions.csv -> decisions.invalid.csv."""
+    return out.with_name(f"{out.stem}.invalid{out.suffix}")
+
+
+def decide_file(
+    rules_dir: Path, cases: Path, out: Path, invalid: Path, as_of: datetime, workers: int, progress: Any = None
+) -> Outcome:
+    """Decide every case of `cases` with `rules_dir` at `as_of`, writing decision rows to
+    `out` and refused rows to `invalid` (each written whole or not at all).
+
+    Raises PolicyError when the rules do not load, ValueError or OSError when a file
+    cannot be read or written."""
+    for path in (cases, out, invalid):
+        bulk_files.format_of(path)
+    built: list[StrategyEngine] = []
+
+    def own_work() -> Callable[[list[tuple[int, Payload]]], list[Row | Refusal]]:
+        built.append(build_engine(rules_dir))  # rules that do not load stop here, before anything is decided
+        return partial(decide_chunk_with, built[0], as_of)
+
+    partial_files = [path.with_name(path.name + ".partial") for path in (out, invalid)]
+    # Written aside and renamed at the end: a run that fails leaves no half file to mistake for a whole one.
+    decisions = bulk_files.writer(partial_files[0], DECISION_COLUMNS, bulk_files.format_of(out))
+    refusals = bulk_files.writer(partial_files[1], REFUSAL_COLUMNS, bulk_files.format_of(invalid))
+    decided = refused = 0
+    try:
+        chunks = processes.chunks(bulk_files.read(cases), workers, CHUNK)
+        for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, (str(rules_dir), as_of), local=own_work):
+            rows = [result for result in results if not isinstance(result, Refusal)]
+            refused_rows = [tuple(result.to_row().values()) for result in results if isinstance(result, Refusal)]
+            decisions.write(rows)
+            refusals.write(refused_rows)
+            decided, refused = decided + len(rows), refused + len(refused_rows)
+            if progress is not None:
+                progress.update(len(results))
+    except BaseException:
+        for writer, path in zip((decisions, refusals), partial_files):
+            writer.close()
+            path.unlink(missing_ok=True)
+        raise
+    for writer, path, final in zip((decisions, refusals), partial_files, (out, invalid)):
+        writer.close()
+        os.replace(path, final)
+    policy = built[0].policy  # own_work ran before the first chunk, even for an empty file
+    return Outcome(decided, refused, f"{policy.name} {policy.version} ({policy.content_hash})")
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def _file_in_a_format(text: str) -> Path:
+    path = Path(text)
+    try:
+        bulk_files.format_of(path)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return path
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes (1 or more)")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add `decide` to the `collection-strategy` command line."""
+    from engine.authoring.simulate import instant  # the one reader of --as-of
+
+    parser = subparsers.add_parser(
+        "decide",
+        help="decide every case of a file (JSON Lines, CSV or Parquet) at one instant and write one flat row per decision; "
+        "refused rows go to a separate file with their field and reason",
+        description="Exit codes: 0 every case decided; 1 some rows refused (see --invalid); 2 nothing decided "
+        "(usage, a file that cannot be read or written, rules that do not load). See docs/decide.md.",
+    )
+    parser.add_argument("cases", type=_file_in_a_format, help="the cases: .jsonl (one snapshot per line), .csv (simulate's flat columns) or .parquet")
+    parser.add_argument("--out", type=_file_in_a_format, required=True, help="where the decisions go: .jsonl, .csv or .parquet")
+    parser.add_argument("--rules", type=Path, default=default_rules_dir(), help="the rules directory (default: ./rules, else the shipped rules)")
+    parser.add_argument("--as-of", type=instant, help="the instant every case is decided at, with its offset (default: now)")
+    parser.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, help="processes (default: one per core)")
+    parser.add_argument(
+        "--invalid", type=_file_in_a_format,
+        help="where refused rows go, with row, case_id, field and problem (default: beside --out, e.g. decisions.invalid.csv); always written",
+    )
+    parser.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    as_of: datetime = args.as_of or datetime.now(timezone.utc)
+    invalid: Path = args.invalid or default_invalid(args.out)
+    clash = _same_files(args.cases, args.out, invalid)
+    if clash:
+        print(f"cannot decide: {clash}", file=sys.stderr)
+        return UNUSABLE
+    print(f"deciding {args.cases} as of {as_of.isoformat()} with {args.rules}, {args.workers} worker(s)")
+    started = time.perf_counter()
+    try:
+        with _progress_bar(args.cases) as progress:
+            outcome = decide_file(args.rules, args.cases, args.out, invalid, as_of, args.workers, progress)
+    except PolicyError as error:
+        print(error, file=sys.stderr)
+        print(f"\n{len(error.problems)} problem(s); the rules were not loaded.", file=sys.stderr)
+        return UNUSABLE
+    except (OSError, ValueError) as error:
+        print(f"cannot decide: {error}", file=sys.stderr)
+        return UNUSABLE
+    except BrokenProcessPool as error:  # a worker was killed (out of memory?): nothing was written
+        print(f"cannot decide: a worker process died ({error})", file=sys.stderr)
+        return UNUSABLE
+    seconds = time.perf_counter() - started
+    decided, refused, policy = outcome
+    total = decided + refused
+    print(f"{decided:,} decided, {refused:,} refused of {total:,} rows in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} rows/s), policy {policy}")
+    print(f"wrote decisions to {args.out}")
+    print(f"wrote refused rows to {invalid}" + (f" ({refused:,}: row, case_id, field, problem)" if refused else " (none)"))
+    return REFUSED if refused else DECIDED
+
+
+def _same_files(cases: Path, out: Path, invalid: Path) -> str | None:
+    named = {"CASES": cases, "--out": out, "--invalid": invalid}
+    seen: dict[Path, str] = {}
+    for name, path in named.items():
+        key = path.resolve()
+        if key in seen:
+            return f"{seen[key]} and {name} are the same file ({path})"
+        seen[key] = name
+    return None
+
+
+def _progress_bar(cases: Path) -> Any:
+    """A bar on a terminal only (tqdm's disable=None): silent in CI and in a pipe. It has no
+    colour, so NO_COLOR is honoured as it stands."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from tqdm import tqdm  # type: ignore[import-untyped]  # no type information shipped
+
+    try:
+        total: int | None = bulk_files.count(cases)
+    except (OSError, ValueError):
+        total = None  # the run itself will say what is wrong with the file
+    return tqdm(total=total, unit=" rows", unit_scale=True, disable=None, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
