@@ -11,8 +11,13 @@ through `load_yaml`, which bounds what a file can cost before anything is built:
   it names (the document would be infinite);
 - tags beyond YAML's plain types, merge keys (`<<`) and values YAML cannot build
   (a 13th month, a 5,000-digit number) are refused with their line and column.
-The text is parsed by libyaml when PyYAML has it (an order of magnitude faster
-than the pure-Python parser); the nodes are composed here, where they are counted.
+The text is parsed and composed by libyaml when PyYAML has it (an order of
+magnitude faster than in Python); the nodes are then counted against the limits
+above. A file past a limit, or one libyaml refuses, is composed again here, one
+node at a time, which refuses it at the node that passes the limit: so every
+error names the same line and column either way (load_yaml_reference composes
+every file that way, for the tests). Without libyaml, PyYAML's pure-Python parser
+reads the text and the same composer counts as it goes.
 """
 
 from __future__ import annotations
@@ -24,24 +29,31 @@ from typing import Any
 import yaml
 from yaml.composer import Composer
 from yaml.resolver import Resolver
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.scanner import Scanner
 
 from engine.errors import PolicyError, PolicyProblem
 
+
+class _PythonParser(Reader, Scanner, Parser):
+    """PyYAML's pure-Python parser, where PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str):
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+
+    def dispose(self) -> None:
+        pass
+
+
 try:
     from yaml.cyaml import CParser as _Parser  # libyaml
+    from yaml.cyaml import CSafeLoader as _CLoader
 except ImportError:  # PyYAML built without libyaml
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
-
-    class _Parser(Reader, Scanner, Parser):  # type: ignore[no-redef]
-        def __init__(self, stream: str):
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-
-        def dispose(self) -> None:
-            pass
+    _Parser = _PythonParser
+    _CLoader = None
 
 
 MAX_FILE_BYTES = 1 << 20  # 1 MiB; the shipped strategy is 32 KB
@@ -85,13 +97,23 @@ def read_yaml_file(path: FilePath) -> str:
 def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     """The one document in `text` and where each of its values is; PolicyError with
     file, line and column for every problem, and for a file past the limits above."""
+    return _load(text, file, _compose)
+
+
+def load_yaml_reference(text: str, file: str, parser: type | None = None) -> tuple[Any, SourceMap]:
+    """load_yaml with every node composed in Python, counted as it goes (by `parser`'s
+    events; default: libyaml's where PyYAML has it): the behaviour load_yaml must equal."""
+    return _load(text, file, lambda text: _compose_counting(text, parser or _Parser))
+
+
+def _load(text: str, file: str, compose: Any) -> tuple[Any, SourceMap]:
     if len(text) * 4 > MAX_FILE_BYTES:  # a character is at most 4 bytes: only then count them
         size = len(text.encode("utf-8", "surrogatepass"))
         if size > MAX_FILE_BYTES:
             raise PolicyError([_too_large(file, size)])
     source = SourceMap(file)
     try:
-        node = _compose(text)
+        node = compose(text)
     except _Refused as refused:
         raise PolicyError([PolicyProblem(file, refused.mark.line + 1, refused.mark.column + 1, refused.message)]) from None
     except yaml.YAMLError as error:
@@ -123,11 +145,12 @@ class _Refused(Exception):
         self.message = message
 
 
-class _BoundedComposer(_Parser, Composer, Resolver):
-    """PyYAML's composer, counting the values each node stands for as it goes."""
+class _BoundedComposer(Composer, Resolver):
+    """PyYAML's composer, counting the values each node stands for as it goes
+    (mixed with a parser by _compose_counting)."""
 
     def __init__(self, text: str):
-        _Parser.__init__(self, text)
+        self._parser.__init__(self, text)
         Composer.__init__(self)
         Resolver.__init__(self)
         self.values = 0  # values composed so far, each alias counting what it repeats
@@ -161,17 +184,84 @@ class _BoundedComposer(_Parser, Composer, Resolver):
             raise _Refused(mark, f"{because}the file would hold more than {MAX_VALUES:,} values (aliases expanded); split it, or write fewer aliases")
 
 
-def _compose(text: str) -> yaml.Node | None:
-    composer = _BoundedComposer(text)
+_COMPOSERS: dict[type, type] = {}
+
+
+def _compose_counting(text: str, parser: type) -> yaml.Node | None:
+    kind = _COMPOSERS.get(parser)
+    if kind is None:
+        kind = _COMPOSERS[parser] = type(f"_Bounded{parser.__name__}", (parser, _BoundedComposer), {"_parser": parser, "__init__": _BoundedComposer.__init__})
+    composer = kind(text)
     try:
         return Composer.get_single_node(composer)
     finally:
         composer.dispose()
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The document's nodes: composed by libyaml when it is there and the file is
+    within the limits, else by _compose_counting (which says where a limit is passed)."""
+    if _CLoader is not None:
+        loader = _CLoader(text)
+        try:
+            node = loader.get_single_node()
+        except Exception:  # noqa: BLE001 - whatever libyaml refuses is composed again below, for the same error as always
+            node = _UNCHECKED
+        finally:
+            loader.dispose()
+        if node is None or (node is not _UNCHECKED and _within_limits(node)):
+            return node
+    return _compose_counting(text, _Parser)
+
+
+_UNCHECKED: Any = object()
+
+
+class _PastLimits(Exception):
+    pass
+
+
+def _within_limits(root: yaml.Node) -> bool:
+    """Whether the composed document stays within MAX_VALUES (each alias counting the
+    values it repeats) and MAX_DEPTH, with no alias inside the block it names: the
+    checks _BoundedComposer makes as it composes, made on the finished nodes."""
+    try:
+        return _values(root, 1, {}) <= MAX_VALUES
+    except _PastLimits:
+        return False
+
+
+def _values(node: yaml.Node, depth: int, sizes: dict[int, int]) -> int:
+    """The values a node stands for. Nodes are met in the order they were composed,
+    so one met again is an alias of it (-1: met inside itself)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        if known < 0:
+            raise _PastLimits  # an alias inside the block it names
+        return known
+    if depth > MAX_DEPTH:
+        raise _PastLimits
+    sizes[id(node)] = -1
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            total += _values(key, depth + 1, sizes) + _values(value, depth + 1, sizes)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            total += _values(item, depth + 1, sizes)
+    sizes[id(node)] = total
+    return total
+
+
 def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[PolicyProblem], scalars: yaml.constructor.SafeConstructor) -> Any:
-    source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if not isinstance(node, yaml.ScalarNode) and node.tag not in _BLOCK_TAGS:
+    mark = node.start_mark
+    source.positions[path] = (mark.line + 1, mark.column + 1)
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _TEXT:
+            return node.value  # what SafeConstructor builds of text, without its bookkeeping
+        value = _scalar(node, source, problems, scalars)
+        return None if value is _UNBUILT else value
+    if node.tag not in _BLOCK_TAGS:
         problems.append(_at(source, node, f"the tag `{node.tag}` is not supported here; remove it"))
         return None
     if isinstance(node, yaml.MappingNode):
@@ -180,7 +270,10 @@ def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[Policy
             if key_node.tag == "tag:yaml.org,2002:merge":
                 problems.append(_at(source, key_node, "`<<` (merging a block into another) is not supported; write the keys out"))
                 continue
-            key = _scalar(key_node, source, problems, scalars) if isinstance(key_node, yaml.ScalarNode) else None
+            if key_node.tag == _TEXT and isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value
+            else:
+                key = _scalar(key_node, source, problems, scalars) if isinstance(key_node, yaml.ScalarNode) else None
             if key is _UNBUILT:
                 continue
             if not isinstance(key, (str, int, bool)):
@@ -190,16 +283,15 @@ def _build(node: yaml.Node, path: Path, source: SourceMap, problems: list[Policy
             if key in result:
                 problems.append(_at(source, key_node, f"`{key}` appears twice in the same block; keep one"))
                 continue
-            result[key] = _build(value_node, (*path, key), source, problems, scalars)
-            source.positions[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            inside = (*path, key)
+            result[key] = _build(value_node, inside, source, problems, scalars)
+            source.positions[inside] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, index), source, problems, scalars) for index, item in enumerate(node.value)]
-    value = _scalar(node, source, problems, scalars)
-    return None if value is _UNBUILT else value
+    return [_build(item, (*path, index), source, problems, scalars) for index, item in enumerate(node.value)]
 
 
 _UNBUILT = object()
+_TEXT = "tag:yaml.org,2002:str"
 _BLOCK_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")  # plain mappings and lists: no !!set, !!omap, !custom
 _KINDS = {"int": "a whole number", "float": "a number", "timestamp": "a date", "bool": "true or false"}
 
