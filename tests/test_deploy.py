@@ -432,8 +432,9 @@ def queries() -> dict[str, str]:
 
 
 def test_metric_names_are_read_from_queries() -> None:
-    assert metric_names('sum by (method, le) (rate(collection_request_seconds_bucket{job=~"$job",method!~".*Stream"}[$__rate_interval]))') == {"collection_request_seconds_bucket"}
-    assert metric_names('label_values(collection_requests_total{namespace="$namespace"}, job)') == {"collection_requests_total"}
+    assert metric_names('sum by (grpc_method, le) (rate(grpc_server_handling_seconds_bucket{job=~"$job",grpc_type="unary"}[$__rate_interval]))') == {"grpc_server_handling_seconds_bucket"}
+    assert metric_names('label_values(grpc_server_handled_total{namespace="$namespace"}, job)') == {"grpc_server_handled_total"}
+    assert metric_names('sum(rate(a_total{code=~"5.."}[5m]) or rate(b_seconds_count[5m]))') == {"a_total", "b_seconds_count"}
     assert metric_names("max by (pod) (a_gauge == 0) or sum(increase(b_total[15m])) > 0.5") == {"a_gauge", "b_total"}
 
 
@@ -453,7 +454,8 @@ def test_pending_metrics_are_tolerated_only_until_the_first_of_them_is_exported(
 
 def test_the_dashboard_and_alerts_read_only_metrics_the_server_exports(pod: Pod) -> None:
     exported = exported_series(pod.scrape())
-    assert "collection_requests_total" in exported and "collection_request_seconds_bucket" in exported
+    assert {"grpc_server_handled_total", "grpc_server_handling_seconds_bucket", "http_server_request_duration_seconds_bucket"} <= exported
+    assert not {"collection_requests_total", "collection_request_seconds_bucket"} & exported  # replaced by the grpc_server_* names
     unknown = {where: sorted(names) for where, expr in queries().items() if (names := not_exported(metric_names(expr), exported))}
     assert not unknown, f"metrics the server does not export (exported: {sorted(exported)}): {unknown}"
 

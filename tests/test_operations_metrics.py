@@ -17,6 +17,7 @@ from tests.conftest import REPO, write_policy
 from tests.test_server import POLICY, free_port, wait_serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+SERVICE = "collection_strategy.v1.CollectionStrategyService"
 METHODS = ("Decide", "DecideBatch", "DecideStream", "DecideDebtor", "DecideDebtorBatch", "DecideDebtorStream", "GetPolicy")
 
 
@@ -58,8 +59,13 @@ def test_build_info_zero_counters_and_last_reload_gauges(tmp_path: Path) -> None
             "holidays_version": metadata.version("holidays"), "tzdata_version": metadata.version("tzdata"),
         }
         samples = wait_until(metrics_port, "collection_build_info", 1, **build)
-        for method in METHODS:  # before any call
-            assert value(samples, "collection_requests_total", method=method, code="OK") == 0, method
+        for method in METHODS:  # before any call, every code (as go-grpc-prometheus), so an alert's rate sees the first error
+            rpc = {"grpc_type": "bidi_stream" if method.endswith("Stream") else "unary", "grpc_service": SERVICE, "grpc_method": method}
+            for code in ("OK", "INVALID_ARGUMENT", "INTERNAL", "UNAVAILABLE"):
+                assert value(samples, "grpc_server_handled_total", **rpc, grpc_code=code) == 0, (method, code)
+            for name in ("grpc_server_started_total", "grpc_server_msg_received_total", "grpc_server_msg_sent_total", "grpc_server_handling_seconds_count"):
+                assert value(samples, name, **rpc) == 0, (name, method)
+            assert value(samples, "collection_requests_total", method=method, code="OK") is None  # the old name is gone
         for method in METHODS[:-1]:
             assert value(samples, "collection_invalid_cases_total", method=method) == 0, method
         for result in ("swapped", "refused"):

@@ -198,7 +198,8 @@ def test_health_and_reflection_are_served(channel: grpc.Channel) -> None:
 
 def test_metrics_count_requests_and_decisions_without_personal_data(stub: pb_grpc.CollectionStrategyServiceStub) -> None:
     def requests_ok() -> float:
-        return REGISTRY.get_sample_value("collection_requests_total", {"method": "Decide", "code": "OK"}) or 0.0
+        labels = {"grpc_type": "unary", "grpc_service": "collection_strategy.v1.CollectionStrategyService", "grpc_method": "Decide", "grpc_code": "OK"}
+        return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
 
     before = requests_ok()
     stub.Decide(pb.DecideRequest(case=case("metrics-case-42"), as_of=AS_OF), timeout=5)

@@ -35,6 +35,7 @@ from tests.conftest import REPO, write_policy
 from tests.test_server import AS_OF, POLICY, bad_request, case, free_port, wait_serving
 from transport.errors import MAX_FIELD_VIOLATIONS
 from transport.grpc_server import RunningServer, ServerConfig, start_server
+from transport.metrics import RPC_TYPES
 from transport.servicer import MAX_BATCH_CASES, MAX_EXPLAINED_CASES
 
 SERVICE = "/collection_strategy.v1.CollectionStrategyService/"
@@ -67,7 +68,8 @@ def serve(rules: Path) -> Iterator[Callable[..., RunningServer]]:
 
 
 def requests_counted(method: str, code: str) -> float:
-    return REGISTRY.get_sample_value("collection_requests_total", {"method": method, "code": code}) or 0.0
+    labels = {"grpc_type": RPC_TYPES[method], "grpc_service": "collection_strategy.v1.CollectionStrategyService", "grpc_method": method, "grpc_code": code}
+    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
 
 
 def invalid_cases_counted(method: str) -> float:

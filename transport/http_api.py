@@ -26,6 +26,15 @@ thread of the worker); its hazards and what this module does about them:
   the HTTP side first so a balancer sees refused connections, not 500s.
 - It binds its own sockets without SO_REUSEPORT: the socket is bound here and
   handed over, so sibling workers can share the HTTP port as they share gRPC's.
+- It has no TLS. Beside TLS (and mTLS) on gRPC a plain HTTP port would take
+  unencrypted, unauthenticated calls to the same decisions, so the server
+  refuses the pair (transport.grpc_server) unless told TLS ends before it
+  (`--http-plaintext`: an ingress or a mesh sidecar holds the certificate).
+
+Each call is observed as a gRPC call is: the same log line and span
+(transport.tracing, the caller's `traceparent` header continued), and the
+OpenTelemetry HTTP server histogram http_server_request_duration_seconds
+(transport.metrics says why HTTP calls are not counted as RPCs).
 
 Deliberate differences from a Connect server: unknown JSON fields are refused
 (400 naming the field) rather than dropped, as a misspelt field silently
@@ -55,9 +64,10 @@ from google.rpc import error_details_pb2, status_pb2
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from engine.errors import FieldProblem
-from transport import proto_json
+from transport import metrics, proto_json
 from transport.errors import cut, invalid_argument
 from transport.servicer import SERVICE_NAME, CollectionStrategyServicer
+from transport.tracing import DecisionObserver
 
 log = logging.getLogger(__name__)
 PREFIX = f"/{SERVICE_NAME}/"
@@ -185,26 +195,56 @@ def _unary_methods(servicer: CollectionStrategyServicer) -> tuple[dict[str, _Met
     return unary, streams
 
 
-class ConnectApp:
-    """The WSGI application: route, check the request's form, parse, call the servicer, answer."""
+HTTP_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
+TRACE_HEADERS = (("traceparent", "HTTP_TRACEPARENT"), ("tracestate", "HTTP_TRACESTATE"))
 
-    def __init__(self, servicer: CollectionStrategyServicer):
+
+class ConnectApp:
+    """The WSGI application: route, check the request's form, parse, call the servicer, answer.
+
+    Each call is timed in http_server_request_duration_seconds, and a call to a
+    method is logged and traced by `observer` as a gRPC call is (transport.tracing)."""
+
+    def __init__(self, servicer: CollectionStrategyServicer, observer: DecisionObserver | None = None):
         self._methods, self._streams = _unary_methods(servicer)
+        self._observer = observer or DecisionObserver(SERVICE_NAME)
+
+    def routes(self) -> list[str]:
+        return [PREFIX + name for name in self._methods]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        started = time.perf_counter()
         headers: list[tuple[str, str]] = []
+        verb = environ.get("REQUEST_METHOD", "")
+        verb = verb if verb in HTTP_METHODS else "_OTHER"  # as OpenTelemetry: a bounded set of label values
+        path = environ.get("PATH_INFO", "")
+        name = path[len(PREFIX):] if path.startswith(PREFIX) and path[len(PREFIX):] in self._methods else None
+        route = PREFIX + name if name else ""  # "": no route, the same as no label to Prometheus
+        call = None
+        if name:
+            carrier = {key: environ[variable] for key, variable in TRACE_HEADERS if variable in environ}
+            call = self._observer.begin(name, carrier, {"rpc.system": "connect_rpc", "http.request.method": verb, "http.route": route})
+        response, code = None, "OK"
         try:
-            status, content_type, body = self._answer(environ, headers)
+            status, content_type, body, response = self._answer(environ, headers)
         except CallRefused as refused:
             status, content_type, body = refused.http_status, JSON_TYPE, _error_body(refused)
+            code = refused.code.name
         except Exception:  # a fault of ours, not of the request: logged without the request (personal data)
-            log.exception("HTTP call to %s failed", cut(environ.get("PATH_INFO", ""), 120))
+            log.exception("HTTP call to %s failed", cut(path, 120))
             status, content_type, body = 500, JSON_TYPE, _error_body(CallRefused(grpc.StatusCode.INTERNAL, "internal error"))
+            code = "INTERNAL"
         headers += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         start_response(f"{status} {_REASONS.get(status, '')}".rstrip(), headers)
+        metrics.child(metrics.HTTP_DURATION, verb, route, str(status)).observe(time.perf_counter() - started)
+        if call is not None:
+            attributes: dict[str, Any] = {"http.response.status_code": status}
+            if code != "OK":
+                attributes["rpc.connect_rpc.error_code"] = CONNECT_CODES.get(getattr(grpc.StatusCode, code), ("unknown", 500))[0]
+            self._observer.end(call, code, response, attributes, "http")
         return [body]
 
-    def _answer(self, environ: dict[str, Any], headers: list[tuple[str, str]]) -> tuple[int, str, bytes]:
+    def _answer(self, environ: dict[str, Any], headers: list[tuple[str, str]]) -> tuple[int, str, bytes, Message]:
         method = self._route(environ.get("PATH_INFO", ""))
         if environ.get("REQUEST_METHOD") != "POST":
             headers.append(("Allow", "POST"))
@@ -223,8 +263,8 @@ class ConnectApp:
             data = _json_to_bytes(method.request_type, data, parameters, context)
         response = method.handler(data, context)
         if media_type == PROTO_TYPE:
-            return 200, PROTO_TYPE, response.SerializeToString()
-        return 200, JSON_TYPE, json_format.MessageToJson(response, indent=None, ensure_ascii=False).encode("utf-8")
+            return 200, PROTO_TYPE, response.SerializeToString(), response
+        return 200, JSON_TYPE, json_format.MessageToJson(response, indent=None, ensure_ascii=False).encode("utf-8"), response
 
     def _route(self, path: str) -> _Method:
         name = path[len(PREFIX):] if path.startswith(PREFIX) else None
@@ -312,11 +352,15 @@ def _listening_socket(bind: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def start_http(servicer: CollectionStrategyServicer, bind: str, port: int, reuse_port: bool = False, threads: int = 4) -> HttpServer:
+def start_http(
+    servicer: CollectionStrategyServicer, bind: str, port: int, reuse_port: bool = False, threads: int = 4, observer: DecisionObserver | None = None
+) -> HttpServer:
     """Serve the unary methods as Connect JSON on bind:port (0: a free port) until stop()."""
     sock = _listening_socket(bind, port, reuse_port)
+    app = ConnectApp(servicer, observer)
+    metrics.http_start_at_zero(app.routes())
     server = waitress.create_server(
-        ConnectApp(servicer), sockets=[sock], threads=threads, max_request_body_size=MAX_REQUEST_BYTES,
+        app, sockets=[sock], threads=threads, max_request_body_size=MAX_REQUEST_BYTES,
         ident="collection-strategy", clear_untrusted_proxy_headers=True,
     )
     thread = threading.Thread(target=server.run, name="http", daemon=True)

@@ -1,4 +1,4 @@
-"""Prometheus metrics. Labels carry methods, codes, actions and rule ids, never personal data.
+"""Prometheus metrics. Labels carry methods, codes, routes, actions and rule ids, never personal data.
 
 With several worker processes prometheus_client's multiprocess mode is used:
 each worker writes to PROMETHEUS_MULTIPROC_DIR and the parent serves the sum.
@@ -11,14 +11,37 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
+import grpc
 from prometheus_client import Counter, Gauge, Histogram
 
-REQUESTS = Counter("collection_requests_total", "gRPC requests by method and status code.", ["method", "code"])
-LATENCY = Histogram(
-    "collection_request_seconds",
-    "gRPC request latency by method.",
-    ["method"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+from collection_strategy.v1 import collection_strategy_pb2 as pb
+
+# Calls of the service, under the names and labels of go-grpc-prometheus /
+# py-grpc-prometheus, so the dashboards and alerts written for any gRPC server
+# read ours as they are. Counted by the gRPC interceptor (transport.tracing):
+# only CollectionStrategyService, not health checks or reflection.
+RPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"]
+GRPC_STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", RPC_LABELS)
+GRPC_HANDLED = Counter("grpc_server_handled_total", "RPCs completed on the server, whatever their status code.", [*RPC_LABELS, "grpc_code"])
+GRPC_MSG_RECEIVED = Counter("grpc_server_msg_received_total", "RPC messages received on the server (one per unary call).", RPC_LABELS)
+GRPC_MSG_SENT = Counter("grpc_server_msg_sent_total", "RPC messages sent by the server (one per answered unary call).", RPC_LABELS)
+# Sub-millisecond buckets: a decision takes about 0.2 ms. The HTTP histogram has
+# the same buckets, so an alert can merge both transports' buckets into one p99.
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+GRPC_HANDLING = Histogram(
+    "grpc_server_handling_seconds", "Time from the start of an RPC to its status, on the server.", RPC_LABELS, buckets=BUCKETS,
+)
+# HTTP/JSON calls (transport.http_api) are counted apart, under OpenTelemetry's
+# HTTP server semantic conventions in Prometheus form, not as RPCs with a
+# protocol label: what an HTTP caller and the balancer in front see is the
+# HTTP status (a Connect 400 is a gRPC INVALID_ARGUMENT, a 404 no method at
+# all), the route is the label HTTP dashboards group by, and a gRPC dashboard
+# built on grpc_server_* then counts gRPC calls alone, as it assumes.
+HTTP_DURATION = Histogram(
+    "http_server_request_duration_seconds",
+    "Duration of HTTP server requests (OpenTelemetry http.server.request.duration).",
+    ["http_request_method", "http_route", "http_response_status_code"],
+    buckets=BUCKETS,
 )
 DECISIONS = Counter("collection_decisions_total", "Decisions by action and channel (for DecideDebtor, one per account).", ["action", "channel"])
 # One per person: the contact a DecideDebtor answer makes, however many accounts it covers.
@@ -37,6 +60,9 @@ RELOADS = Counter("collection_policy_reloads_total", "Attempts to load changed r
 OPEN_STREAMS = Gauge("collection_open_streams", "Request streams open now (DecideStream, reflection).", multiprocess_mode="livesum")
 EXPERIMENT_DECISIONS = Counter("collection_experiment_decisions_total", "Decisions by experiment, arm and action.", ["experiment", "arm", "action"])
 
+DECISION_LOG_RECORDS = Counter(
+    "collection_decision_log_records_total", "Decision log records by outcome: written, dropped (the queue was full), failed (the sink refused them).", ["outcome"]
+)
 BUILD_INFO = Gauge(
     "collection_build_info",
     "The build serving (value 1): engine version, policy content hash, holidays and tzdata package versions.",
@@ -53,10 +79,22 @@ LAST_RELOAD_TIME = Gauge(
 # Every label set an alert or dashboard asks about exists, at 0, from start:
 # a rate over a series that appears only with its first increment misses that increment.
 DECIDE_METHODS = ("Decide", "DecideBatch", "DecideStream", "DecideDebtor", "DecideDebtorBatch", "DecideDebtorStream")
-METHODS = (*DECIDE_METHODS, "GetPolicy")
 RELOAD_RESULTS = ("swapped", "refused")
+SERVICE = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"]
+SERVICE_NAME = SERVICE.full_name
+# grpc_type by method, from the proto: unary, client_stream, server_stream or bidi_stream.
+RPC_TYPES = {
+    method.name: {(False, False): "unary", (True, False): "client_stream", (False, True): "server_stream", (True, True): "bidi_stream"}[
+        (method.client_streaming, method.server_streaming)
+    ]
+    for method in SERVICE.methods
+}
+METHODS = tuple(RPC_TYPES)
+# Every code, as go-grpc-prometheus's InitializeMetrics: the error-ratio alert then sees the first error.
+GRPC_CODES = tuple(code.name for code in grpc.StatusCode)
 
 
+@lru_cache(maxsize=None)  # read once: installed packages do not change under a running process
 def _version(package: str) -> str:
     try:
         return metadata.version(package)
@@ -64,15 +102,29 @@ def _version(package: str) -> str:
         return "unknown"
 
 
+def data_versions() -> tuple[str, str]:
+    """The versions of the holiday and time-zone data packages the decisions depend on: (holidays, tzdata)."""
+    return _version("holidays"), _version("tzdata")
+
+
 def start_at_zero() -> None:
     """Create the known label sets of the counters, at 0."""
-    for method in METHODS:
-        REQUESTS.labels(method, "OK")
-        LATENCY.labels(method)
+    for method, kind in RPC_TYPES.items():
+        labels = (kind, SERVICE_NAME, method)
+        for metric in (GRPC_STARTED, GRPC_MSG_RECEIVED, GRPC_MSG_SENT, GRPC_HANDLING):
+            metric.labels(*labels)
+        for code in GRPC_CODES:
+            GRPC_HANDLED.labels(*labels, code)
     for method in DECIDE_METHODS:
         INVALID_CASES.labels(method)
     for result in RELOAD_RESULTS:
         RELOADS.labels(result)
+
+
+def http_start_at_zero(routes: list[str]) -> None:
+    """Create the answered-call series of the HTTP routes (POST, 200), at 0: done when HTTP is served."""
+    for route in routes:
+        HTTP_DURATION.labels("POST", route, "200")
 
 
 _build: tuple[str, str, str, str] | None = None
@@ -81,7 +133,7 @@ _build: tuple[str, str, str, str] | None = None
 def publish_build(policy_hash: str) -> None:
     """Set collection_build_info to 1 for this build and policy hash, and the one it replaces to 0."""
     global _build
-    labels = (_version("collection-strategy-engine"), policy_hash, _version("holidays"), _version("tzdata"))
+    labels = (_version("collection-strategy-engine"), policy_hash, *data_versions())
     if _build is not None and _build != labels:
         BUILD_INFO.labels(*_build).set(0)
     BUILD_INFO.labels(*labels).set(1)

@@ -1,7 +1,11 @@
-"""Each call of the service observed from outside the servicer: a log line and, when configured, spans.
+"""Each call of the service observed from outside the servicer: a log line and, when configured, spans;
+for gRPC calls also the grpc_server_* metrics (transport.metrics).
 
-The log line (DEBUG; WARNING when slower than SLOW_SECONDS) names the method,
-the status code, the latency and the policy version, never a case.
+Calls over gRPC are observed by the interceptor, calls over HTTP/JSON by
+transport.http_api through `begin` and `end`: the same log line and the same
+span for either. The log line (DEBUG; WARNING when slower than SLOW_SECONDS)
+names the protocol, the method, the status code (gRPC's name, for HTTP too),
+the latency and the policy version, never a case.
 
 Tracing with OpenTelemetry is off unless an OTLP endpoint is given
 (`--otlp-endpoint`, or OTEL_EXPORTER_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
@@ -10,8 +14,8 @@ the library and what this module does about each:
 
 - The global tracer provider is process-wide and set once: the tracer is passed
   in (`DecisionObserver(tracer)`), so a test or a second server can use its own.
-- Context from a caller: only the W3C `traceparent`/`tracestate` metadata is
-  read (TraceContextTextMapPropagator), not baggage, which could carry anything
+- Context from a caller: only the W3C `traceparent`/`tracestate` metadata (or
+  HTTP headers) is read (TraceContextTextMapPropagator), not baggage, which could carry anything
   a caller put in it.
 - Attributes are exported to another system: a span carries the method, the
   status code, the policy version and the action, never a case id, an amount
@@ -19,7 +23,9 @@ the library and what this module does about each:
 - The batch exporter sends from a thread: `shutdown` flushes it when a worker
   stops, and a dead collector costs dropped spans, never a failed decision.
 
-Spans: one SERVER span per call. Decide and DecideDebtor decide once, so their
+Spans: one SERVER span per call, named `<service>/<method>` over either
+transport, with `rpc.system` "grpc" or "connect_rpc" (OpenTelemetry's name for
+the Connect protocol) and, over HTTP, the `http.*` request attributes. Decide and DecideDebtor decide once, so their
 span carries the policy version and action. DecideBatch, the streams and
 their debtor forms get a child span "decision" per answered case or debtor,
 each with its policy version and action (a batch's children share the call's
@@ -34,6 +40,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import grpc
+
+from transport import metrics
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -80,19 +88,56 @@ def _describe(span: Span, decision: Any) -> None:
     span.set_attribute("collection.action", decision.action)
 
 
-def _code(context: grpc.ServicerContext, failed: bool) -> str:
+def _code(context: Any, failed: bool, otherwise: str = "UNKNOWN") -> str:
+    """The status code a call ended with: the one the handler set; else, when the caller
+    cancelled or its deadline passed meanwhile (grpc's request iterator may then just end,
+    as if the caller had finished sending), that; else `otherwise` for an exception grpc
+    did not expect, OK for a return."""
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code.name
-    if failed and not context.is_active():  # the caller cancelled, or its deadline passed
-        return "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
-    return "UNKNOWN" if failed else "OK"
+    if not context.is_active():
+        remaining = context.time_remaining()
+        return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
+    return otherwise if failed else "OK"
+
+
+class _Counted:
+    """A stream's request iterator that counts each message received. A class, not a
+    generator: an ended generator would not ask grpc's iterator again, and asking again
+    is how transport.streams tells a cancel from the end of the messages."""
+
+    __slots__ = ("_requests", "_received")
+
+    def __init__(self, requests: Iterator[Any], received: Any) -> None:
+        self._requests, self._received = requests, received
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> Any:
+        message = next(self._requests)
+        self._received.inc()
+        return message
+
+
+class Call:
+    """One call being observed: its method, span (None when tracing is off) and start."""
+
+    __slots__ = ("method", "span", "started")
+
+    def __init__(self, method: str, span: Span | None) -> None:
+        self.method, self.span, self.started = method, span, time.perf_counter()
 
 
 class DecisionObserver(grpc.ServerInterceptor):
-    """Wraps the service's handlers (only those under `service`) to log and trace each call."""
+    """Logs and traces each call of the service (only those under `service`), over either transport.
+
+    As a gRPC interceptor it also counts the call in the grpc_server_* metrics;
+    the HTTP transport calls `begin` and `end` itself and counts its own."""
 
     def __init__(self, service: str, tracer: Tracer | None = None) -> None:
+        self._service = service
         self._prefix = f"/{service}/"
         self._tracer = tracer
 
@@ -112,7 +157,22 @@ class DecisionObserver(grpc.ServerInterceptor):
             return grpc.stream_stream_rpc_method_handler(behavior, handler.request_deserializer, handler.response_serializer)
         return handler
 
-    def _span(self, method: str, carrier: dict[str, str]) -> Span | None:
+    def begin(self, method: str, carrier: dict[str, str], attributes: dict[str, str] | None = None) -> Call:
+        """Start observing a call; `carrier` holds the caller's headers or metadata, lower-case keys."""
+        return Call(method, self._span(method, carrier, attributes or {"rpc.system": "grpc"}))
+
+    def end(self, call: Call, code: str, response: Any = None, attributes: dict[str, Any] | None = None, protocol: str = "grpc") -> None:
+        """Finish a call that answered `response` (None for a stream, or a refused call) with `code`."""
+        decisions = _decisions(response)
+        span = call.span
+        if span is not None and len(decisions) == 1 and call.method in ("Decide", "DecideDebtor"):
+            _describe(span, decisions[0])
+        elif span is not None:
+            for decision in decisions:
+                self._child(span, decision)
+        self._finish(call, code, decisions[0].policy.version if decisions else None, attributes or {}, protocol)
+
+    def _span(self, method: str, carrier: dict[str, str], attributes: dict[str, str]) -> Span | None:
         if self._tracer is None:
             return None
         from opentelemetry.trace import SpanKind
@@ -120,8 +180,8 @@ class DecisionObserver(grpc.ServerInterceptor):
 
         parent = TraceContextTextMapPropagator().extract(carrier)
         span = self._tracer.start_span(
-            f"{self._prefix[1:]}{method}", context=parent, kind=SpanKind.SERVER,
-            attributes={"rpc.system": "grpc", "rpc.service": self._prefix.strip("/"), "rpc.method": method},
+            f"{self._service}/{method}", context=parent, kind=SpanKind.SERVER,
+            attributes={**attributes, "rpc.service": self._service, "rpc.method": method},
         )
         return span
 
@@ -134,51 +194,67 @@ class DecisionObserver(grpc.ServerInterceptor):
         _describe(child, decision)
         child.end()
 
-    def _finish(self, span: Span | None, method: str, code: str, started: float, version: str | None) -> None:
-        latency = time.perf_counter() - started
+    def _finish(self, call: Call, code: str, version: str | None, attributes: dict[str, Any], protocol: str) -> None:
+        latency = time.perf_counter() - call.started
         level = logging.WARNING if latency > SLOW_SECONDS else logging.DEBUG
         if log.isEnabledFor(level):
-            extra = {"event": "call", "method": method, "code": code, "latency_ms": round(latency * 1000, 3)}
-            log.log(level, "%s answered %s", method, code, extra=extra | ({"policy_version": version} if version else {}))
+            extra = {"event": "call", "protocol": protocol, "method": call.method, "code": code, "latency_ms": round(latency * 1000, 3)}
+            log.log(level, "%s answered %s", call.method, code, extra=extra | ({"policy_version": version} if version else {}))
+        span = call.span
         if span is not None:
             from opentelemetry.trace import Status, StatusCode
 
-            span.set_attribute("rpc.grpc.status_code", getattr(grpc.StatusCode, code).value[0])
+            span.set_attributes(attributes)
             if code != "OK":
                 span.set_status(Status(StatusCode.ERROR, code))
             span.end()
 
     def _unary(self, method: str, carrier: dict[str, str], behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
+        labels = (metrics.RPC_TYPES.get(method, "unary"), self._service, method)
+
         def observed(request: Any, context: grpc.ServicerContext) -> Any:
-            started, span, response, failed = time.perf_counter(), self._span(method, carrier), None, True
+            metrics.child(metrics.GRPC_STARTED, *labels).inc()
+            metrics.child(metrics.GRPC_MSG_RECEIVED, *labels).inc()
+            call, response, failed = self.begin(method, carrier), None, True
             try:
                 response = behavior(request, context)
                 failed = False
                 return response
             finally:
-                decisions = _decisions(response)
-                if span is not None and len(decisions) == 1 and method in ("Decide", "DecideDebtor"):
-                    _describe(span, decisions[0])
-                elif span is not None:
-                    for decision in decisions:
-                        self._child(span, decision)
-                self._finish(span, method, _code(context, failed), started, decisions[0].policy.version if decisions else None)
+                code = _code(context, failed)
+                if not failed:
+                    metrics.child(metrics.GRPC_MSG_SENT, *labels).inc()
+                metrics.child(metrics.GRPC_HANDLED, *labels, code).inc()
+                metrics.child(metrics.GRPC_HANDLING, *labels).observe(time.perf_counter() - call.started)
+                self.end(call, code, response, {"rpc.grpc.status_code": getattr(grpc.StatusCode, code).value[0]})
 
         return observed
 
     def _stream(self, method: str, carrier: dict[str, str], behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+        labels = (metrics.RPC_TYPES.get(method, "bidi_stream"), self._service, method)
+
         def observed(requests: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started, span, failed, version = time.perf_counter(), self._span(method, carrier), True, None
+            metrics.child(metrics.GRPC_STARTED, *labels).inc()
+            sent = metrics.child(metrics.GRPC_MSG_SENT, *labels)
+            call, failed, closed, version = self.begin(method, carrier), True, False, None
             since = time.time_ns()
             try:
-                for response in behavior(requests, context):
+                for response in behavior(_Counted(requests, metrics.child(metrics.GRPC_MSG_RECEIVED, *labels)), context):
                     for decision in _decisions(response):
                         version = decision.policy.version
-                        self._child(span, decision, since)
+                        self._child(call.span, decision, since)
                     since = time.time_ns()
+                    sent.inc()
                     yield response
                 failed = False
+            except GeneratorExit:  # grpc closed the stream while it waited for the caller to read: cancelled
+                closed = True
+                raise
             finally:
-                self._finish(span, method, _code(context, failed), started, version)
+                # An exception without a code here is the request iterator's, raised when the caller cancels.
+                code = "CANCELLED" if closed else _code(context, failed, "CANCELLED")
+                metrics.child(metrics.GRPC_HANDLED, *labels, code).inc()
+                metrics.child(metrics.GRPC_HANDLING, *labels).observe(time.perf_counter() - call.started)
+                self._finish(call, code, version, {"rpc.grpc.status_code": getattr(grpc.StatusCode, code).value[0]}, "grpc")
 
         return observed
