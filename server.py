@@ -31,7 +31,10 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.decision_record import DEFAULT_KEEP
+from engine.shipped import default_rules_dir
 from transport.cpu import default_workers
+from transport.decision_log import sink_from
 from transport.logs import FORMATS, ONCE_DIR_ENV, default_format, setup_logging
 
 if TYPE_CHECKING:
@@ -48,20 +51,28 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+PLAINTEXT_BESIDE_TLS = (
+    "--http-port serves plain HTTP, and --tls-cert asks for TLS: the HTTP port would take unencrypted, "
+    "unauthenticated calls beside the TLS gRPC port. Give --http-plaintext if TLS ends before the server "
+    "(an ingress or a mesh sidecar), or leave out --http-port"
+)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Collection strategy engine: gRPC service.")
     # String defaults go through `type` too, so a bad environment value is reported, not a traceback.
     parser.add_argument("--port", metavar="N", type=int, default=_env("CSE_PORT", "50051"), help="gRPC port (env CSE_PORT; default 50051)")
     parser.add_argument("--bind", metavar="ADDRESS", default=_env("CSE_BIND", "127.0.0.1"), help="address gRPC listens on: 0.0.0.0 or [::] for every interface (env CSE_BIND; default 127.0.0.1, this machine only)")
     parser.add_argument("--share-port", action="store_true", default=_env_flag(parser, "CSE_SHARE_PORT", False), help="share the port with a server already listening on it (SO_REUSEPORT) instead of refusing to start (env CSE_SHARE_PORT=1)")
-    parser.add_argument("--rules", type=Path, default=Path(_env("CSE_RULES", "rules")), help="rules directory (env CSE_RULES; default rules/)")
+    parser.add_argument("--rules", type=Path, default=Path(_env("CSE_RULES", str(default_rules_dir()))), help="rules directory (env CSE_RULES; default ./rules if there is one, else the rules shipped in the package)")
     parser.add_argument("--http-port", metavar="N", type=int, default=_env("CSE_HTTP_PORT", "0"), help="port for the unary methods as JSON over HTTP/1.1 (Connect protocol), on the --bind address, 0 for none (env CSE_HTTP_PORT; default 0; make run uses 8080)")
+    parser.add_argument("--http-plaintext", action="store_true", default=_env_flag(parser, "CSE_HTTP_PLAINTEXT", False), help="serve --http-port in plain HTTP beside TLS on gRPC, for TLS ended before the server (an ingress, a mesh sidecar); without it the two are refused together (env CSE_HTTP_PLAINTEXT=1)")
     parser.add_argument("--metrics-port", metavar="N", type=int, default=_env("CSE_METRICS_PORT", "9464"), help="Prometheus port, 0 for none (env CSE_METRICS_PORT; default 9464)")
     parser.add_argument("--metrics-bind", metavar="ADDRESS", default=_env("CSE_METRICS_BIND", "127.0.0.1"), help="address the Prometheus endpoint listens on (env CSE_METRICS_BIND; default 127.0.0.1)")
     parser.add_argument("--workers", metavar="N", type=int, default=_env("CSE_WORKERS", str(default_workers())), help="worker processes (env CSE_WORKERS; default: the CPUs the container may use, its cgroup CPU quota rounded up)")
     parser.add_argument("--threads", metavar="N", type=int, default=_env("CSE_THREADS", "8"), help="threads per worker (env CSE_THREADS; default 8)")
     parser.add_argument("--reload-seconds", metavar="SECONDS", type=float, default=_env("CSE_RELOAD_SECONDS", "2"), help="how often to look for changed rules, 0 for never (env CSE_RELOAD_SECONDS; default 2)")
-    parser.add_argument("--grace", metavar="SECONDS", type=float, default=_env("CSE_GRACE_SECONDS", "15"), help="seconds to drain calls on SIGTERM (env CSE_GRACE_SECONDS)")
+    parser.add_argument("--grace", metavar="SECONDS", type=float, default=_env("CSE_GRACE_SECONDS", "15"), help="seconds to drain calls on SIGTERM (env CSE_GRACE_SECONDS; default 15)")
     parser.add_argument("--tls-cert", type=Path, default=_optional_path("CSE_TLS_CERT"), help="PEM certificate for TLS (env CSE_TLS_CERT)")
     parser.add_argument("--tls-key", type=Path, default=_optional_path("CSE_TLS_KEY"), help="PEM private key for TLS (env CSE_TLS_KEY)")
     parser.add_argument("--tls-client-ca", type=Path, default=_optional_path("CSE_TLS_CLIENT_CA"), help="PEM CA certificates; clients must present a certificate one of them signed (mTLS; env CSE_TLS_CLIENT_CA). Certificate, key and CA are re-read when they change")
@@ -72,7 +83,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--watchdog-seconds", metavar="SECONDS", type=float, default=_env("CSE_WATCHDOG_SECONDS", "5"), help="with several workers, replace one that has not answered its health probe for this long (3 probes missed at least), 0 for never (env CSE_WATCHDOG_SECONDS; default 5)")
     parser.add_argument("--otlp-endpoint", metavar="URL", default=os.environ.get("CSE_OTLP_ENDPOINT") or None, help="send traces over OTLP/HTTP to this base URL, e.g. http://collector:4318 (env CSE_OTLP_ENDPOINT; default: OTEL_EXPORTER_OTLP_ENDPOINT if set, else no tracing)")
     parser.add_argument("--log-format", choices=FORMATS, default=os.environ.get("CSE_LOG_FORMAT") or default_format(), help="json: one JSON object per line; text: for a person (env CSE_LOG_FORMAT; default json, text when stderr is a terminal)")
+    parser.add_argument("--require-approved", action="store_true", default=_env_flag(parser, "CSE_REQUIRE_APPROVED", False), help="serve only rules that are a signed bundle the --trusted-keys approved; others are refused on start and on reload (env CSE_REQUIRE_APPROVED=1; docs/bundles.md)")
+    parser.add_argument("--trusted-keys", type=Path, default=_optional_path("CSE_TRUSTED_KEYS"), help="the Ed25519 keys the operator trusts, with their owners and roles (env CSE_TRUSTED_KEYS; docs/bundles.md)")
+    parser.add_argument("--decision-log", metavar="SINK", default=os.environ.get("CSE_DECISION_LOG") or None, help="write every decision as one JSON object to stdout, file:PATH (one rotating file per worker) or an http(s):// URL (batches) (env CSE_DECISION_LOG; default: no log; docs/decision-log.md)")
+    parser.add_argument("--decision-log-snapshots", choices=("masked", "whole"), default=_env("CSE_DECISION_LOG_SNAPSHOTS", "masked"), help="masked: only --decision-log-keep unmasked; whole: the whole snapshot, which replay needs and which holds personal data (env CSE_DECISION_LOG_SNAPSHOTS; default masked)")
+    parser.add_argument("--decision-log-keep", metavar="PATHS", default=_env("CSE_DECISION_LOG_KEEP", ",".join(DEFAULT_KEEP)), help="comma-separated snapshot paths logged unmasked, `*` for every key or item (env CSE_DECISION_LOG_KEEP; default: case id, country, amounts, days past due, flags)")
     args = parser.parse_args(argv)
+    if args.require_approved and not args.trusted_keys:
+        parser.error("--require-approved needs --trusted-keys FILE: the keys whose approvals count")
+    if args.decision_log:
+        try:
+            sink_from(args.decision_log)
+        except ValueError as error:
+            parser.error(str(error))
     for name, value in (("--port", args.port), ("--metrics-port", args.metrics_port), ("--http-port", args.http_port)):
         if not 0 <= value <= 65535:
             parser.error(f"{name} must be between 0 and 65535, got {value}")
@@ -94,6 +117,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:
         parser.error("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked over TLS")
+    if args.tls_cert and args.http_port and not args.http_plaintext:
+        parser.error(PLAINTEXT_BESIDE_TLS)
     return args
 
 
@@ -127,7 +152,11 @@ def _config(args: argparse.Namespace, probe_socket: Path | None = None):  # -> g
         bind=args.bind, reflection=args.reflection, max_streams=args.max_streams,
         stream_idle_seconds=args.stream_idle_seconds, max_connection_age_seconds=args.max_connection_age, probe_socket=probe_socket,
         http_port=args.http_port or None,  # 0: no HTTP
+        http_plaintext=args.http_plaintext,
         otlp_endpoint=args.otlp_endpoint,
+        trusted_keys=args.trusted_keys if args.require_approved else None,
+        decision_log=args.decision_log,
+        decision_log_keep=None if args.decision_log_snapshots == "whole" else tuple(path.strip() for path in args.decision_log_keep.split(",") if path.strip()),
     )
 
 
@@ -211,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         # A refused reload, found by every worker, is logged by the first only (transport/logs.py).
         os.environ[ONCE_DIR_ENV] = tempfile.mkdtemp(prefix="cse-log-once-")
     from engine.authoring.acceptance import acceptance_checks
+    from engine.bundle import require_approved
     from engine.errors import PolicyError
     from engine.last_good import LastGoodRules
     from engine.registry import PolicyRegistry
@@ -219,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         # Refuse to start on rules that would be refused (and keep them for the workers).
-        registry = PolicyRegistry(args.rules, checks=acceptance_checks(), keep=LastGoodRules(args.keep_dir) if args.keep_dir else None)
+        checks = [*acceptance_checks(), *([require_approved(args.trusted_keys)] if args.require_approved else [])]
+        registry = PolicyRegistry(args.rules, checks=checks, keep=LastGoodRules(args.keep_dir) if args.keep_dir else None)
     except (PolicyError, ValueError, OSError) as error:
         print(f"The rules in {args.rules} do not load:\n{error}", file=sys.stderr)
         return 2

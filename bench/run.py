@@ -30,7 +30,18 @@
    cases to one worker, N calls of each per round in R interleaved rounds (the
    order alternating); the ratio of each round, min / median / max. Timed in
    the server process's CPU seconds (/proc), so the client's work counts not.
-Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors, grpc-http.
+7. Policy build (bench/bench_build.py): load, compile, lint and policy tests of
+   generated 500- and 1,000-rule policies beside the shipped one, R rounds (P5).
+8. Bulk decisions (bench/bench_bulk.py): the whole `collection-strategy decide`
+   command on 4 x N synthetic cases with --workers 2 beside --workers 1, R
+   interleaved rounds; decisions/s and the ratio of each round (P4).
+9. Spark (bench/bench_spark.py, only with --only spark: it starts two JVMs): the job
+   with local[1] and local[2] beside the decide command with 1 and 2 workers on
+   4 x N synthetic cases, at most 3 interleaved rounds; decisions/s and ratios.
+10. Decision log (bench/bench_decision_log.py): the servicer's decide path with the log
+   off, to a file masked and whole, N cases per round in R interleaved rounds (CPU
+   seconds of the process, its writer thread included); the ratios to "off".
+Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors, grpc-http, build, bulk, spark, decision-log.
 The machine is noisy: compare the ratios, which are measured minutes apart at most.
 """
 
@@ -543,7 +554,8 @@ def http_beside_grpc(rounds: int, calls: int) -> None:
     print("target: HTTP at most 1.3x gRPC (the JSON parsing and printing, and waitress's HTTP/1.1, against grpc's C core).")
 
 
-SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http")
+SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http", "build", "bulk", "spark", "decision-log")
+OPT_IN = ("spark",)  # run only when asked: two Spark JVMs
 
 
 def main() -> None:
@@ -560,7 +572,7 @@ def main() -> None:
     parser.add_argument("--skip-grpc", action="store_true", help="skip the sections that start a server")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run this section only (repeat for several); default: all")
     args = parser.parse_args()
-    sections = [name for name in args.only or SECTIONS if not (args.skip_grpc and name.startswith("grpc"))]
+    sections = [name for name in args.only or [name for name in SECTIONS if name not in OPT_IN] if not (args.skip_grpc and name.startswith("grpc"))]
     if "in-process" in sections:
         in_process(args.cases)
     if "arrangements" in sections:
@@ -573,6 +585,22 @@ def main() -> None:
         debtors_over_grpc(args.workers, args.rounds, args.debtor_seconds, args.in_flight, args.debtor_cases)
     if "grpc-http" in sections:
         http_beside_grpc(args.rounds, args.http_calls)
+    if "build" in sections:
+        from bench_build import run as policy_build  # bench/ is on the path: this script's folder
+
+        policy_build([500, 1000], args.rounds)
+    if "bulk" in sections:
+        from bench_bulk import bulk  # bench/ is on the path: this script's folder
+
+        bulk(4 * args.cases, args.rounds)
+    if "spark" in sections:
+        from bench_spark import spark_beside_decide  # bench/ is on the path: this script's folder
+
+        spark_beside_decide(4 * args.cases, min(args.rounds, 3))
+    if "decision-log" in sections:
+        from bench_decision_log import decision_log  # bench/ is on the path: this script's folder
+
+        decision_log(args.cases, args.rounds)
 
 
 if __name__ == "__main__":

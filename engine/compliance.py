@@ -2,16 +2,18 @@
 of their rules hold, and how their hours, caps and quiet periods shape a window.
 
 Packs come from rules/compliance/ and are chosen by the case's country and
-region. They add to the built-in guardrails (engine.guardrails), which no file
-can remove.
+region and, when dated (`effective_from`/`effective_until`), by as_of on the
+debtor's clock (docs/effective-dates.md). They add to the built-in guardrails
+(engine.guardrails), which no file can remove.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache, reduce
 from typing import Sequence, get_args
+from zoneinfo import ZoneInfo
 
 from engine.facts import CaseContext
 from engine.history import is_outbound
@@ -19,6 +21,17 @@ from engine.policy.model import FlagPath
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, CapRule, Compare, Condition, ContactHours, GuardRule, Pack, QuietRule
 from engine.vocabulary import Channel
 from engine.window import BASELINE_HOURS
+
+# The moment a decision is made: as_of and its date on the debtor's clock, what
+# effective periods are judged against (engine.policy.ir.Effective).
+When = tuple[datetime, date]
+
+
+def when_of(as_of: datetime, zones: Sequence[ZoneInfo]) -> When:
+    """as_of with its date on the debtor's most likely clock (the first possible
+    zone, as the local.* facts read it; UTC when no zone is known)."""
+    return as_of, as_of.astimezone(zones[0] if zones else timezone.utc).date()
+
 
 @dataclass(frozen=True)
 class ScopedRule:
@@ -56,16 +69,39 @@ class Compliance:
         self._rules = {rule.id: rule for pack in self.packs for rule in pack.rules}
         self._order = {rule_id: index for index, rule_id in enumerate(self._rules)}
         self.scoped_rules = tuple(ScopedRule(rule.id, AllOf((_scope(pack), rule.condition))) for pack in self.packs for rule in pack.rules)
-        self.in_force = lru_cache(maxsize=4096)(self._in_force)
+        self._placed = lru_cache(maxsize=4096)(self._for_place)
+        self.dated = any(pack.effective for pack in self.packs)
+        # Each pack rule's periods: its pack's and its own (both must hold); undated rules are absent.
+        self.periods = {
+            rule.id: tuple(period for period in (pack.effective, rule.effective) if period)
+            for pack in self.packs
+            for rule in pack.rules
+            if pack.effective or rule.effective
+        }
 
-    def _in_force(self, country: str, region: str | None) -> tuple[Pack, ...]:
+    def _for_place(self, country: str, region: str | None) -> tuple[Pack, ...]:
         return tuple(pack for pack in self.packs if pack.applies_to(country, region))
 
-    def person_flags(self, country: str, region: str | None) -> frozenset[str]:
+    def in_force(self, country: str, region: str | None, when: When | None = None) -> tuple[Pack, ...]:
+        """The packs for a place, in force at `when`. Without `when`, every pack of
+        the place whatever its dates: for tools that read the packs, not for a decision."""
+        packs = self._placed(country, region)
+        if when is None or not self.dated:
+            return packs
+        return tuple(pack for pack in packs if pack.effective is None or pack.effective.holds(*when))
+
+    def for_case(self, context: CaseContext) -> tuple[Pack, ...]:
+        """The packs in force for a case at its as_of."""
+        snapshot = context.snapshot
+        if not self.dated:
+            return self._placed(snapshot.country, snapshot.region)
+        return self.in_force(snapshot.country, snapshot.region, when_of(context.as_of, context.zones))
+
+    def person_flags(self, country: str, region: str | None, when: When | None = None) -> frozenset[str]:
         """The flags that, set on one of a person's accounts, hold every account: all
         of them but those the packs in force scope to their account (and no pack in
         force scopes to the person)."""
-        packs = self.in_force(country, region)
+        packs = self.in_force(country, region, when)
         account_only = set().union(*(pack.account_flags for pack in packs)) - set().union(*(pack.person_flags for pack in packs))
         return frozenset(FLAG_PATHS) - account_only
 
@@ -75,7 +111,7 @@ class Compliance:
 
     def shaping(self, context: CaseContext, channel: Channel) -> Shaping:
         snapshot = context.snapshot
-        packs = self.in_force(snapshot.country, snapshot.region)
+        packs = self.for_case(context)
         hours_rules = [rule for pack in packs if not pack.fallback for rule in pack.hours if channel in rule.channels]
         if not hours_rules:  # fallback packs speak only where no other pack does
             hours_rules = [rule for pack in packs if pack.fallback for rule in pack.hours if channel in rule.channels]

@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Callable, Sequence
 
+from engine.compliance import when_of
 from engine.debtor_snapshot import DebtorSnapshot, account_cases
 from engine.decision import Decision, OfferBounds, PolicyRef, Reason, Veto, Window
 from engine.engine import DEFAULT_REVIEW, Judged, StrategyEngine
@@ -28,6 +29,7 @@ from engine.policy.ir import DebtorRules
 from engine.snapshot import currency_exponent, reason_language
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
+from engine.zones import possible_zones
 
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,8 @@ def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetim
 
 
 def _decide(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, explain: bool) -> DebtorDecision:
-    person_flags = engine.compliance.person_flags(debtor.country, debtor.region)
+    # The packs in force on the person's own day: a staged pack's flag scope counts from its first day.
+    person_flags = engine.compliance.person_flags(debtor.country, debtor.region, when_of(as_of, possible_zones(debtor, as_of)))
     cases = account_cases(debtor, person_flags)
     counts = contact_counts(cases[0].person_contacts, as_of)  # the same person for every account
     people = {currency: Person(cases[0].person_contacts, counts | facts) for currency, facts in person_facts(debtor).items()}

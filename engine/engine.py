@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from engine import guardrails
-from engine.compliance import Compliance, ScopedRule
+from engine.compliance import Compliance, ScopedRule, When, when_of
 from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
@@ -18,7 +18,7 @@ from engine.history import last_delivered, local_days_between
 from engine.matching import MatcherFault, make_matcher
 from engine.matching.durable_form import RuleSetTooLarge
 from engine.offers import offer_bounds
-from engine.policy.ir import ALWAYS, PREFERRED, GuardRule, Pack, Policy, Rule
+from engine.policy.ir import ALWAYS, PREFERRED, Effective, GuardRule, Pack, Policy, Rule
 from engine.snapshot import CaseSnapshot
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
@@ -54,6 +54,8 @@ class StrategyEngine:
         self._rules = {rule.id: rule for rule in policy.rules}
         self._posting_grace = dict(policy.posting_grace)
         self._shortest = {channel: timedelta(minutes=minutes) for channel, minutes in policy.shortest_window}
+        # The periods of dated rules (a pack rule's include its pack's); none dated: no filter runs.
+        self._periods: dict[str, tuple[Effective, ...]] = {rule.id: (rule.effective,) for rule in policy.rules if rule.effective} | self.compliance.periods
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
         return self.judge(snapshot, as_of, explain).decision
@@ -91,6 +93,8 @@ class StrategyEngine:
         arms = {experiment.id: assign(experiment, snapshot.case_id) for experiment in self.policy.experiments}
         context.facts.update({EXPERIMENT_PREFIX + experiment: arm for experiment, arm in arms.items()})
         matched = self._matcher.matching(context.facts)
+        if self._periods:  # exact after matching: each rule matches on its own
+            matched = _in_force(matched, self._periods, when_of(context.as_of, context.zones))
         fired = sorted((rule_id for rule_id in matched if rule_id in self._rank), key=self._rank.__getitem__)
         guards = self.compliance.guards(matched)
         vetoes: list[Veto] = []
@@ -200,7 +204,7 @@ class StrategyEngine:
     ) -> Decision:
         snapshot = context.snapshot
         reasons = [Reason(rule.id, _text(rule.reason, snapshot.reason_language))]
-        limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.in_force(snapshot.country, snapshot.region) for limit in pack.offer_limits))
+        limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.for_case(context) for limit in pack.offer_limits))
         offer, notes = offer_bounds(rule.offer, rule.id, snapshot, limits, snapshot.reason_language)
         reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
         review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
@@ -274,7 +278,7 @@ class StrategyEngine:
             "rules": rule_trace(self.policy, context.facts, set(fired)),
             "candidates_best_first": fired,
             "compliance": {
-                "packs_in_force": [f"{pack.name} {pack.version}" for pack in self.compliance.in_force(snapshot.country, snapshot.region)],
+                "packs_in_force": [f"{pack.name} {pack.version}" for pack in self.compliance.for_case(context)],
                 "rules_holding": [guard.id for guard in guards],
                 "built_in_guardrails": f"{guardrails.PACK_NAME} {guardrails.PACK_VERSION}",
             },
@@ -314,6 +318,11 @@ class _Combined:
     name: str
     version: str
     rules: tuple[Rule | ScopedRule, ...]
+
+
+def _in_force(matched: Sequence[str], periods: dict[str, tuple[Effective, ...]], when: When) -> list[str]:
+    """The matched rules in force at `when`: a dated rule only within its periods."""
+    return [rule_id for rule_id in matched if all(period.holds(*when) for period in periods.get(rule_id, ()))]
 
 
 def _unmet(rule: Rule, context: CaseContext, requirements: list[GuardRule]) -> tuple[GuardRule, datetime | None] | None:

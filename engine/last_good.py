@@ -71,6 +71,8 @@ class LastGoodRules:
                 copy = staging / path.relative_to(rules_dir)
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, copy)
+            if (rules_dir / ".bundle").is_dir():  # its approvals: a worker restarted on the kept copy must pass --require-approved too
+                shutil.copytree(rules_dir / ".bundle", staging / ".bundle")
             if fingerprint(staging) != accepted:  # edited after the check: not what was accepted
                 shutil.rmtree(staging, ignore_errors=True)
                 return False

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from engine import guardrails
+from engine.bundle import bundle_digest
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.isolation import try_rules
@@ -74,7 +75,7 @@ class PolicyRegistry:
         self.isolate = isolate  # build and check each version in a child process with limits first
         self._lock = threading.Lock()
         self.last_refusal: Refusal | None = None
-        files_digest = fingerprint(rules_dir)
+        files_digest = _look(rules_dir)
         try:
             self._active = self._build_settled(files_digest, _served_before(keep))
         except Exception as error:
@@ -87,7 +88,7 @@ class PolicyRegistry:
                 "refused the rules in %s; starting on the last good version, kept in %s:\n%s", rules_dir, kept, error,
                 extra={"event": "started_on_last_good"},
             )
-            self._active = self._build(fingerprint(kept), kept)
+            self._active = self._build(_look(kept), kept)
 
     @property
     def current(self) -> Active:
@@ -100,7 +101,7 @@ class PolicyRegistry:
                 return self._build(files_digest, served=served)
             except RulesChanged:
                 time.sleep(0.5)
-                files_digest = fingerprint(self.rules_dir)
+                files_digest = _look(self.rules_dir)
         raise PolicyError.plain(f"the rules in {self.rules_dir} kept changing while they were loaded")
 
     def _build(self, files_digest: str, rules_dir: Path | None = None, served: dict[str, tuple[str, str]] | None = None) -> Active:
@@ -111,7 +112,7 @@ class PolicyRegistry:
         else:
             engine = build_engine(rules_dir, self.backend)
             reasons = [reason for check in self.checks for reason in check(rules_dir, engine)]
-        if fingerprint(rules_dir) != files_digest:
+        if _look(rules_dir) != files_digest:
             raise RulesChanged()
         if reasons or engine is None:
             raise PolicyError.plain("\n".join(reasons))
@@ -120,7 +121,7 @@ class PolicyRegistry:
         _warm_up(engine)
         if self.keep and rules_dir == self.rules_dir:
             try:
-                self.keep.keep(rules_dir, files_digest)
+                self.keep.keep(rules_dir, files_digest.partition("+")[0])  # the rules files' own fingerprint
             except OSError as error:  # serving matters more than keeping a copy
                 log.warning("could not keep a copy of the accepted rules in %s: %s", self.keep.directory, error)
         return Active(engine, datetime.now(timezone.utc), files_digest)
@@ -128,7 +129,7 @@ class PolicyRegistry:
     def reload_if_changed(self) -> bool | None:
         """Reload when the files changed since the version in force or the last
         refusal. True: swapped; False: refused; None: nothing changed."""
-        current = fingerprint(self.rules_dir)
+        current = _look(self.rules_dir)
         if current == self._active.fingerprint or (self.last_refusal and current == self.last_refusal.fingerprint):
             return None
         return self.reload(current)
@@ -136,7 +137,7 @@ class PolicyRegistry:
     def reload(self, files_digest: str | None = None) -> bool | None:
         """Load the rules directory again; swap only if it loads and passes every check.
         True: swapped; False: refused; None: the files changed meanwhile (try again)."""
-        files_digest = files_digest or fingerprint(self.rules_dir)
+        files_digest = files_digest or _look(self.rules_dir)
         with self._lock:
             try:
                 active = self._build(files_digest, served=_versions(self._active.engine))
@@ -160,6 +161,13 @@ class PolicyRegistry:
 
     def guardrail_pack(self) -> tuple[str, str]:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
+
+
+def _look(rules_dir: Path) -> str:
+    """The rules files' fingerprint, and their approved bundle's if any (`<fingerprint>+<bundle>`):
+    an approval changes no rules file, yet the rules must be looked at again (engine/bundle.py)."""
+    approvals = bundle_digest(rules_dir)
+    return f"{fingerprint(rules_dir)}+{approvals}" if approvals else fingerprint(rules_dir)
 
 
 def _versions(engine: StrategyEngine) -> dict[str, tuple[str, str]]:

@@ -6,11 +6,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from importlib import resources
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import us
 
-from engine.snapshot import CaseSnapshot
+
+class Place(Protocol):
+    """Where a debtor lives, as a case or a debtor says it."""
+
+    @property
+    def country(self) -> str: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def time_zone(self) -> str | None: ...
 
 
 @lru_cache(maxsize=1)
@@ -171,7 +181,7 @@ def region_zones(country: str, region: str | None) -> tuple[str, ...]:
     return _zones_by_country().get(country, ())
 
 
-def possible_zones(snapshot: CaseSnapshot, as_of: datetime | None = None) -> tuple[ZoneInfo, ...]:
+def possible_zones(snapshot: Place, as_of: datetime | None = None) -> tuple[ZoneInfo, ...]:
     """The zones the debtor may be in; a window must be lawful in all of them.
 
     The snapshot's zone when it keeps the clock of a zone of the region (or

@@ -48,3 +48,21 @@ def snapshot(as_of: datetime = AS_OF, **overrides: Any) -> CaseSnapshot:
 @pytest.fixture
 def rules_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def without_ids(message: Any) -> Any:
+    """A copy of a proto answer with every decision_id cleared: two calls that decide alike
+    differ only in their ids (each decision gets its own)."""
+    copy = type(message)()
+    copy.CopyFrom(message)
+    _clear_ids(copy)
+    return copy
+
+
+def _clear_ids(message: Any) -> None:
+    for field, value in message.ListFields():
+        if field.name == "decision_id":
+            message.ClearField("decision_id")
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            for item in value if field.is_repeated else [value]:
+                _clear_ids(item)

@@ -25,9 +25,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from engine.authoring.acceptance import acceptance_checks
+from engine.bundle import require_approved
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics
+from transport.decision_log import DecisionLog, sink_from
 from transport.http_api import HttpServer, start_http
 from transport.servicer import SERVICE_NAME, CollectionStrategyServicer, add_to_server
 from transport.streams import StreamLimits
@@ -64,6 +66,12 @@ class ServerConfig:
     probe_socket: Path | None = None  # a private unix socket the supervisor's watchdog probes health on
     otlp_endpoint: str | None = None  # OTLP/HTTP base URL for traces; None: OTEL_EXPORTER_OTLP_ENDPOINT, or no tracing
     http_port: int | None = None  # the unary methods as Connect JSON over HTTP/1.1 (transport.http_api); None: off, 0: any free port
+    # waitress has no TLS: plain HTTP beside TLS gRPC only when the operator says TLS ends before
+    # the server (ingress, mesh); otherwise refused, so mTLS on gRPC cannot be walked around over HTTP.
+    http_plaintext: bool = False
+    trusted_keys: Path | None = None  # serve only rules in a bundle these keys approved (engine/bundle.py); None: any rules that pass
+    decision_log: str | None = None  # stdout, file:PATH or an http(s) URL (transport/decision_log.py); None: no log
+    decision_log_keep: tuple[str, ...] | None = None  # snapshot paths logged unmasked; None: the whole snapshot
 
 
 @dataclass
@@ -74,6 +82,7 @@ class RunningServer:
     registry: PolicyRegistry
     stopping: threading.Event
     http: HttpServer | None = None  # the same servicer over HTTP/JSON, when configured
+    decision_log: DecisionLog | None = None
 
     def stop(self, grace: float) -> None:
         """Stop taking new calls, let calls in flight finish within `grace`, then stop."""
@@ -82,6 +91,8 @@ class RunningServer:
             self.http.stop()
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.decision_log is not None:  # after the last call: its record is written too
+            self.decision_log.close()
 
 
 _published: set[tuple[str, str, str, str]] = set()
@@ -196,20 +207,36 @@ def _options(config: ServerConfig) -> list[tuple[str, int]]:
     ]
 
 
+class PlaintextBesideTls(ValueError):
+    """Plain HTTP was asked for beside TLS on gRPC without http_plaintext."""
+
+
+def _check_http(config: ServerConfig) -> None:
+    if config.http_port is not None and config.tls_cert and not config.http_plaintext:
+        raise PlaintextBesideTls(
+            "http_port serves plain HTTP, and tls_cert asks for TLS: the HTTP port would take unencrypted, unauthenticated calls "
+            "beside the TLS gRPC port; set http_plaintext if TLS ends before the server (an ingress or a mesh sidecar)"
+        )
+
+
 def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, tracer: Tracer | None = None) -> RunningServer:
+    _check_http(config)
     streams = _stream_limits(config)
     keep = LastGoodRules(config.keep_dir) if config.keep_dir else None
-    registry = registry or PolicyRegistry(config.rules_dir, checks=acceptance_checks(), keep=keep)
+    checks = [*acceptance_checks(), *([require_approved(config.trusted_keys)] if config.trusted_keys else [])]
+    registry = registry or PolicyRegistry(config.rules_dir, checks=checks, keep=keep)
+    decisions = DecisionLog(sink_from(config.decision_log), config.decision_log_keep) if config.decision_log else None
     _publish_policy(registry)
     metrics.start_at_zero()
     metrics.reloaded(registry.last_refusal is None)  # a start on the kept version, the rules refused, is not a success
+    observer = DecisionObserver(SERVICE_NAME, tracer)  # gRPC and HTTP calls alike
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
         options=_options(config),
-        interceptors=[DecisionObserver(SERVICE_NAME, tracer)],  # a log line per call; spans when tracing is on
+        interceptors=[observer],  # metrics and a log line per call; spans when tracing is on
     )
-    servicer = CollectionStrategyServicer(registry, streams)
+    servicer = CollectionStrategyServicer(registry, streams, decisions)
     add_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -222,8 +249,8 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
     stopping = threading.Event()
     if config.reload_seconds > 0:
         threading.Thread(target=_watch_rules, args=(registry, config.reload_seconds, stopping), name="rules-watcher", daemon=True).start()
-    http = start_http(servicer, config.bind, config.http_port, config.reuse_port) if config.http_port is not None else None
-    return RunningServer(server, port, health_servicer, registry, stopping, http)
+    http = start_http(servicer, config.bind, config.http_port, config.reuse_port, observer=observer) if config.http_port is not None else None
+    return RunningServer(server, port, health_servicer, registry, stopping, http, decisions)
 
 
 def _add_reflection(server: grpc.Server, streams: StreamLimits) -> None:

@@ -12,22 +12,24 @@ generated add_..._to_server, whose handlers let grpc parse.
 from __future__ import annotations
 
 import functools
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
+from engine.bulk import decide_one
 from engine.debtor import DebtorDecision, decide_debtor
 from engine.debtor_snapshot import parse_debtor
 from engine.decision import Decision
+from engine.decision_record import new_decision_id
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
+from engine.policy.ir import Effective, GuardRule, Rule
 from engine.registry import PolicyRegistry
-from engine.snapshot import parse_snapshot
 from transport import metrics
+from transport.decision_log import DecisionLog
 from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data
@@ -47,39 +49,16 @@ MAX_EXPLAINED_CASES = 50
 MAX_BATCH_ACCOUNTS = MAX_BATCH_CASES
 
 
-def _code(context: grpc.ServicerContext, otherwise: str) -> str:
-    code = context.code()
-    return code.name if isinstance(code, grpc.StatusCode) else otherwise
-
-
-def _finished(context: grpc.ServicerContext) -> str:
-    """The code of a call whose handler returned: OK, unless the caller cancelled meanwhile
-    (grpc's request iterator may then just end, as if the caller had finished sending)."""
-    if context.is_active():
-        return "OK"
-    return "DEADLINE_EXCEEDED" if context.time_remaining() <= 0 else "CANCELLED"
-
-
-def _observed(method: str, request_type: type[Message]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Parse the request's bytes, count the call by its final status code and time it."""
+def _parsed(request_type: type[Message]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Parse the request's bytes before the handler. Calls are counted, timed and traced by
+    the transport that received them (transport.tracing for gRPC, transport.http_api for HTTP)."""
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(handler)
-        def observed(self: Any, data: bytes, context: grpc.ServicerContext) -> Any:
-            started = time.perf_counter()
-            code = "UNKNOWN"
-            try:
-                response = handler(self, parse_request(request_type, data, context), context)
-                code = _finished(context)
-                return response
-            except Exception:
-                code = _code(context, "UNKNOWN")  # grpc answers UNKNOWN for an exception it did not expect
-                raise
-            finally:
-                metrics.child(metrics.REQUESTS, method, code).inc()
-                metrics.child(metrics.LATENCY, method).observe(time.perf_counter() - started)
+        def parsed(self: Any, data: bytes, context: grpc.ServicerContext) -> Any:
+            return handler(self, parse_request(request_type, data, context), context)
 
-        return observed
+        return parsed
 
     return wrap
 
@@ -108,33 +87,36 @@ def _rooted(prefix: str, problems: list[FieldProblem]) -> list[FieldProblem]:
 class CollectionStrategyServicer:
     """Decide, DecideBatch, DecideStream, their DecideDebtor forms and GetPolicy; every request arrives as bytes."""
 
-    def __init__(self, registry: PolicyRegistry, streams: StreamLimits):
+    def __init__(self, registry: PolicyRegistry, streams: StreamLimits, decision_log: DecisionLog | None = None):
         self._registry = registry
         self._streams = streams
+        self._log = decision_log
 
-    def _decide(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, field_prefix: str = "case.") -> pb.Decision:
-        """Decide one case; raises InvalidSnapshot with fields named from the request root."""
-        as_of = as_of_from(request)
+    def _decide(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, method: str, field_prefix: str = "case.") -> pb.Decision:
+        """Decide one case (engine.bulk, as every bulk path); raises InvalidSnapshot with fields named from the request root."""
         try:
-            snapshot = parse_snapshot(snapshot_data(case), as_of)
+            snapshot, decision = decide_one(engine, snapshot_data(case), as_of_from(request), explain=request.explain)
         except InvalidSnapshot as error:
             raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
-        decision = engine.decide(snapshot, as_of, explain=request.explain)
         _count(decision)
-        return decision_to_proto(decision)
+        answer = decision_to_proto(decision)
+        answer.decision_id = new_decision_id()
+        if self._log is not None:
+            self._log.add(answer.decision_id, method, snapshot, decision)
+        return answer
 
-    @_observed("Decide", pb.DecideRequest)
+    @_parsed(pb.DecideRequest)
     def Decide(self, request: pb.DecideRequest, context: grpc.ServicerContext) -> pb.DecideResponse:
         if not request.HasField("case"):
             metrics.child(metrics.INVALID_CASES, "Decide").inc()
             invalid_argument(context, "case is required", [FieldProblem("case", "is required")], "case")
         try:
-            return pb.DecideResponse(decision=self._decide(self._registry.current.engine, request.case, request))
+            return pb.DecideResponse(decision=self._decide(self._registry.current.engine, request.case, request, "Decide"))
         except InvalidSnapshot as error:
             metrics.child(metrics.INVALID_CASES, "Decide").inc()
             invalid_argument(context, summary("invalid case: ", error.problems), error.problems, "case")
 
-    @_observed("DecideBatch", pb.DecideBatchRequest)
+    @_parsed(pb.DecideBatchRequest)
     def DecideBatch(self, request: pb.DecideBatchRequest, context: grpc.ServicerContext) -> pb.DecideBatchResponse:
         if len(request.cases) > MAX_BATCH_CASES:
             invalid_argument(
@@ -159,7 +141,7 @@ class CollectionStrategyServicer:
 
     def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str, method: str) -> pb.CaseResult:
         try:
-            return pb.CaseResult(case_id=case.case_id, decision=self._decide(engine, case, request, prefix))
+            return pb.CaseResult(case_id=case.case_id, decision=self._decide(engine, case, request, method, prefix))
         except InvalidSnapshot as error:
             metrics.child(metrics.INVALID_CASES, method).inc()
             # A valid case_id is at most 128 characters; an invalid one is not echoed in full.
@@ -171,35 +153,22 @@ class CollectionStrategyServicer:
         def answer(engine: StrategyEngine, request: pb.DecideStreamRequest) -> pb.DecideStreamResponse:
             return pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case.", "DecideStream"))
 
-        yield from self._stream("DecideStream", pb.DecideStreamRequest, answer, requests, context)
+        yield from self._stream(pb.DecideStreamRequest, answer, requests, context)
 
     def _stream(
-        self, method: str, request_type: type[RequestT], answer: Callable[[StrategyEngine, RequestT], Message], requests: Iterator[bytes], context: grpc.ServicerContext
+        self, request_type: type[RequestT], answer: Callable[[StrategyEngine, RequestT], Message], requests: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[Message]:
         """A stream's answers, one per message, under the stream limits. A message that does not
         decode ends the stream with INVALID_ARGUMENT: with no id to tag an answer with, the
         caller could not tell which request it answered."""
-        started = time.perf_counter()
-        code = "UNKNOWN"
-        try:
-            with self._streams.admitted(context):
-                engine = self._registry.current.engine  # one policy version for the whole stream
-                for number, data in enumerate(self._streams.messages(requests, context), start=1):
-                    yield answer(engine, parse_request(request_type, data, context, f"message {number} of the stream"))
-            code = _finished(context)
-        except GeneratorExit:  # grpc closed the stream while it waited for the caller to read: cancelled
-            code = "CANCELLED"
-            raise
-        except Exception:
-            code = _code(context, "CANCELLED")  # the request iterator raises when the caller cancels
-            raise
-        finally:
-            metrics.child(metrics.REQUESTS, method, code).inc()
-            metrics.child(metrics.LATENCY, method).observe(time.perf_counter() - started)
+        with self._streams.admitted(context):
+            engine = self._registry.current.engine  # one policy version for the whole stream
+            for number, data in enumerate(self._streams.messages(requests, context), start=1):
+                yield answer(engine, parse_request(request_type, data, context, f"message {number} of the stream"))
 
     # --- a person with several accounts ---------------------------------------------
 
-    def _decide_debtor(self, engine: StrategyEngine, debtor: pb.Debtor, request: Any, field_prefix: str = "debtor.") -> pb.DebtorDecision:
+    def _decide_debtor(self, engine: StrategyEngine, debtor: pb.Debtor, request: Any, method: str, field_prefix: str = "debtor.") -> pb.DebtorDecision:
         """Decide one person; raises InvalidSnapshot with fields named from the request root."""
         as_of = as_of_from(request)
         try:
@@ -211,27 +180,33 @@ class CollectionStrategyServicer:
             raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
         decision = decide_debtor(engine, snapshot, as_of, explain=request.explain)
         _count_debtor(decision)
-        return debtor_decision_to_proto(decision)
+        answer = debtor_decision_to_proto(decision)
+        answer.decision_id = new_decision_id()
+        for account in answer.accounts:
+            account.decision_id = new_decision_id()
+        if self._log is not None:  # one record for the person, its accounts' decisions inside
+            self._log.add(answer.decision_id, method, snapshot, decision)
+        return answer
 
     def _debtor_result(self, engine: StrategyEngine, debtor: pb.Debtor, request: Any, prefix: str, method: str) -> pb.DebtorResult:
         try:
-            return pb.DebtorResult(debtor_id=debtor.debtor_id, decision=self._decide_debtor(engine, debtor, request, prefix))
+            return pb.DebtorResult(debtor_id=debtor.debtor_id, decision=self._decide_debtor(engine, debtor, request, method, prefix))
         except InvalidSnapshot as error:
             metrics.child(metrics.INVALID_CASES, method).inc()
             return pb.DebtorResult(debtor_id=cut(debtor.debtor_id, MAX_FIELD_BYTES), error=case_error(error.problems, prefix.rstrip("."), "invalid debtor: "))
 
-    @_observed("DecideDebtor", pb.DecideDebtorRequest)
+    @_parsed(pb.DecideDebtorRequest)
     def DecideDebtor(self, request: pb.DecideDebtorRequest, context: grpc.ServicerContext) -> pb.DecideDebtorResponse:
         if not request.HasField("debtor"):
             metrics.child(metrics.INVALID_CASES, "DecideDebtor").inc()
             invalid_argument(context, "debtor is required", [FieldProblem("debtor", "is required")], "debtor")
         try:
-            return pb.DecideDebtorResponse(decision=self._decide_debtor(self._registry.current.engine, request.debtor, request))
+            return pb.DecideDebtorResponse(decision=self._decide_debtor(self._registry.current.engine, request.debtor, request, "DecideDebtor"))
         except InvalidSnapshot as error:
             metrics.child(metrics.INVALID_CASES, "DecideDebtor").inc()
             invalid_argument(context, summary("invalid debtor: ", error.problems), error.problems, "debtor")
 
-    @_observed("DecideDebtorBatch", pb.DecideDebtorBatchRequest)
+    @_parsed(pb.DecideDebtorBatchRequest)
     def DecideDebtorBatch(self, request: pb.DecideDebtorBatchRequest, context: grpc.ServicerContext) -> pb.DecideDebtorBatchResponse:
         accounts = sum(max(1, len(debtor.accounts)) for debtor in request.debtors)
         if accounts > MAX_BATCH_ACCOUNTS:
@@ -262,31 +237,47 @@ class CollectionStrategyServicer:
         def answer(engine: StrategyEngine, request: pb.DecideDebtorStreamRequest) -> pb.DecideDebtorStreamResponse:
             return pb.DecideDebtorStreamResponse(result=self._debtor_result(engine, request.debtor, request, "debtor.", "DecideDebtorStream"))
 
-        yield from self._stream("DecideDebtorStream", pb.DecideDebtorStreamRequest, answer, requests, context)
+        yield from self._stream(pb.DecideDebtorStreamRequest, answer, requests, context)
 
-    @_observed("GetPolicy", pb.GetPolicyRequest)
+    @_parsed(pb.GetPolicyRequest)
     def GetPolicy(self, request: pb.GetPolicyRequest, context: grpc.ServicerContext) -> pb.GetPolicyResponse:
         active = self._registry.current
         ref = active.engine.ref
-        strategy = pb.PolicyInfo(name=ref.name, version=ref.version, hash=ref.hash, kind="strategy", rule_count=len(active.engine.policy.rules))
+        strategy = pb.PolicyInfo(
+            name=ref.name, version=ref.version, hash=ref.hash, kind="strategy", rule_count=len(active.engine.policy.rules),
+            dated_rules=_dated(active.engine.policy.rules),
+        )
         strategy.loaded_at.FromDatetime(active.loaded_at)
         name, version = self._registry.guardrail_pack()
         built_in = pb.PolicyInfo(name=name, version=version, hash="", kind="guardrails", applies_to=["*"])
         packs = [
             pb.PolicyInfo(
                 name=pack.name, version=pack.version, hash=pack.content_hash, kind="compliance", rule_count=len(pack.rules),
-                applies_to=_places(pack.countries, pack.regions),
+                applies_to=_places(pack.countries, pack.regions), effective=_period(pack.effective), dated_rules=_dated(pack.rules),
             )
             for pack in active.engine.compliance.packs
         ]
         for info in [built_in, *packs]:
             info.loaded_at.FromDatetime(active.loaded_at)
-        response = pb.GetPolicyResponse(policies=[strategy, built_in, *packs])
+        holidays, tzdata = metrics.data_versions()
+        response = pb.GetPolicyResponse(policies=[strategy, built_in, *packs], holidays_version=holidays, tzdata_version=tzdata)
         refusal = self._registry.last_refusal
         if refusal:  # the registry forgets a refusal once a newer version is swapped in
             response.last_refusal.reason = refusal.reason
             response.last_refusal.at.FromDatetime(refusal.at)
         return response
+
+
+def _period(effective: Effective | None) -> pb.EffectivePeriod | None:
+    if effective is None:
+        return None
+    return pb.EffectivePeriod(
+        effective_from=effective.start.isoformat() if effective.start else "", effective_until=effective.end.isoformat() if effective.end else ""
+    )
+
+
+def _dated(rules: Iterable[Rule | GuardRule]) -> list[pb.DatedRule]:
+    return [pb.DatedRule(rule_id=rule.id, period=_period(rule.effective)) for rule in rules if rule.effective]
 
 
 def _places(countries: frozenset[str] | None, regions: frozenset[str] | None) -> list[str]:

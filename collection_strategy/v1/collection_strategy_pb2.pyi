@@ -360,7 +360,7 @@ class FieldViolation(_message.Message):
     def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints", "required_disclosures", "data_warnings")
+    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints", "required_disclosures", "data_warnings", "decision_id")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -378,6 +378,7 @@ class Decision(_message.Message):
     WINDOW_CONSTRAINTS_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_DISCLOSURES_FIELD_NUMBER: _ClassVar[int]
     DATA_WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     action: str
     channel: Channel
@@ -395,7 +396,8 @@ class Decision(_message.Message):
     window_constraints: _containers.RepeatedCompositeFieldContainer[Reason]
     required_disclosures: _containers.RepeatedCompositeFieldContainer[Reason]
     data_warnings: _containers.RepeatedCompositeFieldContainer[Reason]
-    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
+    decision_id: str
+    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class ContactWindow(_message.Message):
     __slots__ = ("start", "end", "time_zone", "local_start", "local_end", "intersected_time_zones")
@@ -490,12 +492,16 @@ class GetPolicyRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetPolicyResponse(_message.Message):
-    __slots__ = ("policies", "last_refusal")
+    __slots__ = ("policies", "last_refusal", "holidays_version", "tzdata_version")
     POLICIES_FIELD_NUMBER: _ClassVar[int]
     LAST_REFUSAL_FIELD_NUMBER: _ClassVar[int]
+    HOLIDAYS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TZDATA_VERSION_FIELD_NUMBER: _ClassVar[int]
     policies: _containers.RepeatedCompositeFieldContainer[PolicyInfo]
     last_refusal: ReloadRefusal
-    def __init__(self, policies: _Optional[_Iterable[_Union[PolicyInfo, _Mapping]]] = ..., last_refusal: _Optional[_Union[ReloadRefusal, _Mapping]] = ...) -> None: ...
+    holidays_version: str
+    tzdata_version: str
+    def __init__(self, policies: _Optional[_Iterable[_Union[PolicyInfo, _Mapping]]] = ..., last_refusal: _Optional[_Union[ReloadRefusal, _Mapping]] = ..., holidays_version: _Optional[str] = ..., tzdata_version: _Optional[str] = ...) -> None: ...
 
 class ReloadRefusal(_message.Message):
     __slots__ = ("at", "reason")
@@ -506,7 +512,7 @@ class ReloadRefusal(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PolicyInfo(_message.Message):
-    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count", "applies_to")
+    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count", "applies_to", "effective", "dated_rules")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
@@ -514,6 +520,8 @@ class PolicyInfo(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     RULE_COUNT_FIELD_NUMBER: _ClassVar[int]
     APPLIES_TO_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FIELD_NUMBER: _ClassVar[int]
+    DATED_RULES_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     hash: str
@@ -521,7 +529,25 @@ class PolicyInfo(_message.Message):
     kind: str
     rule_count: int
     applies_to: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ..., applies_to: _Optional[_Iterable[str]] = ...) -> None: ...
+    effective: EffectivePeriod
+    dated_rules: _containers.RepeatedCompositeFieldContainer[DatedRule]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ..., applies_to: _Optional[_Iterable[str]] = ..., effective: _Optional[_Union[EffectivePeriod, _Mapping]] = ..., dated_rules: _Optional[_Iterable[_Union[DatedRule, _Mapping]]] = ...) -> None: ...
+
+class EffectivePeriod(_message.Message):
+    __slots__ = ("effective_from", "effective_until")
+    EFFECTIVE_FROM_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    effective_from: str
+    effective_until: str
+    def __init__(self, effective_from: _Optional[str] = ..., effective_until: _Optional[str] = ...) -> None: ...
+
+class DatedRule(_message.Message):
+    __slots__ = ("rule_id", "period")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    period: EffectivePeriod
+    def __init__(self, rule_id: _Optional[str] = ..., period: _Optional[_Union[EffectivePeriod, _Mapping]] = ...) -> None: ...
 
 class Debtor(_message.Message):
     __slots__ = ("debtor_id", "country", "region", "time_zone", "language", "consents", "gdpr", "legal", "preferred_channel", "preferred_hours", "third_party_collector", "attributes", "contacts", "accounts")
@@ -660,7 +686,7 @@ class DebtorResult(_message.Message):
     def __init__(self, debtor_id: _Optional[str] = ..., decision: _Optional[_Union[DebtorDecision, _Mapping]] = ..., error: _Optional[_Union[CaseError, _Mapping]] = ...) -> None: ...
 
 class DebtorDecision(_message.Message):
-    __slots__ = ("debtor_id", "action", "channel", "window", "template", "account_ids", "reasons", "required_disclosures", "window_constraints", "accounts", "offers", "policy", "as_of", "next_review_at", "trace", "data_warnings")
+    __slots__ = ("debtor_id", "action", "channel", "window", "template", "account_ids", "reasons", "required_disclosures", "window_constraints", "accounts", "offers", "policy", "as_of", "next_review_at", "trace", "data_warnings", "decision_id")
     DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -677,6 +703,7 @@ class DebtorDecision(_message.Message):
     NEXT_REVIEW_AT_FIELD_NUMBER: _ClassVar[int]
     TRACE_FIELD_NUMBER: _ClassVar[int]
     DATA_WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     debtor_id: str
     action: str
     channel: Channel
@@ -693,7 +720,8 @@ class DebtorDecision(_message.Message):
     next_review_at: _timestamp_pb2.Timestamp
     trace: _struct_pb2.Struct
     data_warnings: _containers.RepeatedCompositeFieldContainer[Reason]
-    def __init__(self, debtor_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., template: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[ConsolidatedOffer, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ...) -> None: ...
+    decision_id: str
+    def __init__(self, debtor_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., template: _Optional[str] = ..., account_ids: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[ConsolidatedOffer, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., decision_id: _Optional[str] = ...) -> None: ...
 
 class ConsolidatedOffer(_message.Message):
     __slots__ = ("currency", "allocation", "allocation_rule", "total_due", "bounds")

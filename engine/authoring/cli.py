@@ -5,9 +5,11 @@
     collection-strategy test [--rules rules/]            the policy tests beside the rules
     collection-strategy explain CASE.json [--as-of ...]  one decision with its whole trace
     collection-strategy simulate CASES [--compare DIR]   a portfolio's decisions, and what a change moves
+    collection-strategy decide CASES --out DECISIONS     every case's decision as a flat row (JSON Lines, CSV, Parquet)
     collection-strategy portfolio --count N              a synthetic portfolio to try it on
     collection-strategy diff OLD NEW                     a rule-level diff of two versions
     collection-strategy schema [--pack]                  the JSON Schema editors use
+    collection-strategy bundle build|approve|verify      a signed, approved policy bundle (docs/bundles.md)
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from pathlib import Path
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
 from engine.isolation import try_rules
-from engine.authoring import lint, policy_diff, policy_tests, portfolio_cli, simulate
+from engine.authoring import bulk_decide, bundle_cli, lint, policy_diff, policy_tests, portfolio_cli, replay, simulate
 from engine.policy.json_schema import pack_schema, policy_schema
 from engine.policy.loader import load_strategy
 from engine.registry import STRATEGY_DIR, build_engine
 from engine.snapshot import parse_snapshot
+from engine.shipped import default_rules_dir
 
 
 def check(rules: Path) -> int:
@@ -57,17 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="collection-strategy", description="Tools for the people who write collection policies.")
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="load the rules and report every problem with file:line")
-    check_parser.add_argument("--rules", type=Path, default=Path("rules"))
+    check_parser.add_argument("--rules", type=Path, default=default_rules_dir())
     check_parser.set_defaults(func=lambda args: check(args.rules))
     explain_parser = commands.add_parser("explain", help="decide one case (a snapshot as JSON) and show the whole trace")
     explain_parser.add_argument("case", type=Path)
-    explain_parser.add_argument("--rules", type=Path, default=Path("rules"))
+    explain_parser.add_argument("--rules", type=Path, default=default_rules_dir())
     explain_parser.add_argument("--as-of", type=simulate.instant, default=datetime.now(timezone.utc))
     explain_parser.set_defaults(func=lambda args: explain(args.case, args.rules, args.as_of))
     schema_parser = commands.add_parser("schema", help="print the JSON Schema of policy files (--pack: of compliance packs)")
     schema_parser.add_argument("--pack", action="store_true")
     schema_parser.set_defaults(func=lambda args: print(json.dumps(pack_schema() if args.pack else policy_schema(), indent=2)) or 0)
-    for module in (lint, policy_tests, simulate, portfolio_cli, policy_diff):
+    for module in (lint, policy_tests, simulate, bulk_decide, portfolio_cli, policy_diff, replay, bundle_cli):
         module.register(commands)
     args = parser.parse_args(argv)
     if args.command in ("lint", "test"):

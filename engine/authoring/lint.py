@@ -22,6 +22,7 @@ work units; past it lint notes `too-complex` and claims nothing it did not compu
 Findings:
   never-fires            (error)   no case can ever match the rule
   shadowed               (warning) higher-priority rules match every case it matches
+                                   (engine/authoring/lint_shadowing.py)
   overlap-same-priority  (warning) two rules of equal priority can both match one
                                    case and do different things: the id decides
   gaps                   (warning) days-past-due x segment x amount cells no rule reaches
@@ -31,6 +32,10 @@ Findings:
                                    an earlier delivered contact (engine/authoring/lint_steps.py)
   money-without-currency (warning) an amount compared or offered as a bare number,
                                    whatever the case's currency (engine/authoring/lint_money.py)
+  effective-empty, effective-overlap, effective-gap, effective-mixed
+                         (error/warning) effective dates: a period never in force, rules
+                                   replacing each other that overlap or leave a gap
+                                   (engine/authoring/lint_effective.py)
   not-checked            (info)    a strategies directory was linted without its compliance
                                    packs, so the order of the ladder was not checked
   too-complex            (info)    a condition too large to analyse exactly, or a
@@ -555,12 +560,17 @@ def lint_policy(policy: Policy, packs: Sequence[Pack] | None = None) -> list[Fin
             findings.append(_finding(rule, "info", "too-complex", f"its condition has more than {MAX_CONJUNCTS} alternatives, takes more work to analyse than lint allows, or has a form lint does not know, so it was not checked for never-fires or shadowing; the gaps check counts it as matching anything. Splitting it into simpler rules makes it checkable."))
         elif not boxes:
             findings.append(_finding(rule, "error", "never-fires", _contradiction(rule.condition)))
-    findings += _bounded(_shadowed, policy, analysed, "whether a rule is never chosen (`shadowed`)")
+    from engine.authoring import lint_shadowing  # it builds on this module's analysis
+
+    findings += _bounded(lint_shadowing.shadowed, policy, analysed, "whether a rule is never chosen (`shadowed`)")
     findings += _bounded(_same_priority, policy, analysed, "equal-priority overlaps")
     findings += _bounded(_gaps, policy, analysed, "uncovered cells (`gaps`)")
     from engine.authoring.lint_money import money_findings  # it reports with this module's Finding
 
     findings += money_findings(policy, packs or ())
+    from engine.authoring.lint_effective import effective_findings  # it reports with this module's Finding
+
+    findings += effective_findings(policy)
     if packs is not None:
         from engine.authoring.lint_steps import ladder_findings  # it builds on this module's analysis
 
@@ -635,58 +645,6 @@ def _contradiction(condition: Condition) -> str:
     return f"{lead} its conditions contradict each other. Correct the values, or delete the rule."
 
 
-def _removable(action: Action) -> bool:
-    # Mirrors the baseline guardrails: a contacting step loses its channels or a
-    # legal stop removes it; legal escalation is stopped too. NO_CONTACT and
-    # HUMAN_REVIEW are never removed.
-    return action.contacts or action is Action.LEGAL_REVIEW
-
-
-def _shadowed(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
-    higher: list[tuple[Rule, list[Box]]] = []  # analysable rules of a priority above the current one
-    level: list[tuple[Rule, list[Box]]] = []  # those of the current priority
-    for rule, boxes in analysed:  # highest priority first
-        if level and level[0][0].priority != rule.priority:
-            higher += level
-            level = []
-        if not boxes:
-            continue
-        level.append((rule, boxes))
-        covering = next(([other] for other, other_boxes in higher if covered(boxes, other_boxes)), None)
-        if covering is None:
-            cutters = [(position, box) for position, (_, other_boxes) in enumerate(higher) for box in other_boxes]
-            _charge(len(cutters))
-            if escapes(boxes, cutters) is False:  # only then is the whole remainder worth computing
-                remainder, used = uncovered(boxes, cutters)
-                if remainder == []:
-                    covering = [higher[position][0] for position in _fewest(boxes, higher, used)]
-        if covering:
-            yield _finding(rule, "warning", "shadowed", _shadow_message(rule, covering))
-
-
-def _fewest(boxes: list[Box], higher: list[tuple[Rule, list[Box]]], used: set[int]) -> list[int]:
-    """Drop covering rules the others do without, so the message names only those needed."""
-    needed = sorted(used)
-    for position in reversed(sorted(used)):
-        trial = [kept for kept in needed if kept != position]
-        if covered(boxes, [box for kept in trial for box in higher[kept][1]]):
-            needed = trial
-    return needed
-
-
-def _shadow_message(rule: Rule, covering: list[Rule]) -> str:
-    names = ", ".join(f"`{other.id}` ({_where(other)}, priority {other.priority})" for other in covering)
-    who = f"rule {names}, which ranks" if len(covering) == 1 else f"the rules {names} together, which rank"
-    text = f"is never chosen: every case it matches is also matched by {who} higher."
-    removable = [other for other in covering if _removable(other.action)]
-    if removable:
-        steps = ", ".join(f"`{other.id}` ({other.action.value})" for other in removable)
-        text += f" It can only be chosen when the guardrails remove {steps} for a case (a legal stop, a missing consent, no lawful contact time); if it is meant as that fallback, this is fine."
-    else:
-        text += " They never contact anyone, so the guardrails never remove them: this rule is dead."
-    return text + f" Otherwise delete it, narrow the higher rule, or raise its priority above {max(other.priority for other in covering)}."
-
-
 def _then_differences(a: Rule, b: Rule) -> list[str]:
     parts = []
     if a.action != b.action:
@@ -705,6 +663,8 @@ def _channels(rule: Rule) -> str:
 
 
 def _same_priority(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
+    from engine.authoring.lint_effective import in_force_together  # it reports with this module's Finding
+
     level: list[tuple[Rule, list[Box]]] = []  # analysable rules of the current priority, in id order
     for rule, boxes in analysed:
         if level and level[0][0].priority != rule.priority:
@@ -714,6 +674,8 @@ def _same_priority(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
         for winner, winner_boxes in level:
             _charge(4)
             if (winner.action, winner.channels, winner.template, winner.offer) == (rule.action, rule.channels, rule.template, rule.offer):
+                continue
+            if not in_force_together(winner, rule):  # one replaces the other on a date: never both
                 continue
             example = next((joined for a in winner_boxes for b in boxes if (joined := meet(a, b)) is not None), None)
             if example is not None:

@@ -27,6 +27,7 @@ from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.registry import build_engine
 from engine.snapshot import CaseSnapshot, parse_snapshot
 from engine.vocabulary import Action, Channel
+from engine.shipped import default_rules_dir
 
 TEST_DIR = "tests"
 TEST_SUFFIXES = (".yaml", ".yml")
@@ -640,7 +641,7 @@ def format_report(report: TestReport, failures_only: bool = False) -> str:
 def register(subparsers: Any) -> None:
     """Add `test` to the `collection-strategy` command line."""
     parser = subparsers.add_parser("test", help="run the policy tests (tests/*.yaml beside the policies); exit 1 on any failure")
-    parser.add_argument("--rules", type=Path, default=Path("rules"), help="the rules directory (default: rules/)")
+    parser.add_argument("--rules", type=Path, default=default_rules_dir(), help="the rules directory (default: ./rules, else the shipped rules)")
     parser.add_argument("--failures-only", action="store_true", help="list only failing tests")
     parser.set_defaults(func=command)
 

@@ -8,7 +8,7 @@ backend needs only these node types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Iterator, Mapping, Union
 
@@ -116,6 +116,35 @@ class OfferLimit:
         return (self.segments is None or segment in self.segments) and (self.products is None or product in self.products)
 
 
+# A bound of an effective period: a date (the law's usual form: midnight of that
+# day on the debtor's local clock) or an instant with its offset (exact).
+Moment = Union[date, datetime]
+
+
+def _reached(bound: Moment, as_of: datetime, local_day: date) -> bool:
+    if isinstance(bound, datetime):  # before `date`: a datetime is also a date
+        return as_of >= bound
+    return local_day >= bound
+
+
+@dataclass(frozen=True)
+class Effective:
+    """When a rule or pack is in force: from `start` (inclusive) until `end`
+    (exclusive); None is no bound. A date bound is the local midnight that starts
+    that day for the case at hand, so one rule switches at each debtor's own
+    midnight, DST days included; an instant bound switches at that instant."""
+
+    start: Moment | None = None
+    end: Moment | None = None
+
+    def holds(self, as_of: datetime, local_day: date) -> bool:
+        """In force at `as_of`, whose date on the debtor's clock is `local_day`."""
+        return (self.start is None or _reached(self.start, as_of, local_day)) and (self.end is None or not _reached(self.end, as_of, local_day))
+
+    def __str__(self) -> str:
+        return f"from {self.start.isoformat() if self.start else 'the start'} until {self.end.isoformat() if self.end else 'further notice'}"
+
+
 # The channel a rule names as "preferred": the snapshot's preferred channel.
 PREFERRED = "preferred"
 
@@ -134,6 +163,7 @@ class Rule:
     review_in_days: int | None = None
     same_day_order: bool = False  # the channel order is a preference among channels open on the earliest day
     otherwise: tuple[Action, tuple[Channel, ...], str | None] | None = None  # the written step when every channel fails
+    effective: Effective | None = None  # None: always in force
 
 
 @dataclass(frozen=True)
@@ -283,6 +313,7 @@ class GuardRule:
     replace: Replace | None = None
     requires: Requirement | None = None
     disclose: tuple[str, ...] = ()  # codes for the caller's renderer, when the decision contacts
+    effective: Effective | None = None  # None: whenever its pack is in force
 
 
 @dataclass(frozen=True)
@@ -303,6 +334,7 @@ class Pack:
     source_files: tuple[str, ...] = ()
     person_flags: frozenset[str] = frozenset()  # flags that, on one account, hold the person
     account_flags: frozenset[str] = frozenset()  # flags that hold only their account
+    effective: Effective | None = None  # None: always in force
 
     def applies_to(self, country: str, region: str | None) -> bool:
         return (self.countries is None or country in self.countries) and (self.regions is None or region in self.regions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import typing
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
 from engine.facts import EXPERIMENT_PREFIX
-from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
+from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Effective, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
 from engine.policy.model import SHORTEST_WINDOW_MINUTES, OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.vocabulary import Channel
@@ -186,7 +187,13 @@ def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap, c
         review_in_days=then.review_in_days,
         same_day_order=(then.channel_order or channel_order) == "same_day",
         otherwise=otherwise,
+        effective=effective(spec.effective_from, spec.effective_until),
     )
+
+
+def effective(start: date | datetime | None, end: date | datetime | None) -> Effective | None:
+    """The period a rule or pack is in force; None when it is always in force."""
+    return Effective(start, end) if start is not None or end is not None else None
 
 
 def _offer(spec: OfferSpec | None) -> OfferTerms | None:

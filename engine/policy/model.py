@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
@@ -18,6 +18,47 @@ ChannelName = Channel | Literal["preferred"]
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _moment(value: Any) -> date | datetime:
+    """A date (local midnight of that day where the debtor lives) or an instant
+    with its offset; a clock time without an offset is refused: whose clock?"""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"`{value}` is neither a date (2027-01-01) nor an instant with its offset (2027-01-01T00:00:00+01:00)") from None
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"`{value.isoformat()}` has no offset: write a date (2027-01-01, local midnight where the debtor lives) or an instant with its offset (2027-01-01T00:00:00+01:00)")
+        return value
+    if isinstance(value, date):
+        return value
+    raise ValueError("write a date (2027-01-01) or an instant with its offset (2027-01-01T00:00:00+01:00)")
+
+
+_MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+# When a rule or pack starts or stops being in force (engine.policy.ir.Effective).
+Moment = Annotated[date | datetime, PlainValidator(_moment), WithJsonSchema(_MOMENT_SCHEMA)]
+_FROM = "in force from this date (local midnight where the debtor lives) or instant with offset, inclusive; absent: always was"
+_UNTIL = "in force until this date (local midnight where the debtor lives) or instant with offset, exclusive; absent: until further notice"
+
+
+class _Dated(_Spec):
+    """Something that may be in force only for a period (`effective_from` inclusive,
+    `effective_until` exclusive); the fields are declared last in each model, for the docs."""
+
+    if TYPE_CHECKING:  # declared by each model, after its own fields
+        effective_from: Moment | None
+        effective_until: Moment | None
+
+    @model_validator(mode="after")
+    def _period_not_empty(self) -> _Dated:
+        start, end = self.effective_from, self.effective_until
+        # Only bounds of one kind compare for every debtor; lint judges a date against an instant.
+        if start is not None and end is not None and isinstance(start, datetime) == isinstance(end, datetime) and end <= start:
+            raise ValueError(f"effective_until ({end.isoformat()}) must come after effective_from ({start.isoformat()}): the period is empty")
+        return self
 
 
 _AMOUNT_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": int(MAX_OFFER_AMOUNT)}, {"type": "string"}]}
@@ -97,7 +138,7 @@ class ThenSpec(_Spec):
         return self
 
 
-class RuleSpec(_Spec):
+class RuleSpec(_Dated):
     id: str = Field(pattern=RULE_ID, description="unique, lower-case words joined by hyphens")
     priority: int = Field(ge=0, le=10000, description="the highest priority among matching rules wins")
     description: str | None = None
@@ -105,6 +146,8 @@ class RuleSpec(_Spec):
     then: ThenSpec
     reason: str | dict[Literal["en", "pl"], str] = Field(description="plain words an agent can read to the debtor")
     arm: dict[str, str] | None = Field(default=None, description="experiment id -> arm: the rule applies only to cases in that arm")
+    effective_from: Moment | None = Field(default=None, description=_FROM)
+    effective_until: Moment | None = Field(default=None, description=_UNTIL)
 
     @model_validator(mode="after")
     def _english_reason(self) -> RuleSpec:
@@ -291,7 +334,7 @@ class RequiresSpec(_Spec):
         return self
 
 
-class GuardRuleSpec(_Spec):
+class GuardRuleSpec(_Dated):
     id: str = Field(pattern=RULE_ID)
     description: str | None = None
     when: dict[str, Any] = Field(default_factory=dict)
@@ -304,6 +347,8 @@ class GuardRuleSpec(_Spec):
     requires: RequiresSpec | None = None
     disclose: list[Annotated[str, Field(pattern=TEMPLATE)]] | None = Field(default=None, description="disclosures a contact must carry, as codes for the caller's renderer")
     reason: Reason
+    effective_from: Moment | None = Field(default=None, description=_FROM)
+    effective_until: Moment | None = Field(default=None, description=_UNTIL)
 
     @model_validator(mode="after")
     def _one_effect(self) -> GuardRuleSpec:
@@ -338,7 +383,7 @@ class FlagScopeSpec(_Spec):
         return self
 
 
-class PackFile(_Spec):
+class PackFile(_Dated):
     policy: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$")
     kind: Literal["compliance"]
@@ -350,6 +395,8 @@ class PackFile(_Spec):
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list)
     flag_scope: FlagScopeSpec | None = Field(default=None, description="which flags on one of a person's accounts hold the whole person")
     rules: list[GuardRuleSpec] = Field(default_factory=list)
+    effective_from: Moment | None = Field(default=None, description=_FROM)
+    effective_until: Moment | None = Field(default=None, description=_UNTIL)
 
     @model_validator(mode="after")
     def _fallback_sets_only_hours(self) -> PackFile:

@@ -15,7 +15,7 @@ import pycountry
 from engine.errors import PolicyError, PolicyProblem
 from engine.facts import FactType, fact_spec
 from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Instead, Pack, QuietRule, Replace, Requirement, Source, Step
-from engine.policy.loader import content_hash, offer_limit, parse_file, policy_files
+from engine.policy.loader import content_hash, effective, offer_limit, parse_file, policy_files
 from engine.policy.model import GuardRuleSpec, PackFile, Reason
 from engine.policy.yaml_source import SourceMap
 from engine.vocabulary import Channel
@@ -81,6 +81,7 @@ def load_pack(path: Path) -> Pack:
         source_files=(str(path),),
         person_flags=frozenset(spec.flag_scope.person) if spec.flag_scope else frozenset(),
         account_flags=frozenset(spec.flag_scope.account) if spec.flag_scope else frozenset(),
+        effective=effective(spec.effective_from, spec.effective_until),
     )
 
 
@@ -98,7 +99,8 @@ def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: So
         step = Step(frozenset(item.delivered.actions), frozenset(item.delivered.templates))
         requires = Requirement(frozenset(item.actions), item.contacting, step, item.days_before, instead)
     return GuardRule(
-        f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, review_after_days=spec.review_after_days, replace=replace, requires=requires, disclose=tuple(spec.disclose or ())
+        f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, review_after_days=spec.review_after_days, replace=replace, requires=requires, disclose=tuple(spec.disclose or ()),
+        effective=effective(spec.effective_from, spec.effective_until),
     )
 
 
