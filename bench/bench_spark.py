@@ -32,22 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_bulk import decide_seconds  # noqa: E402 (bench/ is on the path: this script's folder)
 from engine.authoring.portfolio import synthetic_portfolio  # noqa: E402
 
 AS_OF = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 BASELINE = "decide -w1"
 RUNNERS = (BASELINE, "decide -w2", "spark local[1]", "spark local[2]")
-
-
-def decide_seconds(cases: Path, out: Path, workers: int) -> float:
-    """Wall seconds of one whole `decide` command."""
-    command = [sys.executable, "-m", "engine.authoring.cli", "decide", str(cases), "--out", str(out), "--workers", str(workers),
-               "--as-of", AS_OF.isoformat(), "--rules", str(ROOT / "rules")]
-    started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=3600)
-    seconds = time.perf_counter() - started
-    assert result.returncode == 0, result.stderr[-2000:]
-    return seconds
 
 
 def spark_environment() -> dict[str, str]:

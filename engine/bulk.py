@@ -90,7 +90,8 @@ INTEGER_COLUMNS = frozenset({"offer_instalments_min", "offer_instalments_max", "
 BOOLEAN_COLUMNS = frozenset({"offer_payment_holiday"})
 
 
-def _instant(value: datetime | None) -> str | None:
+def utc_text(value: datetime | None) -> str | None:
+    """An instant as UTC ISO 8601 with Z, the form of every instant in a flat row or a record."""
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -108,8 +109,8 @@ def decision_row(decision: Decision) -> dict[str, Any]:
         "action": decision.action,
         "channel": decision.channel.value if decision.channel else None,
         "template": decision.template,
-        "window_start_utc": _instant(window.start) if window else None,
-        "window_end_utc": _instant(window.end) if window else None,
+        "window_start_utc": utc_text(window.start) if window else None,
+        "window_end_utc": utc_text(window.end) if window else None,
         "window_time_zone": window.time_zone if window else None,
         "window_start_local": window.local_start if window else None,
         "window_end_local": window.local_end if window else None,
@@ -133,6 +134,6 @@ def decision_row(decision: Decision) -> dict[str, Any]:
         "policy_name": decision.policy.name,
         "policy_version": decision.policy.version,
         "policy_hash": decision.policy.hash,
-        "as_of": _instant(decision.as_of),
-        "next_review_at": _instant(decision.next_review_at),
+        "as_of": utc_text(decision.as_of),
+        "next_review_at": utc_text(decision.next_review_at),
     }

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import uuid6
 
-from engine.bulk import decision_row
+from engine.bulk import decision_row, utc_text
 from engine.debtor import DebtorDecision
 from engine.debtor_snapshot import DebtorSnapshot
 from engine.decision import Decision
@@ -98,19 +98,15 @@ def debtor_row(decision: DebtorDecision) -> dict[str, Any]:
         "action": decision.action,
         "channel": decision.channel.value if decision.channel else None,
         "template": decision.template,
-        "window_start_utc": _utc(window.start) if window else None,
-        "window_end_utc": _utc(window.end) if window else None,
+        "window_start_utc": utc_text(window.start) if window else None,
+        "window_end_utc": utc_text(window.end) if window else None,
         "account_ids": list(decision.account_ids),
         "reason_codes": [reason.code for reason in decision.reasons],
         "offers": [{"currency": offer.currency, "allocation": list(offer.allocation), "total_due": str(offer.total_due)} for offer in decision.offers],
         "policy_hash": decision.policy.hash,
-        "next_review_at": _utc(decision.next_review_at),
+        "next_review_at": utc_text(decision.next_review_at),
         "accounts": [decision_row(account) for account in decision.accounts],
     }
-
-
-def _utc(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def record(
@@ -128,9 +124,9 @@ def record(
         "record_version": RECORD_VERSION,
         "decision_id": decision_id,
         "kind": "debtor" if debtor else "case",
-        "made_at": _utc(made_at or datetime.now(timezone.utc)),
+        "made_at": utc_text(made_at or datetime.now(timezone.utc)),
         "method": method,
-        "as_of": _utc(decision.as_of),
+        "as_of": utc_text(decision.as_of),
         "policy": {"name": decision.policy.name, "version": decision.policy.version, "hash": decision.policy.hash},
         "data_versions": data_versions(),
         "decision": debtor_row(decision) if isinstance(decision, DebtorDecision) else decision_row(decision),

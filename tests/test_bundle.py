@@ -269,3 +269,32 @@ def test_the_registry_refuses_unapproved_rules_and_keeps_serving_the_last_approv
     bump(base / STRATEGY)
     assert registry.reload_if_changed() is False
     assert registry.last_refusal and "the rules differ from the approved bundle" in registry.last_refusal.reason
+
+
+def test_the_server_with_require_approved_serves_an_approved_bundle_and_refuses_other_rules(base: Path, tmp_path: Path, keys: dict[str, Path]) -> None:
+    """server.py's flags: an approved bundle starts; the same server refuses rules with no bundle;
+    --require-approved without --trusted-keys is a usage error."""
+    import subprocess
+    import sys
+
+    def start(rules: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(REPO / "server.py"), "--rules", str(rules), "--workers", "1", "--port", str(_free_port()), "--metrics-port", "0", *extra]
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=25, cwd=tmp_path)
+        except subprocess.TimeoutExpired as running:  # serving: it got past the rules
+            return subprocess.CompletedProcess(command, -1, str(running.stdout or ""), str(running.stderr or ""))
+
+    unapproved = _copy_rules(tmp_path / "plain")
+    refused = start(unapproved, "--require-approved", "--trusted-keys", str(keys["trusted"]))
+    assert refused.returncode == 2 and "do not load" in refused.stderr and "bundle" in refused.stderr
+    assert start(base, "--require-approved", "--trusted-keys", str(keys["trusted"])).returncode == -1  # serves
+    usage = start(base, "--require-approved")
+    assert usage.returncode == 2 and "--require-approved needs --trusted-keys" in usage.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

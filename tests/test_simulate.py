@@ -202,6 +202,16 @@ def test_the_experiment_split_is_reported(tmp_path: Path, cases_file: Path) -> N
     assert "experiment plan-offer by arm" in simulate_module.format_summary(report)
 
 
+def test_the_report_names_the_holiday_and_time_zone_data(cases_file: Path) -> None:
+    """A new holidays or tzdata release can move windows: the header and the JSON say which ran."""
+    from importlib import metadata
+
+    report = simulate(REPO / "rules", cases_file, workers=1, as_of=AS_OF)
+    versions = {"holidays": metadata.version("holidays"), "tzdata": metadata.version("tzdata")}
+    assert report.to_dict()["data_versions"] == versions
+    assert f"holiday and time-zone data: holidays {versions['holidays']}, tzdata {versions['tzdata']}" in simulate_module.format_summary(report)
+
+
 # --- arrangements: the state of each case's current arrangement ---------------------------------
 
 GRACE_LINE = "posting_grace: {bank_transfer: 2, direct_debit: 2, card: 0, cash: 0, other: 2}\n"

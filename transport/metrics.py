@@ -15,6 +15,7 @@ import grpc
 from prometheus_client import Counter, Gauge, Histogram
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
+from engine import decision_record
 
 # Calls of the service, under the names and labels of go-grpc-prometheus /
 # py-grpc-prometheus, so the dashboards and alerts written for any gRPC server
@@ -104,7 +105,8 @@ def _version(package: str) -> str:
 
 def data_versions() -> tuple[str, str]:
     """The versions of the holiday and time-zone data packages the decisions depend on: (holidays, tzdata)."""
-    return _version("holidays"), _version("tzdata")
+    versions = decision_record.data_versions()
+    return versions["holidays"], versions["tzdata"]
 
 
 def start_at_zero() -> None:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from engine.arrangements import ArrangementState
 from engine.authoring.simulate_input import Invalid
+from engine.decision_record import data_versions
 from engine.vocabulary import Action, Channel
 
 EXAMPLES = 20  # example case ids kept per kind of change and per invalid field
@@ -100,6 +101,8 @@ class SimulationReport:
     actions: list[str] = field(default_factory=list)  # every action seen, in a stable order
     by_arrangement_state: dict[str, int] = field(default_factory=dict)  # state of the current arrangement, "none" last
     by_arrangement_state_action: dict[str, dict[str, int]] = field(default_factory=dict)  # state -> action -> cases
+    # The holiday and time-zone data the windows were computed with: a new release of either can move decisions.
+    data_versions: dict[str, str] = field(default_factory=dict)
 
     @property
     def decided(self) -> int:
@@ -282,6 +285,7 @@ def build_report(
         cases_file=str(cases_path),
         rules=str(rules_dir),
         policy=policy_of(engines[0]),
+        data_versions=data_versions(),
         as_of=as_of.isoformat(),
         workers=workers,
         seconds=round(seconds, 3),

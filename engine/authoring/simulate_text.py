@@ -50,6 +50,7 @@ def format_summary(report: SimulationReport) -> str:
     lines = [
         f"Simulated {report.total:,} cases from {report.cases_file} with {report.rules} ({policy['name']} {policy['version']}) as of {report.as_of}",
         f"  decided {report.decided:,}, invalid {report.invalid:,}; {report.workers} worker(s), {report.seconds:.1f} s, {report.cases_per_second:,.0f} cases/s",
+        "  holiday and time-zone data: " + ", ".join(f"{name} {version}" for name, version in report.data_versions.items()),
     ]
     if report.invalid:
         lines.append("  invalid cases by first bad field: " + ", ".join(f"{name} {count:,}" for name, count in report.invalid_by_field.items()))
