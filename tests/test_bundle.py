@@ -274,13 +274,16 @@ def test_the_registry_refuses_unapproved_rules_and_keeps_serving_the_last_approv
 def test_the_server_with_require_approved_serves_an_approved_bundle_and_refuses_other_rules(base: Path, tmp_path: Path, keys: dict[str, Path]) -> None:
     """server.py's flags: an approved bundle starts; the same server refuses rules with no bundle;
     --require-approved without --trusted-keys is a usage error."""
+    import os
     import subprocess
     import sys
 
     def start(rules: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, str(REPO / "server.py"), "--rules", str(rules), "--workers", "1", "--port", str(_free_port()), "--metrics-port", "0", *extra]
+        # Not the CSE_TRUSTED_KEYS an earlier test's require_approved() left in this process's environment.
+        env = {name: value for name, value in os.environ.items() if name != "CSE_TRUSTED_KEYS"}
         try:
-            return subprocess.run(command, capture_output=True, text=True, timeout=25, cwd=tmp_path)
+            return subprocess.run(command, capture_output=True, text=True, timeout=25, cwd=tmp_path, env=env)
         except subprocess.TimeoutExpired as running:  # serving: it got past the rules
             return subprocess.CompletedProcess(command, -1, str(running.stdout or ""), str(running.stderr or ""))
 

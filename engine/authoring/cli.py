@@ -1,7 +1,7 @@
 """The analyst's command line.
 
-    collection-strategy check [--rules rules/]           load, report every problem with file:line
-    collection-strategy lint [--rules rules/]            rules that never fire or never win, ties, gaps, legal steps without a final notice
+    collection-strategy check [rules/] [--format F]      load, report every problem with file:line
+    collection-strategy lint [rules/] [--format F]       rules that never fire or never win, ties, gaps, legal steps without a final notice
     collection-strategy test [--rules rules/]            the policy tests beside the rules
     collection-strategy explain CASE.json [--as-of ...]  one decision with its whole trace
     collection-strategy simulate CASES [--compare DIR]   a portfolio's decisions, and what a change moves
@@ -10,6 +10,11 @@
     collection-strategy diff OLD NEW                     a rule-level diff of two versions
     collection-strategy schema [--pack]                  the JSON Schema editors use
     collection-strategy bundle build|approve|verify      a signed, approved policy bundle (docs/bundles.md)
+    collection-strategy --version                        the engine's version and the policy language's
+
+`check` and `lint` take the rules directory as RULES or `--rules RULES` (the same), and
+print text, or with `--format json|junit|sarif|github` one document for a CI pipeline
+(engine/authoring/formats.py); the exit code is the same in every format.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from pathlib import Path
 
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
-from engine.isolation import try_rules
+from engine.isolation import Trial, try_rules
 from engine.authoring import bulk_decide, bundle_cli, lint, policy_diff, policy_tests, portfolio_cli, replay, simulate
+from engine.authoring.arguments import add_rules_argument
+from engine.authoring.formats import POLICY_LANGUAGE_VERSION, Annotation, Format, add_format_option, engine_version, render
 from engine.policy.json_schema import pack_schema, policy_schema
 from engine.policy.loader import load_strategy
 from engine.registry import STRATEGY_DIR, build_engine
@@ -32,16 +39,46 @@ from engine.snapshot import parse_snapshot
 from engine.shipped import default_rules_dir
 
 
-def check(rules: Path) -> int:
-    """The rules load and compile for the engine (strategy, packs, durable_rules), as the server would."""
+def check(rules: Path, output_format: Format = "text") -> int:
+    """The rules load and compile for the engine (strategy, packs, durable_rules), as the server would.
+    In a format other than text, stdout holds only the document (engine/authoring/formats.py)."""
     trial = try_rules(rules)
     if trial.reasons:
-        print("\n".join(trial.reasons), file=sys.stderr)
+        if output_format == "text":
+            print("\n".join(trial.reasons), file=sys.stderr)
+        else:
+            print(render(_problem_annotations(rules, trial), output_format, tool="collection-strategy check"))
         print(f"\n{len(trial.reasons)} problem(s); the rules were not loaded.", file=sys.stderr)
         return 1
     policy = load_strategy(rules / STRATEGY_DIR)
-    print(f"ok: policy {policy.name} {policy.version} ({policy.content_hash}), {len(policy.rules)} rules")
+    summary = f"ok: policy {policy.name} {policy.version} ({policy.content_hash}), {len(policy.rules)} rules"
+    if output_format == "text":
+        print(summary)
+    else:
+        document = render([], output_format, tool="collection-strategy check")
+        if document:
+            print(document)
+        print(summary, file=sys.stderr)
     return 0
+
+
+def _problem_annotations(rules: Path, trial: Trial) -> list[Annotation]:
+    """The problems of rules the child refused, each with its file, line and column.
+
+    The child reports them as text; when it finished, loading the rules here again
+    is as safe as it was there and gives them back as `PolicyProblem`s."""
+    if trial.finished:
+        try:
+            build_engine(rules)
+        except PolicyError as error:
+            if error.problems:
+                return [Annotation(p.file, p.line, p.column, "error", "load", p.rule_id or "load", p.message, p.rule_id) for p in error.problems]
+    return unlocated_annotations(rules, trial.reasons)
+
+
+def unlocated_annotations(rules: Path, reasons: list[str]) -> list[Annotation]:
+    """Reasons that are about the rules directory as a whole (a limit, a crash), not a line."""
+    return [Annotation(str(rules), None, None, "error", "build", "build", reason) for reason in reasons]
 
 
 def explain(case_file: Path, rules: Path, as_of: datetime) -> int:
@@ -58,10 +95,12 @@ def explain(case_file: Path, rules: Path, as_of: datetime) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="collection-strategy", description="Tools for the people who write collection policies.")
+    parser.add_argument("--version", action="version", version=f"collection-strategy: engine {engine_version()}, policy language {POLICY_LANGUAGE_VERSION}")
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="load the rules and report every problem with file:line")
-    check_parser.add_argument("--rules", type=Path, default=default_rules_dir())
-    check_parser.set_defaults(func=lambda args: check(args.rules))
+    add_rules_argument(check_parser, default_rules_dir())
+    add_format_option(check_parser)
+    check_parser.set_defaults(func=lambda args: check(args.rules, args.format))
     explain_parser = commands.add_parser("explain", help="decide one case (a snapshot as JSON) and show the whole trace")
     explain_parser.add_argument("case", type=Path)
     explain_parser.add_argument("--rules", type=Path, default=default_rules_dir())
@@ -78,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         # problems are left to the command, which reports them in its own format.
         trial = try_rules(args.rules)
         if not trial.finished:
+            if getattr(args, "format", "text") != "text":  # a pipeline still gets a document it can read
+                print(render(unlocated_annotations(args.rules, trial.reasons), args.format, tool=f"collection-strategy {args.command}"))
             print("\n".join(trial.reasons), file=sys.stderr)
             return 1
     return int(args.func(args))

@@ -41,6 +41,11 @@ Findings:
   too-complex            (info)    a condition too large to analyse exactly, or a
                                    check stopped at its work budget
   load                   (error)   the policy (or a compliance pack) does not load at all
+  unused-ignore          (warning) a rule's `lint_ignore` silences a finding lint does not
+                                   report for it (engine/authoring/lint_suppressions.py)
+
+A rule may silence its own warnings and notes, with a reason (`lint_ignore`);
+they leave the findings and are kept apart (`policy_report`, `--show-ignored`).
 """
 
 from __future__ import annotations
@@ -48,12 +53,15 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Sequence, Union
 
+from engine.authoring.arguments import add_rules_argument
+from engine.authoring.formats import Annotation, Format, add_format_option, render
 from engine.errors import PolicyError
 from engine.explain import describe, plain
 from engine.facts import FactSpec, FactType, fact_spec
@@ -63,6 +71,9 @@ from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
 from engine.policy.patterns import PatternError, compile_pattern
 from engine.vocabulary import Action
+
+if TYPE_CHECKING:
+    from engine.authoring.lint_suppressions import LintReport
 
 Severity = Literal["info", "warning", "error"]
 MAX_CONJUNCTS = 256  # a rule whose condition expands past this is not analysed
@@ -544,8 +555,14 @@ Analysed = list[tuple[Rule, "list[Box] | None"]]
 
 
 def lint_policy(policy: Policy, packs: Sequence[Pack] | None = None) -> list[Finding]:
+    """Every finding for one loaded policy that its rules do not silence (policy_report)."""
+    return policy_report(policy, packs).findings
+
+
+def policy_report(policy: Policy, packs: Sequence[Pack] | None = None) -> LintReport:
     """Every finding for one loaded policy, in file and line order; with the compliance
-    packs in force beside it (None: not known), also the order of the ladder.
+    packs in force beside it (None: not known), also the order of the ladder. Those a
+    rule silences (`lint_ignore`) are set apart, with their reasons (lint_suppressions).
 
     Each step has a work budget (MAX_CONDITION_WORK per condition, MAX_WORK for
     all conditions and for each check across rules): past it, lint says so in a
@@ -576,8 +593,16 @@ def lint_policy(policy: Policy, packs: Sequence[Pack] | None = None) -> list[Fin
 
         ladder = functools.partial(ladder_findings, packs=packs)
         findings += _bounded(ladder, policy, analysed, "the order of the ladder (`legal-without-final-notice`, `final-notice-without-contact`)")
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(findings, key=lambda item: (item.file, item.line, order[item.severity], item.code))
+    from engine.authoring.lint_suppressions import apply_ignores  # it reports with this module's Finding
+
+    report = apply_ignores(findings, policy, packs)
+    report.findings.sort(key=_finding_order)
+    report.ignored.sort(key=lambda item: _finding_order(item.finding))
+    return report
+
+
+def _finding_order(finding: Finding) -> tuple[str, int, int, str]:
+    return (finding.file, finding.line, {"error": 0, "warning": 1, "info": 2}[finding.severity], finding.code)
 
 
 def _bounded(check: Callable[[Policy, Analysed], Iterator[Finding]], policy: Policy, analysed: Analysed, what: str) -> list[Finding]:
@@ -816,20 +841,29 @@ def strategy_dir(path: Path) -> Path:
 
 
 def lint_files(rules_dir: Path) -> list[Finding]:
+    """The findings of a rules directory that its rules do not silence (files_report)."""
+    return files_report(rules_dir).findings
+
+
+def files_report(rules_dir: Path) -> LintReport:
     """Load the rules directory's strategy and compliance packs (those of compliance/, as
     the engine does) and lint them; a load failure is an error finding each. Given a
     strategies directory itself, the packs are unknown: the ladder's order is not checked."""
+    from engine.authoring.lint_suppressions import LintReport
+
     try:
         policy = load_strategy(strategy_dir(rules_dir))
     except PolicyError as error:
-        return _load_findings(error)
+        return LintReport(_load_findings(error), [])
     if not (rules_dir / STRATEGY_DIR).is_dir():
-        return lint_policy(policy) + _not_checked(policy)
+        report = policy_report(policy)
+        return LintReport(report.findings + _not_checked(policy), report.ignored)
     try:
         packs = load_packs(rules_dir / COMPLIANCE_DIR)
     except PolicyError as error:  # the strategy is still worth linting; the engine would not load
-        return lint_policy(policy) + _load_findings(error)
-    return lint_policy(policy, packs)
+        report = policy_report(policy)
+        return LintReport(report.findings + _load_findings(error), report.ignored)
+    return policy_report(policy, packs)
 
 
 def _load_findings(error: PolicyError) -> list[Finding]:
@@ -856,21 +890,47 @@ def format_findings(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
-def run_lint(rules: Path, strict: bool = False) -> int:
-    """Print the findings; 1 on errors (or on warnings with strict), else 0."""
-    findings = lint_files(rules)
+def run_lint(rules: Path, strict: bool = False, show_ignored: bool = False, output_format: Format = "text") -> int:
+    """Print the findings (then, with show_ignored, those the rules silence and why);
+    1 on errors (or on warnings with strict), else 0."""
+    report = files_report(rules)
+    findings = report.findings
+    if output_format != "text":
+        return _print_document(findings, strict, output_format)
     if findings:
         print(format_findings(findings))
+    if show_ignored and report.ignored:
+        from engine.authoring.lint_suppressions import format_ignored
+
+        print(format_ignored(report.ignored))
     counts = {severity: sum(1 for finding in findings if finding.severity == severity) for severity in ("error", "warning", "info")}
-    print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+    silenced = f", {len(report.ignored)} ignored" + ("" if show_ignored else " (--show-ignored lists them)") if report.ignored else ""
+    print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s){silenced}")
     failed = counts["error"] > 0 or (strict and counts["warning"] > 0)
     return 1 if failed else 0
 
 
+def _print_document(findings: Sequence[Finding], strict: bool, output_format: Format) -> int:
+    """The findings as one document on stdout (engine/authoring/formats.py), the counts on stderr; the same exit code as text."""
+    document = render([finding_annotation(finding) for finding in findings], output_format, tool="collection-strategy lint")
+    if document:
+        print(document)
+    counts = {severity: sum(1 for finding in findings if finding.severity == severity) for severity in ("error", "warning", "info")}
+    print(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)", file=sys.stderr)
+    return 1 if counts["error"] > 0 or (strict and counts["warning"] > 0) else 0
+
+
+def finding_annotation(finding: Finding) -> Annotation:
+    """A finding as the formats print it: lint knows lines, not columns."""
+    return Annotation(finding.file, finding.line, None, finding.severity, finding.code, finding.rule_id or finding.code, finding.message, finding.rule_id)
+
+
 def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add `lint [--rules rules/] [--strict]`; the parsed args carry `func(args) -> exit code`."""
+    """Add `lint [RULES] [--strict] [--format F]` (`--rules` an alias of RULES); the parsed args carry `func(args) -> exit code`."""
     parser = subparsers.add_parser("lint", help="find rules that never fire or never win, ties, uncovered cases, and legal steps without a final notice")
-    parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory (with strategies/) or a strategies directory")
+    add_rules_argument(parser, Path("rules"), description="rules directory (with strategies/) or a strategies directory")
+    add_format_option(parser)
     parser.add_argument("--strict", action="store_true", help="fail on warnings too")
-    parser.set_defaults(func=lambda args: run_lint(args.rules, args.strict))
+    parser.add_argument("--show-ignored", action="store_true", help="also print the findings rules silence with `lint_ignore`, with their reasons")
+    parser.set_defaults(func=lambda args: run_lint(args.rules, args.strict, args.show_ignored, args.format))
     return parser

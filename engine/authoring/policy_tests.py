@@ -6,42 +6,41 @@ directory against the engine built from that directory and prints, for each
 failure, one line per mismatching field (`expected X, got Y`) with the rules
 that fired and the guardrails that vetoed. The format is described in
 docs/policy-tests.md.
+
+Test files are read through typed models (policy_test_model); which rules the
+tests reach is policy_coverage; the formats a pipeline reads, policy_test_formats.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
+import dataclasses
 import difflib
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable
+
+from pydantic import ValidationError
 
 from engine.decision import Decision
 from engine.errors import InvalidSnapshot, PolicyError, PolicyProblem
 from engine.last_good import visible_files
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
+from engine.authoring.policy_coverage import Coverage, format_coverage, measure, reached_by
+from engine.authoring.policy_test_model import ExpectSpec, OfferSpec, TestFile, WindowSpec, expectation
+from engine.policy.loader import model_problems  # the policies' pydantic errors -> file:line
 from engine.registry import build_engine
 from engine.snapshot import CaseSnapshot, parse_snapshot
-from engine.vocabulary import Action, Channel
-from engine.shipped import default_rules_dir
+from engine.vocabulary import Channel
 
 TEST_DIR = "tests"
 TEST_SUFFIXES = (".yaml", ".yml")
 DEFAULT_CASE_ID = "policy-test"  # so a test need not invent a case id
 
-FILE_KEYS = ("description", "as_of", "defaults", "tests")
-TEST_KEYS = ("name", "description", "as_of", "case", "expect")
-EXPECT_KEYS = (
-    "action", "channel", "template", "reason", "reason_text_contains", "fired", "not_fired",
-    "vetoes", "no_vetoes", "window", "offer", "next_review_at",
-)
-VETO_KEYS = ("guardrail", "rule_id", "channel")
-WINDOW_KEYS = ("local_start", "local_end", "time_zone")
-OFFER_KEYS = ("currency", "discount_pct", "instalments", "min_instalment", "max_deferral_days")
+EXPECT_KEYS = tuple(ExpectSpec.model_fields)  # in the order the checks report them
+WINDOW_KEYS = tuple(WindowSpec.model_fields)
+OFFER_KEYS = tuple(OfferSpec.model_fields)
 
 Where = tuple[str | int, ...]
 
@@ -72,6 +71,7 @@ class TestResult:
     passed: bool
     diff: tuple[str, ...] = ()  # one line per mismatching field
     decided: tuple[str, ...] = ()  # what the engine answered, to help read the diff
+    reached: frozenset[str] = frozenset()  # the rules that took part in the decision (with coverage only)
 
 
 @dataclass
@@ -80,6 +80,8 @@ class TestReport:
 
     results: list[TestResult] = field(default_factory=list)
     problems: list[PolicyProblem] = field(default_factory=list)  # test files that could not be read
+    deselected: int = 0  # tests left out by `-k`
+    coverage: Coverage | None = None
 
     @property
     def passed(self) -> int:
@@ -92,14 +94,6 @@ class TestReport:
     @property
     def ok(self) -> bool:
         return not self.problems and self.failed == 0
-
-
-class _Bad(ValueError):
-    """A value in a test file is wrong; `where` points below the value being checked."""
-
-    def __init__(self, message: str, where: Where = ()):
-        super().__init__(message)
-        self.where = where
 
 
 # --- discovery and loading ----------------------------------------------------------------------
@@ -115,114 +109,53 @@ def discover(rules_dir: Path) -> list[Path]:
 
 
 def load_test_file(path: Path, rule_ids: frozenset[str] | None = None) -> list[PolicyTest]:
-    """The tests of one file; PolicyError with file:line for every problem in it.
+    """The tests of one file, read through the typed models (engine/authoring/policy_test_model.py);
+    PolicyError with file:line for every problem in it.
 
     With `rule_ids`, a rule named in `fired`, `not_fired` or a veto must exist:
     a misspelt id would otherwise make `not_fired` pass for ever.
     """
     data, source = load_yaml(read_yaml_file(path), str(path))
-    problems: list[PolicyProblem] = []
     if not isinstance(data, dict):
         raise PolicyError([source.problem((), "a test file is a mapping with a `tests:` list")])
-    problems += _unknown_keys(data, FILE_KEYS, (), source, "in a test file")
-    defaults = data.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        problems.append(source.problem(("defaults",), "`defaults` must be a mapping of snapshot fields"))
-        defaults = {}
-    file_as_of = _checked(lambda: _instant(data["as_of"]), ("as_of",), source, problems) if "as_of" in data else None
-    items = data.get("tests")
-    if not isinstance(items, list) or not items:
-        problems.append(source.problem(("tests",), "`tests` must be a list with at least one test"))
-        items = []
+    try:
+        spec = TestFile.model_validate(data)
+    except ValidationError as error:
+        # The line points at the test already: `expect.action: ...`, not `tests.expect.action: ...`.
+        refused = [dataclasses.replace(problem, message=problem.message.removeprefix("tests.")) for problem in model_problems(error.errors(), data, source, TestFile)]
+        raise PolicyError(sorted(refused, key=lambda problem: (problem.line, problem.column))) from None
+    problems: list[PolicyProblem] = []
     tests: list[PolicyTest] = []
     seen: dict[str, int] = {}
-    for index, item in enumerate(items):
-        test = _parse_test(item, ("tests", index), defaults, file_as_of, "as_of" in data, source, problems, rule_ids)
-        if test is None:
-            continue
-        if test.name in seen:
-            problems.append(source.problem(("tests", index, "name"), f"the name `{test.name}` is already used on line {seen[test.name]}; names must be unique in a file"))
-        seen[test.name] = test.line
-        tests.append(test)
+    for index, item in enumerate(spec.tests):
+        where: Where = ("tests", index)
+        line, _ = source.where(where)
+        as_of = item.as_of or spec.as_of
+        if as_of is None:
+            problems.append(source.problem(where, "a test needs an `as_of` (or the file a default `as_of`), e.g. 2026-11-24T10:00:00+01:00"))
+        expect = expectation(item.expect)
+        if not expect:
+            problems.append(source.problem((*where, "expect"), f"`expect` must give at least one of: {', '.join(EXPECT_KEYS)}"))
+        if rule_ids is not None:
+            problems += _unknown_rules(expect, (*where, "expect"), source, rule_ids)
+        if item.name in seen:
+            problems.append(source.problem((*where, "name"), f"the name `{item.name}` is already used on line {seen[item.name]}; names must be unique in a file"))
+        seen[item.name] = line
+        if as_of is not None:
+            case = _deep_merge(spec.defaults, item.case)
+            case.setdefault("case_id", DEFAULT_CASE_ID)
+            tests.append(PolicyTest(source.file, line, item.name, as_of, case, expect, source, where))
     if problems:
         raise PolicyError(sorted(problems, key=lambda problem: (problem.line, problem.column)))
     return tests
-
-
-def _parse_test(
-    item: Any,
-    where: Where,
-    defaults: dict[str, Any],
-    file_as_of: datetime | None,
-    file_has_as_of: bool,
-    source: SourceMap,
-    problems: list[PolicyProblem],
-    rule_ids: frozenset[str] | None,
-) -> PolicyTest | None:
-    if not isinstance(item, dict):
-        problems.append(source.problem(where, "a test is a mapping with `name`, `as_of`, `case` and `expect`"))
-        return None
-    before = len(problems)
-    problems += _unknown_keys(item, TEST_KEYS, where, source, "in a test")
-    name = item.get("name")
-    if not isinstance(name, str) or not name.strip():
-        problems.append(source.problem((*where, "name") if "name" in item else where, "a test needs a `name`: a short sentence saying what it checks"))
-        name = "?"
-    as_of = _checked(lambda: _instant(item["as_of"]), (*where, "as_of"), source, problems) if "as_of" in item else file_as_of
-    if as_of is None and "as_of" not in item and not file_has_as_of:
-        problems.append(source.problem(where, "a test needs an `as_of` (or the file a default `as_of`), e.g. 2026-11-24T10:00:00+01:00"))
-    case = item.get("case") or {}
-    if not isinstance(case, dict):
-        problems.append(source.problem((*where, "case"), "`case` must be a mapping of snapshot fields"))
-        case = {}
-    expect = _parse_expect(item.get("expect"), (*where, "expect"), source, problems, rule_ids) if "expect" in item else None
-    if "expect" not in item:
-        problems.append(source.problem(where, "a test needs an `expect` block: what the engine must answer"))
-    if len(problems) > before or as_of is None or expect is None:
-        return None
-    merged = _deep_merge(defaults, case)
-    merged.setdefault("case_id", DEFAULT_CASE_ID)
-    line, _ = source.where(where)
-    return PolicyTest(source.file, line, name.strip(), as_of, merged, expect, source, where)
-
-
-def _parse_expect(value: Any, where: Where, source: SourceMap, problems: list[PolicyProblem], rule_ids: frozenset[str] | None) -> dict[str, Any] | None:
-    if not isinstance(value, dict) or not value:
-        problems.append(source.problem(where, f"`expect` must be a mapping with at least one of: {', '.join(EXPECT_KEYS)}"))
-        return None
-    problems += _unknown_keys(value, EXPECT_KEYS, where, source, "in `expect`")
-    expect: dict[str, Any] = {}
-    for key, raw in value.items():
-        if key in _NORMALISE:
-            expect[key] = _checked(lambda: _NORMALISE[key](raw), (*where, key), source, problems)
-    if rule_ids is not None:
-        problems += _unknown_rules(expect, where, source, rule_ids)
-    return expect
 
 
 def _unknown_rules(expect: dict[str, Any], where: Where, source: SourceMap, rule_ids: frozenset[str]) -> list[PolicyProblem]:
     named: list[tuple[Where, str]] = []
     for key in ("fired", "not_fired"):
         named += [((*where, key, index), rule) for index, rule in enumerate(expect.get(key) or ())]
-    named += [((*where, "vetoes", index, "rule_id"), veto["rule_id"]) for index, veto in enumerate(expect.get("vetoes") or ()) if "rule_id" in veto]
+    named += [((*where, "vetoes", index, "rule_id"), veto["rule_id"]) for index, veto in enumerate(expect.get("vetoes") or ()) if veto.get("rule_id")]
     return [source.problem(path, f"`{rule}` is not a rule of the policy{_did_you_mean(rule, rule_ids)}") for path, rule in named if rule not in rule_ids]
-
-
-def _checked(parse: Callable[[], Any], where: Where, source: SourceMap, problems: list[PolicyProblem]) -> Any:
-    """Run a parser; a bad value becomes a problem at its own line."""
-    try:
-        return parse()
-    except _Bad as bad:
-        problems.append(source.problem((*where, *bad.where), str(bad)))
-        return None
-
-
-def _unknown_keys(data: dict[str, Any], known: tuple[str, ...], where: Where, source: SourceMap, place: str) -> list[PolicyProblem]:
-    return [
-        source.problem((*where, key), f"`{key}`: unknown key {place}{_did_you_mean(key, known)}; use {', '.join(known)}")
-        for key in data
-        if key not in known
-    ]
 
 
 def _did_you_mean(word: str, choices: Any) -> str:
@@ -239,170 +172,6 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-# --- checking and normalising expectations ------------------------------------------------------
-
-
-def _instant(value: Any) -> datetime:
-    # YAML reads an unquoted 2026-11-24T10:00:00+01:00 as a datetime already.
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Bad(f"`{value}` is not an ISO 8601 instant such as 2026-11-24T10:00:00+01:00") from None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise _Bad("must be an instant with a time zone offset, e.g. 2026-11-24T10:00:00+01:00")
-    return value
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if not isinstance(value, str):
-        raise _Bad(f"must be text, not {_show(value)}")
-    return value
-
-
-def _optional_text(value: Any) -> str | None:
-    return None if value is None else _text(value)
-
-
-def _action(value: Any) -> str:
-    actions = [action.value for action in Action]
-    if value not in actions:
-        raise _Bad(f"`{value}` is not an action{_did_you_mean(value, actions)}; use one of {', '.join(actions)}")
-    return str(value)
-
-
-def _channel(value: Any) -> str | None:
-    channels = [channel.value for channel in Channel]
-    if value is not None and value not in channels:
-        raise _Bad(f"`{value}` is not a channel{_did_you_mean(value, channels)}; use one of {', '.join(channels)}, or null for none")
-    return value
-
-
-def _words(value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(item, str) for item in items):
-        raise _Bad("must be a rule id or a list of rule ids")
-    return tuple(items)
-
-
-def _fragments(value: Any) -> tuple[str, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or not all(isinstance(item, str) for item in items):
-        raise _Bad("must be a piece of text or a list of them")
-    return tuple(items)
-
-
-def _vetoes(value: Any) -> tuple[dict[str, Any], ...]:
-    if not isinstance(value, list) or not value:
-        raise _Bad("must be a list of vetoes such as {guardrail: consent, channel: sms}")
-    vetoes = []
-    for index, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise _Bad("a veto is a mapping such as {guardrail: consent, rule_id: firm-reminder, channel: sms}", (index,))
-        for key in item:
-            if key not in VETO_KEYS:
-                raise _Bad(f"`{key}`: unknown key in a veto{_did_you_mean(key, VETO_KEYS)}; use {', '.join(VETO_KEYS)}", (index, key))
-        if not isinstance(item.get("guardrail"), str):
-            raise _Bad("a veto needs a `guardrail`, e.g. consent", (index,))
-        veto = {"guardrail": item["guardrail"]}
-        if "rule_id" in item:
-            veto["rule_id"] = _text(item["rule_id"])
-        if "channel" in item:
-            try:
-                veto["channel"] = _channel(item["channel"])
-            except _Bad as bad:
-                raise _Bad(str(bad), (index, "channel")) from None
-        vetoes.append(veto)
-    return tuple(vetoes)
-
-
-def _true(value: Any) -> bool:
-    if value is not True:
-        raise _Bad("write `no_vetoes: true`, or leave it out")
-    return True
-
-
-def _window(value: Any) -> dict[str, str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value:
-        raise _Bad(f"must be null (no window) or a mapping with any of {', '.join(WINDOW_KEYS)}")
-    for key in value:
-        if key not in WINDOW_KEYS:
-            raise _Bad(f"`{key}`: unknown key in a window{_did_you_mean(key, WINDOW_KEYS)}; use {', '.join(WINDOW_KEYS)}", (key,))
-    return {key: _text(raw) for key, raw in value.items()}
-
-
-def _offer(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value:
-        raise _Bad(f"must be null (no offer) or a mapping with any of {', '.join(OFFER_KEYS)}")
-    offer: dict[str, Any] = {}
-    for key, raw in value.items():
-        if key not in OFFER_KEYS:
-            raise _Bad(f"`{key}`: unknown key in an offer{_did_you_mean(key, OFFER_KEYS)}; use {', '.join(OFFER_KEYS)}", (key,))
-        try:
-            offer[key] = _OFFER_PARTS[key](raw)
-        except _Bad as bad:
-            raise _Bad(str(bad), (key,)) from None
-    return offer
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise _Bad("must be an amount such as \"50.00\"")
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise _Bad(f"`{value}` is not an amount such as \"50.00\"") from None
-
-
-def _whole(value: Any) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise _Bad(f"must be a whole number, not {_show(value)}")
-    return value
-
-
-def _pair(part: Callable[[Any], Any]) -> Callable[[Any], tuple[Any, Any] | None]:
-    def parse(value: Any) -> tuple[Any, Any] | None:
-        if value is None:
-            return None
-        if not isinstance(value, list) or len(value) != 2 or None in value:
-            raise _Bad("must be [min, max], or null for none")
-        return (part(value[0]), part(value[1]))
-
-    return parse
-
-
-_OFFER_PARTS: dict[str, Callable[[Any], Any]] = {
-    "currency": _text,
-    "discount_pct": _pair(_decimal),
-    "instalments": _pair(_whole),
-    "min_instalment": _decimal,
-    "max_deferral_days": _whole,
-}
-
-_NORMALISE: dict[str, Callable[[Any], Any]] = {
-    "action": _action,
-    "channel": _channel,
-    "template": _optional_text,
-    "reason": _text,
-    "reason_text_contains": _fragments,
-    "fired": _words,
-    "not_fired": _words,
-    "vetoes": _vetoes,
-    "no_vetoes": _true,
-    "window": _window,
-    "offer": _offer,
-    "next_review_at": _instant,
-}
 
 
 # --- comparing a decision with the expectation --------------------------------------------------
@@ -583,14 +352,28 @@ def _field_path(text: str) -> Where:
     return tuple(parts)
 
 
-def run_test(engine: Any, test: PolicyTest) -> TestResult:
+def run_test(engine: Any, test: PolicyTest, coverage: bool = False) -> TestResult:
+    """One test against the engine; with `coverage`, the decision is explained so
+    that the pack rules which held are seen (engine.authoring.policy_coverage)."""
     try:
         snapshot = parse_snapshot(test.case, test.as_of)
     except InvalidSnapshot as error:
         return TestResult(test.file, test.line, test.name, False, _snapshot_problems(test, error))
-    decision = engine.decide(snapshot, test.as_of)
+    decision = engine.decide(snapshot, test.as_of, explain=coverage)
     diff = tuple(mismatches(test.expect, decision))
-    return TestResult(test.file, test.line, test.name, not diff, diff, _describe(decision) if diff else ())
+    reached = reached_by(decision) if coverage else frozenset()
+    return TestResult(test.file, test.line, test.name, not diff, diff, _describe(decision) if diff else (), reached)
+
+
+def selected(name: str, pattern: str | None) -> bool:
+    """`-k`: the test's name contains the pattern, ignoring case (pytest's -k at its simplest)."""
+    return pattern is None or pattern.casefold() in name.casefold()
+
+
+def within(path: Path, scopes: tuple[Path, ...]) -> bool:
+    """A test file is run when it is one of the given paths or lies under one of them (none given: all)."""
+    resolved = path.resolve()
+    return not scopes or any(resolved == scope or scope in resolved.parents for scope in (scope.resolve() for scope in scopes))
 
 
 def _known_rule_ids(engine: Any) -> frozenset[str] | None:
@@ -599,21 +382,31 @@ def _known_rule_ids(engine: Any) -> frozenset[str] | None:
     return frozenset(rule.id for rule in rules) if rules else None
 
 
-def run_policy_tests(rules_dir: Path, engine: Any = None) -> TestReport:
+def run_policy_tests(
+    rules_dir: Path, engine: Any = None, pattern: str | None = None, scopes: tuple[Path, ...] = (), coverage: bool = False
+) -> TestReport:
     """Run every policy test under `rules_dir` with `engine` (built from `rules_dir` when None).
 
+    `pattern` keeps the tests whose name contains it (`-k`); `scopes` keeps the test
+    files under those paths; `coverage` measures which rules the tests run reach.
     Raises PolicyError when the rules themselves do not load.
     """
     engine = engine if engine is not None else build_engine(rules_dir)
     rule_ids = _known_rule_ids(engine)
     report = TestReport()
     for path in discover(rules_dir):
+        if not within(path, scopes):
+            continue
         try:
             tests = load_test_file(path, rule_ids)
         except PolicyError as error:
             report.problems += error.problems
             continue
-        report.results += [run_test(engine, test) for test in tests]
+        chosen = [test for test in tests if selected(test.name, pattern)]
+        report.deselected += len(tests) - len(chosen)
+        report.results += [run_test(engine, test, coverage) for test in chosen]
+    if coverage:
+        report.coverage = measure(engine, (result.reached for result in report.results))
     return report
 
 
@@ -627,31 +420,29 @@ def format_report(report: TestReport, failures_only: bool = False) -> str:
         lines.append(f"{'PASS' if result.passed else 'FAIL'} {result.file}:{result.line} {result.name}")
         lines += [f"      {line}" for line in result.diff]
         lines += [f"      {line}" for line in result.decided]
+    summary = counts(report)
+    if report.coverage is not None:
+        summary = f"{summary}\n{format_coverage(report.coverage)}"
+    return "\n".join([*lines, "", summary]) if lines else summary
+
+
+def counts(report: TestReport) -> str:
+    """The run in one line: passed, failed, deselected, unreadable files."""
     summary = f"{report.passed} passed, {report.failed} failed"
+    if report.deselected:
+        summary += f", {report.deselected} deselected"
     if report.problems:
         summary += f", {len(report.problems)} problem(s) in test files (those files were not run)"
-    if not report.results and not report.problems:
+    if not report.results and not report.problems and not report.deselected:
         summary = "no policy tests found (tests/*.yaml beside the policy files)"
-    return "\n".join([*lines, "", summary]) if lines else summary
+    return summary
 
 
 # --- command line -------------------------------------------------------------------------------
 
 
 def register(subparsers: Any) -> None:
-    """Add `test` to the `collection-strategy` command line."""
-    parser = subparsers.add_parser("test", help="run the policy tests (tests/*.yaml beside the policies); exit 1 on any failure")
-    parser.add_argument("--rules", type=Path, default=default_rules_dir(), help="the rules directory (default: ./rules, else the shipped rules)")
-    parser.add_argument("--failures-only", action="store_true", help="list only failing tests")
-    parser.set_defaults(func=command)
+    """Add `test` to the `collection-strategy` command line (engine/authoring/policy_test_cli.py)."""
+    from engine.authoring.policy_test_cli import register as add_test  # it imports this module
 
-
-def command(args: argparse.Namespace) -> int:
-    try:
-        report = run_policy_tests(args.rules)
-    except PolicyError as error:
-        print(error, file=sys.stderr)
-        print(f"\n{len(error.problems)} problem(s); the rules were not loaded, so no test ran.", file=sys.stderr)
-        return 1
-    print(format_report(report, failures_only=getattr(args, "failures_only", False)))
-    return 0 if report.ok else 1
+    add_test(subparsers)

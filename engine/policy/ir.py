@@ -164,6 +164,8 @@ class Rule:
     same_day_order: bool = False  # the channel order is a preference among channels open on the earliest day
     otherwise: tuple[Action, tuple[Channel, ...], str | None] | None = None  # the written step when every channel fails
     effective: Effective | None = None  # None: always in force
+    # Lint findings silenced on purpose, (code, reason); lint's alone: never part of a decision or of equality.
+    lint_ignore: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,8 @@ class GuardRule:
     requires: Requirement | None = None
     disclose: tuple[str, ...] = ()  # codes for the caller's renderer, when the decision contacts
     effective: Effective | None = None  # None: whenever its pack is in force
+    # Lint findings silenced on purpose, (code, reason); lint's alone: never part of a decision or of equality.
+    lint_ignore: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def parse_file(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[int, Condi
     try:
         spec = model.model_validate(data)
     except ValidationError as error:
-        problems += _model_problems(error.errors(), data, source, model)
+        problems += model_problems(error.errors(), data, source, model)
     if problems:
         raise PolicyError(sorted(problems, key=lambda problem: (problem.line, problem.column)))
     return spec, conditions, source
@@ -188,6 +188,7 @@ def _rule(spec: RuleSpec, condition: Condition, index: int, source: SourceMap, c
         same_day_order=(then.channel_order or channel_order) == "same_day",
         otherwise=otherwise,
         effective=effective(spec.effective_from, spec.effective_until),
+        lint_ignore=tuple((spec.lint_ignore or {}).items()),
     )
 
 
@@ -215,7 +216,7 @@ def offer_limit(spec: OfferLimitSpec, owner: str) -> OfferLimit:
     )
 
 
-def _model_problems(items: list[Any], data: Any, source: SourceMap, root: type[BaseModel]) -> list[PolicyProblem]:
+def model_problems(items: list[Any], data: Any, source: SourceMap, root: type[BaseModel]) -> list[PolicyProblem]:
     """One readable problem per place, from pydantic's errors."""
     by_place: dict[tuple[Any, ...], list[Any]] = {}
     for item in items:

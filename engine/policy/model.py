@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -102,6 +103,58 @@ class OfferLimitSpec(_Spec):
 SHORTEST_WINDOW_MINUTES = {Channel.PHONE: 15, Channel.SMS: 5, Channel.PUSH: 5}
 
 
+# Findings lint reports against one rule that an analyst may silence on the rule
+# (`lint_ignore`), with what each means. Errors are not here: lint refuses a policy
+# with an error (acceptance, reload), so silencing one would serve a broken policy;
+# nor are findings that name no rule (`gaps`, `not-checked`, `load`).
+IGNORABLE_FINDINGS: dict[str, str] = {
+    "shadowed": "higher-priority rules match every case this rule matches (kept as a fallback on purpose)",
+    "overlap-same-priority": "a rule of equal priority can match the same case and does something else",
+    "final-notice-without-contact": "a path to FINAL_NOTICE does not require an earlier delivered contact",
+    "money-without-currency": "an amount compared or offered as a bare number, whatever the case's currency",
+    "effective-overlap": "rules replacing each other on a date are both in force for a while",
+    "effective-gap": "rules replacing each other on a date leave a period where none is in force",
+    "effective-mixed": "rules replacing each other mix dates and instants in their periods",
+    "too-complex": "the rule's condition is too large to analyse exactly",
+}
+_CANNOT_IGNORE = {
+    "never-fires": "the rule can never match a case",
+    "legal-without-final-notice": "a legal step could be taken without a delivered final notice",
+    "effective-empty": "the rule is never in force",
+}
+
+
+def _ignorable(code: Any) -> Any:
+    """A finding code a rule may silence, or a message that names the ones it may."""
+    known = f"a rule may ignore {', '.join(IGNORABLE_FINDINGS)}"
+    if not isinstance(code, str):
+        raise ValueError(f"a finding code is text; {known}")
+    if code in IGNORABLE_FINDINGS:
+        return code
+    if code in _CANNOT_IGNORE:
+        raise ValueError(f"an error ({_CANNOT_IGNORE[code]}) cannot be ignored: lint refuses the policy, so correct the rule; {known}")
+    hint = difflib.get_close_matches(code, list(IGNORABLE_FINDINGS), n=1)
+    raise ValueError("not a lint finding a rule may ignore" + (f"; did you mean `{hint[0]}`?" if hint else "") + f" ({known})")
+
+
+def _ignore_reason(reason: Any) -> Any:
+    if reason is None or (isinstance(reason, str) and not reason.strip()):
+        raise ValueError("an ignored finding needs its reason, e.g. `shadowed: the fallback for cases the campaign rules leave`")
+    return reason
+
+
+IgnorableCode = Annotated[str, BeforeValidator(_ignorable)]
+IgnoreReason = Annotated[str, BeforeValidator(_ignore_reason)]
+# Editors complete the codes as keys and show what each means.
+_IGNORES_SCHEMA = {
+    "type": "object",
+    "properties": {code: {"type": "string", "minLength": 1, "pattern": r"\S", "description": f"{what}: why it is deliberate"} for code, what in IGNORABLE_FINDINGS.items()},
+    "additionalProperties": False,
+}
+LintIgnores = Annotated[dict[IgnorableCode, IgnoreReason], WithJsonSchema(_IGNORES_SCHEMA)]
+_IGNORE = "lint findings this rule produces on purpose, silenced: finding code -> why it is deliberate (required); `lint --show-ignored` lists them"
+
+
 class OtherwiseSpec(_Spec):
     """The written alternative of a rule whose channels are all vetoed or closed."""
 
@@ -146,6 +199,7 @@ class RuleSpec(_Dated):
     then: ThenSpec
     reason: str | dict[Literal["en", "pl"], str] = Field(description="plain words an agent can read to the debtor")
     arm: dict[str, str] | None = Field(default=None, description="experiment id -> arm: the rule applies only to cases in that arm")
+    lint_ignore: LintIgnores | None = Field(default=None, description=_IGNORE)
     effective_from: Moment | None = Field(default=None, description=_FROM)
     effective_until: Moment | None = Field(default=None, description=_UNTIL)
 
@@ -347,6 +401,7 @@ class GuardRuleSpec(_Dated):
     requires: RequiresSpec | None = None
     disclose: list[Annotated[str, Field(pattern=TEMPLATE)]] | None = Field(default=None, description="disclosures a contact must carry, as codes for the caller's renderer")
     reason: Reason
+    lint_ignore: LintIgnores | None = Field(default=None, description=_IGNORE)
     effective_from: Moment | None = Field(default=None, description=_FROM)
     effective_until: Moment | None = Field(default=None, description=_UNTIL)
 

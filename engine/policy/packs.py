@@ -100,7 +100,7 @@ def _guard_rule(pack: str, spec: GuardRuleSpec, condition: Condition, source: So
         requires = Requirement(frozenset(item.actions), item.contacting, step, item.days_before, instead)
     return GuardRule(
         f"{pack}/{spec.id}", condition, _texts(spec.reason), source, block=block, route=spec.route, review_after_days=spec.review_after_days, replace=replace, requires=requires, disclose=tuple(spec.disclose or ()),
-        effective=effective(spec.effective_from, spec.effective_until),
+        effective=effective(spec.effective_from, spec.effective_until), lint_ignore=tuple((spec.lint_ignore or {}).items()),
     )
 
 

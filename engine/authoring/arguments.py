@@ -1,0 +1,37 @@
+"""The rules directory on the command line, as ruff and OPA take their paths.
+
+`collection-strategy lint rules/` and `collection-strategy lint --rules rules/`
+say the same; both with the same directory are accepted, both with different
+directories are a usage error (exit 2), never a silent choice of one.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+_GIVEN = "rules_given_as"  # which of the two spellings set `rules` so far
+
+
+class _RulesDirectory(argparse.Action):
+    """Stores the directory in `rules`, refusing a second, different one given the other way."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+        if values == argparse.SUPPRESS:  # the positional, absent (some Pythons still call its action)
+            return
+        values = Path(values)
+        spelling = option_string or "RULES"
+        earlier = getattr(namespace, _GIVEN, None)
+        if earlier is not None and earlier != spelling and getattr(namespace, self.dest) != values:
+            parser.error(f"the rules directory was given twice, as {earlier} and as {spelling}, with different values ({getattr(namespace, self.dest)} and {values}); give it once")
+        setattr(namespace, self.dest, values)
+        setattr(namespace, _GIVEN, spelling)
+
+
+def add_rules_argument(parser: argparse.ArgumentParser, default: Path, description: str = "the rules directory (with strategies/ and compliance/)") -> None:
+    """A positional RULES directory, with `--rules` as its alias; `args.rules` holds it (`default` if neither)."""
+    # SUPPRESS: an absent positional runs no action, so it neither overrides --rules nor clashes with it.
+    parser.add_argument("rules", nargs="?", default=argparse.SUPPRESS, action=_RulesDirectory, metavar="RULES", help=f"{description} (default: {default})")
+    parser.add_argument("--rules", type=Path, default=default, action=_RulesDirectory, dest="rules", metavar="RULES", help="the same as RULES (kept for scripts written before it)")
+
