@@ -26,13 +26,12 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import nullcontext
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from engine.authoring import bulk_files, workers as processes
+from engine.authoring import bulk_files, progress, workers as processes
 from engine.authoring.simulate_input import Invalid, Payload
 from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decide_row, decision_row
 from engine.engine import StrategyEngine
@@ -201,8 +200,8 @@ def command(args: argparse.Namespace) -> int:
     print(f"deciding {args.cases} as of {as_of.isoformat()} with {args.rules}, {args.workers} worker(s)")
     started = time.perf_counter()
     try:
-        with _progress_bar(args.cases) as progress:
-            outcome = decide_file(args.rules, args.cases, args.out, invalid, as_of, args.workers, progress)
+        with _progress_bar(args.cases) as shown:
+            outcome = decide_file(args.rules, args.cases, args.out, invalid, as_of, args.workers, shown)
     except PolicyError as error:
         print(error, file=sys.stderr)
         print(f"\n{len(error.problems)} problem(s); the rules were not loaded.", file=sys.stderr)
@@ -234,14 +233,11 @@ def _same_files(cases: Path, out: Path, invalid: Path) -> str | None:
 
 
 def _progress_bar(cases: Path) -> Any:
-    """A bar on a terminal only (tqdm's disable=None): silent in CI and in a pipe. It has no
-    colour, so NO_COLOR is honoured as it stands."""
+    """A bar on a terminal only (engine/authoring/progress.py)."""
     if not sys.stderr.isatty():
-        return nullcontext()
-    from tqdm import tqdm  # type: ignore[import-untyped]  # no type information shipped
-
+        return progress.bar(None, " rows")
     try:
         total: int | None = bulk_files.count(cases)
     except (OSError, ValueError):
         total = None  # the run itself will say what is wrong with the file
-    return tqdm(total=total, unit=" rows", unit_scale=True, disable=None, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+    return progress.bar(total, " rows")

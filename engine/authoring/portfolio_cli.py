@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from engine.authoring import progress
 from engine.authoring.portfolio import synthetic_portfolio
 from engine.authoring.portfolio_debtors import synthetic_debtors
 from engine.authoring.simulate import csv_columns, instant, row_from_case
@@ -137,9 +138,11 @@ def command(args: argparse.Namespace) -> int:
         if args.out.suffix.lower() == ".csv":
             print("--debtors writes JSON Lines only (a debtor's accounts are a list): name the output .jsonl", file=sys.stderr)
             return 1
-        written = write_cases(debtors(args.count, as_of, args.seed, args.invalid_share), args.out)
+        with progress.bar(args.count, " debtors") as shown:
+            written = write_cases(progress.counted(debtors(args.count, as_of, args.seed, args.invalid_share), shown), args.out)
         print(f"wrote {written:,} debtors to {args.out} (seed {args.seed}, as of {as_of.isoformat()})")
         return 0
-    written = write_cases(portfolio(args.count, as_of, args.seed, args.invalid_share), args.out)
+    with progress.bar(args.count, " cases") as shown:
+        written = write_cases(progress.counted(portfolio(args.count, as_of, args.seed, args.invalid_share), shown), args.out)
     print(f"wrote {written:,} cases to {args.out} (seed {args.seed}, as of {as_of.isoformat()})")
     return 0

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.authoring import simulate_debtor_run, workers as processes
+from engine.authoring import bulk_files, progress, simulate_debtor_run, workers as processes
 from engine.bulk import decide_one
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
@@ -152,6 +152,7 @@ def simulate(
     compare_dir: Path | None = None,
     workers: int | None = os.cpu_count(),
     as_of: datetime | None = None,
+    shown: Any = None,
 ) -> SimulationReport:
     """Decide every case of `cases_path` with `rules_dir` (and `compare_dir`) at one instant.
 
@@ -171,11 +172,14 @@ def simulate(
     own = lambda: _Decider(rules_dir, compare_dir, as_of, engines).chunk  # noqa: E731 - this process decides too
     for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, initargs, local=own):
         tally.add(results)
+        if shown is not None:  # a progress bar (engine/authoring/progress.py)
+            shown.update(len(results))
     return build_report(tally, rules_dir, cases_path, compare_dir, engines, as_of, workers, time.perf_counter() - started)
 
 
 def simulate_debtors(
-    rules_dir: Path, debtors_path: Path, days: int = DEFAULT_DAYS, workers: int | None = os.cpu_count(), as_of: datetime | None = None, at_review: bool = False
+    rules_dir: Path, debtors_path: Path, days: int = DEFAULT_DAYS, workers: int | None = os.cpu_count(), as_of: datetime | None = None, at_review: bool = False,
+    shown: Any = None,
 ) -> DebtorSimulationReport:
     """Run every debtor of `debtors_path` for `days` days from `as_of` with `rules_dir`
     (engine/authoring/simulate_debtor_run.py) and count, per person, the contacts made.
@@ -197,6 +201,8 @@ def simulate_debtors(
     own = lambda: simulate_debtor_run.DebtorRunner(rules_dir, as_of, days, at_review, engine).chunk  # noqa: E731 - this process runs persons too
     for runs in processes.spread(simulate_debtor_run.run_chunk, chunks, workers, simulate_debtor_run.start_worker, initargs, local=own):
         tally.add(runs)
+        if shown is not None:
+            shown.update(len(runs))
     return build_debtor_report(tally, rules_dir, debtors_path, engine, as_of, days, workers, time.perf_counter() - started, at_review)
 
 
@@ -263,10 +269,12 @@ def command(args: argparse.Namespace) -> int:
         return 1
     try:
         report: SimulationReport | DebtorSimulationReport
-        if debtors:
-            report = simulate_debtors(args.rules, args.cases, args.days or DEFAULT_DAYS, args.workers, args.as_of, args.at_review)
-        else:
-            report = simulate(args.rules, args.cases, args.compare, args.workers, args.as_of)
+        total = _lines(args.cases) if sys.stderr.isatty() else None  # counted for a bar only
+        with progress.bar(total, " debtors" if debtors else " cases") as shown:
+            if debtors:
+                report = simulate_debtors(args.rules, args.cases, args.days or DEFAULT_DAYS, args.workers, args.as_of, args.at_review, shown)
+            else:
+                report = simulate(args.rules, args.cases, args.compare, args.workers, args.as_of, shown)
     except PolicyError as error:
         print(error, file=sys.stderr)
         print(f"\n{len(error.problems)} problem(s); the rules were not loaded.", file=sys.stderr)
@@ -280,6 +288,14 @@ def command(args: argparse.Namespace) -> int:
         if path:
             print(f"wrote {label} report to {path}")
     return 0
+
+
+def _lines(path: Path) -> int | None:
+    """About how many cases or debtors the file holds, for the bar; None when it cannot tell."""
+    try:
+        return bulk_files.count(path)
+    except (OSError, ValueError):
+        return None
 
 
 def _misused(args: argparse.Namespace, debtors: bool) -> str | None:
