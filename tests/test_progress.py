@@ -38,11 +38,13 @@ def _stderr_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str] | None
         os.close(main)
 
 
-def test_portfolio_and_simulate_draw_a_bar_on_a_terminal_only(tmp_path: Path) -> None:
+def test_portfolio_simulate_and_decide_draw_a_bar_on_a_terminal_only(tmp_path: Path) -> None:
     cases = tmp_path / "cases.jsonl"
     drawn = _stderr_on_a_terminal([*CLI, "portfolio", "--count", "400", "--out", str(cases)], tmp_path)
     assert "400/400" in drawn and "cases" in drawn
     drawn = _stderr_on_a_terminal([*CLI, "simulate", str(cases), "--rules", str(REPO / "rules"), "--workers", "1"], tmp_path)
+    assert "400/400" in drawn
+    drawn = _stderr_on_a_terminal([*CLI, "decide", str(cases), "--out", str(tmp_path / "d.jsonl"), "--rules", str(REPO / "rules"), "--workers", "1"], tmp_path)
     assert "400/400" in drawn
     quiet = subprocess.run([*CLI, "simulate", str(cases), "--rules", str(REPO / "rules"), "--workers", "1"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert quiet.returncode == 0 and "400/400" not in quiet.stderr  # no terminal (CI, a pipe): no bar

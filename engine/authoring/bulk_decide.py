@@ -200,7 +200,7 @@ def command(args: argparse.Namespace) -> int:
     print(f"deciding {args.cases} as of {as_of.isoformat()} with {args.rules}, {args.workers} worker(s)")
     started = time.perf_counter()
     try:
-        with _progress_bar(args.cases) as shown:
+        with progress.file_bar(args.cases, " rows") as shown:
             outcome = decide_file(args.rules, args.cases, args.out, invalid, as_of, args.workers, shown)
     except PolicyError as error:
         print(error, file=sys.stderr)
@@ -231,13 +231,3 @@ def _same_files(cases: Path, out: Path, invalid: Path) -> str | None:
         seen[key] = name
     return None
 
-
-def _progress_bar(cases: Path) -> Any:
-    """A bar on a terminal only (engine/authoring/progress.py)."""
-    if not sys.stderr.isatty():
-        return progress.bar(None, " rows")
-    try:
-        total: int | None = bulk_files.count(cases)
-    except (OSError, ValueError):
-        total = None  # the run itself will say what is wrong with the file
-    return progress.bar(total, " rows")

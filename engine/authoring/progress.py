@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -24,6 +25,19 @@ def bar(total: int | None, unit: str) -> Any:
 
     plain = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
     return tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5, ascii=plain or None)
+
+
+def file_bar(path: Path, unit: str) -> Any:
+    """A bar over the rows of a file (counted only when a bar is drawn), or None."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from engine.authoring import bulk_files
+
+    try:
+        total: int | None = bulk_files.count(path)
+    except (OSError, ValueError):
+        total = None  # the run itself will say what is wrong with the file
+    return bar(total, unit)
 
 
 def counted(items: Iterable[Item], progress: Any) -> Iterator[Item]:

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.authoring import bulk_files, progress, simulate_debtor_run, workers as processes
+from engine.authoring import progress, simulate_debtor_run, workers as processes
 from engine.bulk import decide_one
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
@@ -269,8 +269,7 @@ def command(args: argparse.Namespace) -> int:
         return 1
     try:
         report: SimulationReport | DebtorSimulationReport
-        total = _lines(args.cases) if sys.stderr.isatty() else None  # counted for a bar only
-        with progress.bar(total, " debtors" if debtors else " cases") as shown:
+        with progress.file_bar(args.cases, " debtors" if debtors else " cases") as shown:
             if debtors:
                 report = simulate_debtors(args.rules, args.cases, args.days or DEFAULT_DAYS, args.workers, args.as_of, args.at_review, shown)
             else:
@@ -288,14 +287,6 @@ def command(args: argparse.Namespace) -> int:
         if path:
             print(f"wrote {label} report to {path}")
     return 0
-
-
-def _lines(path: Path) -> int | None:
-    """About how many cases or debtors the file holds, for the bar; None when it cannot tell."""
-    try:
-        return bulk_files.count(path)
-    except (OSError, ValueError):
-        return None
 
 
 def _misused(args: argparse.Namespace, debtors: bool) -> str | None:
