@@ -6,7 +6,10 @@ that many worker processes that share the port (SO_REUSEPORT), each with its own
 engine, since durable_rules never releases the GIL; it serves the metrics of all
 of them and, on SIGTERM, lets each worker drain its calls in flight. A worker
 that exits, or that stops answering its private health probe (frozen in a C
-call that holds the GIL), is replaced; see transport/watchdog.py.
+call that holds the GIL), is replaced; see transport/watchdog.py. The supervisor
+alone watches the rules: it checks each new version once, in an isolated child
+at a lower CPU priority, and hands the accepted version (or the refusal) to every
+worker, which only compiles it and swaps; see engine/handover.py.
 
 A port another server already listens on is refused unless --share-port asks
 to share it: SO_REUSEPORT would otherwise let a second server silently take
@@ -25,6 +28,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -40,6 +44,7 @@ from transport.logs import FORMATS, ONCE_DIR_ENV, default_format, setup_logging
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from engine.handover import RulesChecker
     from transport.watchdog import Probe
 
 log = logging.getLogger("server")
@@ -157,6 +162,8 @@ def _config(args: argparse.Namespace, probe_socket: Path | None = None):  # -> g
         trusted_keys=args.trusted_keys if args.require_approved else None,
         decision_log=args.decision_log,
         decision_log_keep=None if args.decision_log_snapshots == "whole" else tuple(path.strip() for path in args.decision_log_keep.split(",") if path.strip()),
+        # Workers serve what the supervisor checked (engine/handover.py); a lone worker checks for itself.
+        handover=args.keep_dir if args.workers > 1 else None,
     )
 
 
@@ -242,22 +249,27 @@ def main(argv: list[str] | None = None) -> int:
     from engine.authoring.acceptance import acceptance_checks
     from engine.bundle import require_approved
     from engine.errors import PolicyError
+    from engine.handover import RulesChecker
     from engine.last_good import LastGoodRules
     from engine.registry import PolicyRegistry
 
     log.info("building the engine from %s ...", args.rules)
     started = time.monotonic()
+    checker: RulesChecker | None = None
     try:
-        # Refuse to start on rules that would be refused (and keep them for the workers).
+        # Refuse to start on rules that would be refused.
         checks = [*acceptance_checks(), *([require_approved(args.trusted_keys)] if args.require_approved else [])]
-        registry = PolicyRegistry(args.rules, checks=checks, keep=LastGoodRules(args.keep_dir) if args.keep_dir else None)
+        if args.keep_dir:  # checked once here, kept, and handed to every worker (engine/handover.py)
+            checker = RulesChecker(args.rules, LastGoodRules(args.keep_dir), checks)
+            name, version, content = checker.word.policy
+        else:
+            ref = PolicyRegistry(args.rules, checks=checks).current.engine.ref  # the lone worker builds its own
+            name, version, content = ref.name, ref.version, ref.hash
     except (PolicyError, ValueError, OSError) as error:
         print(f"The rules in {args.rules} do not load:\n{error}", file=sys.stderr)
         return 2
-    ref = registry.current.engine.ref
-    log.info("engine built in %.1f s: policy %s %s (%s)", time.monotonic() - started, ref.name, ref.version, ref.hash)
-    del registry  # each worker builds its own
-    if args.workers == 1:
+    log.info("engine built in %.1f s: policy %s %s (%s)", time.monotonic() - started, name, version, content)
+    if checker is None:
         refused = _serve_metrics(args)
         if refused:
             print(refused, file=sys.stderr)
@@ -271,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             print(error.strerror or error, file=sys.stderr)  # the port was taken after the check, or shared by request
             return 2
         return 0
-    return _supervise(args)
+    return _supervise(args, checker)
 
 
 @dataclass
@@ -301,7 +313,16 @@ def _watch(index: int, slot: _Slot, now: float) -> None:
         log.info("worker %d (pid %s) serving, %.1f s after it started", index, slot.process.pid, now - slot.started)
 
 
-def _supervise(args: argparse.Namespace) -> int:
+def _check_rules(checker: RulesChecker, every: float, halt: threading.Event) -> None:
+    """The one watcher of the rules: check each new version once, hand it (or its refusal) to the workers."""
+    while not halt.wait(every):
+        try:
+            checker.reload_if_changed()
+        except Exception:  # never let the watcher die: the workers keep serving what they have
+            log.exception("could not check the rules directory for changes")
+
+
+def _supervise(args: argparse.Namespace, checker: RulesChecker) -> int:
     from prometheus_client import CollectorRegistry, multiprocess
 
     from transport.watchdog import Limits, Probe
@@ -342,6 +363,9 @@ def _supervise(args: argparse.Namespace) -> int:
     metrics_at = f"{args.metrics_bind}:{args.metrics_port}" if args.metrics_port else "no port"
     log.info("starting %d workers on %s:%d; metrics on %s", args.workers, args.bind, args.port, metrics_at)
     all_serving = limits is None
+    halt = threading.Event()
+    if args.reload_seconds > 0:
+        threading.Thread(target=_check_rules, args=(checker, args.reload_seconds, halt), name="rules-checker", daemon=True).start()
     # A replacement that dies at once (its rules refused with none kept, say)
     # is retried after a growing pause, while the other workers keep serving.
     while not stopping:
@@ -364,6 +388,7 @@ def _supervise(args: argparse.Namespace) -> int:
             all_serving = True
             log.info("serving on %s:%d with %d workers", args.bind, args.port, args.workers)
         time.sleep(0.2)
+    halt.set()
     for slot in slots:
         if slot.probe is not None:
             slot.probe.close()

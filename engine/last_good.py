@@ -1,9 +1,11 @@
-"""The last rules a worker accepted, kept where a restarted worker finds them.
+"""The last rules accepted, kept where the workers find them.
 
-Each worker checks and accepts a change of the rules on its own. A worker that
-is started again later (after a crash) reads the rules directory afresh; if
-what is there now would be refused, it starts on the kept copy instead of not
-at all, like its siblings, which still serve that version.
+Under a supervisor, the supervisor checks each change of the rules once and
+keeps the version it accepts here; its word to the workers names the kept copy
+(engine/handover.py), and a worker started again after a crash serves it like
+its siblings, whatever the rules directory holds now. A registry that checks
+for itself (engine/registry.py `keep`) keeps what it accepts too, and starts on
+the kept copy when the rules directory would be refused.
 
 The writers are sibling processes, so every step is atomic: a version is
 copied under a temporary name and renamed to its fingerprint, then the file

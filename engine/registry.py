@@ -13,11 +13,16 @@ process with CPU-time and memory limits (engine/isolation.py): analyst input
 that would hang or exhaust the builder is refused there, never in the server.
 The files are fingerprinted before and after: a version edited while it was
 being built is neither accepted nor refused, but loaded again at the next look.
+
+This is the registry of a process that checks the rules for itself (one
+worker, the tools); a supervisor's workers follow the version it checked
+instead (engine/handover.py `FollowingRegistry`).
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.isolation import try_rules
 from engine.last_good import LastGoodRules, fingerprint
+from engine.policy.ir import Pack, Policy
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
 from engine.snapshot import parse_snapshot
@@ -117,7 +123,7 @@ class PolicyRegistry:
         if reasons or engine is None:
             raise PolicyError.plain("\n".join(reasons))
         if served:
-            _refuse_same_version(served, engine)
+            refuse_same_version(served, _versions(engine))
         _warm_up(engine)
         if self.keep and rules_dir == self.rules_dir:
             try:
@@ -190,12 +196,13 @@ def _served_before(keep: LastGoodRules | None) -> dict[str, tuple[str, str]]:
     return {policy.name: (policy.version, policy.content_hash)} | {pack.name: (pack.version, pack.content_hash) for pack in packs}
 
 
-def _refuse_same_version(served: dict[str, tuple[str, str]], engine: StrategyEngine) -> None:
+def refuse_same_version(served: dict[str, tuple[str, str]], built: dict[str, tuple[str, str]]) -> None:
     """A policy's version names its content: what changed must say so. An auditor
-    reading "default-strategy 2026.12.1" in a decision must find one text for it."""
+    reading "default-strategy 2026.12.1" in a decision must find one text for it.
+    `served` and `built`: each policy's name -> (version, content hash)."""
     changed = [
         f"{name} {version}: its content changed (hash {served[name][1]} → {content}) but its version did not; give the new content a new `version`"
-        for name, (version, content) in _versions(engine).items()
+        for name, (version, content) in built.items()
         if name in served and served[name][0] == version and served[name][1] != content
     ]
     if changed:
@@ -204,7 +211,31 @@ def _refuse_same_version(served: dict[str, tuple[str, str]], engine: StrategyEng
 
 def build_engine(rules_dir: Path, backend: str = "durable") -> StrategyEngine:
     """The engine for a rules directory: what the server, `explain`, policy tests and `simulate` decide with."""
-    return StrategyEngine(load_strategy(rules_dir / STRATEGY_DIR), load_packs(rules_dir / COMPLIANCE_DIR), backend)
+    return StrategyEngine(*load_rules(rules_dir), backend)
+
+
+def load_rules(rules_dir: Path) -> tuple[Policy, tuple[Pack, ...]]:
+    """The strategy and the compliance packs of a rules directory, loaded (YAML -> models -> intermediate form)."""
+    return load_strategy(rules_dir / STRATEGY_DIR), load_packs(rules_dir / COMPLIANCE_DIR)
+
+
+def save_loaded(policy: Policy, packs: Sequence[Pack]) -> bytes | None:
+    """The loaded form of a checked version, for workers to compile without loading the YAML again;
+    None if it cannot be saved (then they load the files). Only ever written by this program's
+    own check into the supervisor's private keep directory, and read back from there."""
+    try:
+        return pickle.dumps((policy, tuple(packs)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # something in the form that pickle cannot carry: loading the files still works
+        return None
+
+
+def read_loaded(path: Path, content_hash: str) -> tuple[Policy, tuple[Pack, ...]] | None:
+    """The loaded form saved by `save_loaded`, if it is there, readable and of the strategy with `content_hash`."""
+    try:
+        policy, packs = pickle.loads(path.read_bytes())
+    except Exception:  # absent, cut short, or from another version of this program: load the files instead
+        return None
+    return (policy, packs) if isinstance(policy, Policy) and policy.content_hash == content_hash else None
 
 
 def _warm_up(engine: StrategyEngine) -> None:

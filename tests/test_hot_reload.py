@@ -166,3 +166,21 @@ def test_rules_edited_after_their_check_are_not_kept_under_the_checked_version(t
     write(rules, "3")
     assert kept.keep(rules, "0123456789abcdef") is False
     assert kept.latest() == tmp_path / "kept" / accepted and fingerprint(kept.latest()) == accepted
+
+
+def test_the_isolated_check_names_what_it_built_and_saves_the_loaded_form_only_of_a_version_that_passes(tmp_path: Path) -> None:
+    from engine.isolation import try_rules
+    from engine.registry import read_loaded
+
+    rules, saved = tmp_path / "rules", tmp_path / "loaded.pickle"
+    write(rules, "1")
+    trial = try_rules(rules, acceptance_checks(), nice=5, save=saved)  # a lower priority changes nothing but the wait
+    engine = build_engine(rules)
+    assert trial.reasons == [] and next(iter(trial.versions.items())) == ("reloadable", ("1", engine.ref.hash))
+    loaded = read_loaded(saved, engine.ref.hash)
+    assert loaded is not None and loaded[0].rules == engine.policy.rules
+
+    saved.unlink()
+    write(rules, "2", action="CALL", tested_action="SEND_REMINDER")  # builds, then fails its own tests
+    refused = try_rules(rules, acceptance_checks(), save=saved)
+    assert "policy tests failed" in refused.reasons[0] and not saved.exists()

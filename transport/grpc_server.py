@@ -26,6 +26,7 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from engine.authoring.acceptance import acceptance_checks
 from engine.bundle import require_approved
+from engine.handover import FOLLOW_SECONDS, FollowingRegistry, Handover
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics
@@ -72,6 +73,9 @@ class ServerConfig:
     trusted_keys: Path | None = None  # serve only rules in a bundle these keys approved (engine/bundle.py); None: any rules that pass
     decision_log: str | None = None  # stdout, file:PATH or an http(s) URL (transport/decision_log.py); None: no log
     decision_log_keep: tuple[str, ...] | None = None  # snapshot paths logged unmasked; None: the whole snapshot
+    # The supervisor's keep directory, whose word (engine/handover.py) names the checked version to
+    # serve; None: this process watches and checks the rules itself (a lone worker, a test).
+    handover: Path | None = None
 
 
 @dataclass
@@ -114,7 +118,8 @@ def _publish_policy(registry: PolicyRegistry) -> None:
 
 
 def _watch_rules(registry: PolicyRegistry, every: float, stopping: threading.Event) -> None:
-    """Look for changed rules every few seconds; load, check and swap them, or refuse."""
+    """Look for changed rules every few seconds; load, check and swap them, or refuse.
+    Under a supervisor, follow its word instead: swap to the version it checked, show what it refused."""
     while not stopping.wait(every):
         try:
             swapped = registry.reload_if_changed()
@@ -224,7 +229,8 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
     streams = _stream_limits(config)
     keep = LastGoodRules(config.keep_dir) if config.keep_dir else None
     checks = [*acceptance_checks(), *([require_approved(config.trusted_keys)] if config.trusted_keys else [])]
-    registry = registry or PolicyRegistry(config.rules_dir, checks=checks, keep=keep)
+    if registry is None:
+        registry = FollowingRegistry(config.rules_dir, Handover(config.handover)) if config.handover else PolicyRegistry(config.rules_dir, checks=checks, keep=keep)
     decisions = DecisionLog(sink_from(config.decision_log), config.decision_log_keep) if config.decision_log else None
     _publish_policy(registry)
     metrics.start_at_zero()
@@ -248,7 +254,9 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
         health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     stopping = threading.Event()
     if config.reload_seconds > 0:
-        threading.Thread(target=_watch_rules, args=(registry, config.reload_seconds, stopping), name="rules-watcher", daemon=True).start()
+        # A follower reads a small file: often, so that every worker swaps soon after the supervisor's check.
+        every = min(config.reload_seconds, FOLLOW_SECONDS) if isinstance(registry, FollowingRegistry) else config.reload_seconds
+        threading.Thread(target=_watch_rules, args=(registry, every, stopping), name="rules-watcher", daemon=True).start()
     http = start_http(servicer, config.bind, config.http_port, config.reuse_port, observer=observer) if config.http_port is not None else None
     return RunningServer(server, port, health_servicer, registry, stopping, http, decisions)
 

@@ -11,11 +11,12 @@ A traceback goes in `exc_info` as one string, so a line is always one object.
 Nothing from a request is logged: the calls that log name methods, codes,
 policy versions and latencies, never a case, an amount or a case id.
 
-A refused reload is found by every worker, each of which checks the rules on
-its own. It is one event: a call that passes `extra={"once": key}` is written
-only by the first process to claim the key (`claim_once`: a file created with
-O_EXCL in a directory the supervisor shares with its workers); its siblings
-drop it.
+With several workers the supervisor checks each version of the rules once and
+writes the one `policy_refused` event. An event that several processes may
+still find (a worker's own start on the last good version, say) passes
+`extra={"once": key}`: it is written only by the first process to claim the key
+(`claim_once`: a file created with O_EXCL in a directory the supervisor shares
+with its workers); its siblings drop it.
 
 python-json-logger (maintained, typed) does the JSON; it is imported only when
 JSON is asked for.
