@@ -14,7 +14,7 @@ HELM := .tools/bin/helm
 UV_VERSION := 0.13.9
 UV := .tools/uv/bin/uv
 
-.PHONY: install tools run test lint-proto generate lock bench soak clean
+.PHONY: install tools browser run test lint-proto generate lock bench soak clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,20 @@ tools: $(BUF) $(HELM)
 run: $(INSTALLED)
 	$(PY) server.py --http-port 8080
 
-test: $(INSTALLED) $(BUF) $(HELM)
-	BUF=$(abspath $(BUF)) HELM=$(abspath $(HELM)) $(PY) -m pytest
+# The reports' browser tests (tests/test_report_browser.py) need Debian's
+# Chromium; they fail, not skip, without it.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; \
+	  else \
+	    echo "make browser: $(CHROMIUM) is missing and apt-get (as root) is not available: install Chromium or set CHROMIUM=/path/to/chromium; the browser tests fail until then" >&2; \
+	  fi; \
+	fi
+
+test: $(INSTALLED) $(BUF) $(HELM) browser
+	BUF=$(abspath $(BUF)) HELM=$(abspath $(HELM)) CHROMIUM=$(CHROMIUM) $(PY) -m pytest
 
 lint-proto: $(BUF)
 	$(BUF) lint proto

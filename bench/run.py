@@ -1,7 +1,8 @@
 """Benchmarks: every figure beside a baseline measured in the same run.
 
     python bench/run.py [--cases N] [--rounds R] [--repeat K] [--debtor-cases D] [--seconds S] [--debtor-seconds T]
-                        [--workers W] [--skip-grpc] [--only SECTION ...]
+                        [--workers W] [--grpc-rounds G] [--batch-calls B]
+                        [--skip-grpc] [--only SECTION ...]
 
 1. In process: decisions per second through the whole engine with the
    durable_rules matcher, beside the same compiled policy evaluated as plain
@@ -19,9 +20,12 @@
    accounts/s of every round and min / median / max, and the per-account cost of a
    debtor over one Decide (1.0: an account costs what a lone case does). Timed
    in CPU seconds of the benchmark process, so other load counts less.
-4. gRPC: unary Decide (requests/s, p50, p99), DecideBatch (1,000 cases per
-   call) and DecideStream (decisions/s) against the real server, beside a bare
-   server answering constants with the same workers and message options.
+4. gRPC: unary Decide (requests/s, p50, p99, server CPU per call), DecideBatch
+   (1,000 cases per call, one caller) and DecideStream (decisions/s) against the
+   real server, beside a bare server answering constants with the same workers
+   and message options, in interleaved rounds; issue 15's targets P1 (handler
+   CPU per decision, the unary and p99 ratios) and P3 (batch and stream over
+   unary) with min / median / max over the rounds.
 5. Debtors over gRPC: unary DecideDebtor with the same debtors as in 3, beside unary
    Decide of the same cases on the same server, T seconds of each per round in R
    interleaved rounds; the same figures as 3.
@@ -41,7 +45,10 @@
 10. Decision log (bench/bench_decision_log.py): the servicer's decide path with the log
    off, to a file masked and whole, N cases per round in R interleaved rounds (CPU
    seconds of the process, its writer thread included); the ratios to "off".
-Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors, grpc-http, build, bulk, spark, decision-log.
+11. Hot swap (bench/bench_swap.py): a real server with 2 workers under unary load from 16
+   callers; throughput per 250 ms, failed calls and the time from the check's end to every
+   connection on the new version (P5).
+Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors, grpc-http, build, bulk, spark, decision-log, swap.
 The machine is noisy: compare the ratios, which are measured minutes apart at most.
 """
 
@@ -374,26 +381,15 @@ async def unary_load(port: int, requests: list[Any], seconds: float, in_flight: 
 
 
 def batch_load(port: int, cases: list[pb.CaseSnapshot], calls: int) -> float:
+    """DecideBatch of 1,000 cases from a single caller, one call after another: decisions/s."""
     as_of = timestamp_pb2.Timestamp()
     as_of.FromDatetime(AS_OF)
-    batches = [cases[start : start + 1000] for start in range(0, len(cases), 1000)]
-    channels = [grpc.insecure_channel(f"localhost:{port}", options=OWN_CONNECTION) for _ in range(8)]
-    stubs = [pb_grpc.CollectionStrategyServiceStub(channel) for channel in channels]
-    try:
-        # Calls in flight on several connections, so that every worker has work.
+    batches = [pb.DecideBatchRequest(cases=cases[start : start + 1000], as_of=as_of) for start in range(0, len(cases), 1000)]
+    with grpc.insecure_channel(f"localhost:{port}", options=OWN_CONNECTION) as channel:
+        call = pb_grpc.CollectionStrategyServiceStub(channel).DecideBatch
         started = time.perf_counter()
-        futures = []
-        decided = 0
-        for index in range(calls):
-            request = pb.DecideBatchRequest(cases=batches[index % len(batches)], as_of=as_of)
-            futures.append(stubs[index % len(stubs)].DecideBatch.future(request, timeout=120))
-            if len(futures) == len(stubs):
-                decided += len(futures.pop(0).result().results)
-        decided += sum(len(future.result().results) for future in futures)
+        decided = sum(len(call(batches[index % len(batches)], timeout=120).results) for index in range(calls))
         return decided / (time.perf_counter() - started)
-    finally:
-        for channel in channels:
-            channel.close()
 
 
 # A worker admits half its threads (4 of 8 by default) as open streams, and the
@@ -422,31 +418,89 @@ def stream_load(port: int, cases: list[pb.CaseSnapshot], count: int, streams: in
     return asyncio.run(run())
 
 
-def over_grpc(workers: int, seconds: float, in_flight: int) -> None:
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds so far of a process and every process under it (a server and its workers)."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += cpu_seconds(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+    return total
+
+
+# Issue 15's targets, each a ratio measured in the same run.
+P1_HANDLER_US, P1_UNARY, P1_P99 = 150.0, 0.75, 1.5
+P3_BATCH, P3_STREAM = 4.0, 2.0
+
+
+def over_grpc(workers: int, seconds: float, in_flight: int, rounds: int = 3, batch_calls: int = 4, stream_cases: int = 10_000) -> None:
+    """The real server beside the bare one, both up for the whole run, in `rounds`
+    interleaved rounds (the order alternating): unary Decide with `in_flight` callers,
+    DecideBatch of 1,000 from a single caller, DecideStream; and the servers' CPU per
+    unary call, whose difference is the handler's own CPU per decision (P1)."""
     cases = [case_from_data(case) for case in (synthetic_portfolio(5000, AS_OF, seed=11))]
     decide = [pb.DecideRequest(case=case, as_of=as_of_stamp()) for case in cases]
-    figures: dict[str, dict[str, Any]] = {}
-    for kind in ("bare", "engine"):
-        port = free_port()
-        process = start(kind, port, workers)
-        try:
-            asyncio.run(unary_load(port, decide, 1.0, in_flight))  # warm up
-            figures[kind] = {
-                "unary": asyncio.run(unary_load(port, decide, seconds, in_flight)),
-                "batch": batch_load(port, cases, calls=12),
-                "stream": stream_load(port, cases, count=10_000),
-            }
-        finally:
+    ports = {kind: free_port() for kind in ("bare", "engine")}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    figures: dict[str, dict[str, list[float]]] = {kind: {} for kind in ports}
+    try:
+        for kind, port in ports.items():
+            processes[kind] = start(kind, port, workers)
+            # Warm up: every case once on each worker's caches (holiday calendars, zones, windows).
+            asyncio.run(unary_load(port, decide, 1.0, in_flight))
+            stream_load(port, cases, count=min(stream_cases, len(cases)) * workers)
+        for index in range(rounds):
+            order = list(ports) if index % 2 == 0 else list(ports)[::-1]
+            for kind in order:
+                port, found = ports[kind], figures[kind]
+                cpu = process_tree_cpu(processes[kind].pid)
+                started = time.perf_counter()
+                rate, p50, p99 = asyncio.run(unary_load(port, decide, seconds, in_flight))
+                calls = rate * (time.perf_counter() - started)
+                cpu_us = (process_tree_cpu(processes[kind].pid) - cpu) / max(calls, 1) * 1e6
+                batch = batch_load(port, cases, batch_calls)
+                stream = stream_load(port, cases, count=stream_cases)
+                for name, number in (("unary", rate), ("p50", p50), ("p99", p99), ("cpu_us", cpu_us), ("batch", batch), ("stream", stream)):
+                    found.setdefault(name, []).append(number)
+            print(f"round {index + 1}: " + "  ".join(
+                f"{kind} {figures[kind]['unary'][-1]:,.0f} req/s p99 {figures[kind]['p99'][-1]:.1f} ms {figures[kind]['cpu_us'][-1]:,.0f} us CPU/call"
+                for kind in ports
+            ))
+    finally:
+        for process in processes.values():
             stop(process)
     bare, real = figures["bare"], figures["engine"]
-    print(f"\n== gRPC on loopback: {workers} workers each, {in_flight} unary calls in flight, client on the same cores")
-    print(f"{'':34}{'engine':>12}{'bare':>12}{'ratio':>8}")
-    print(f"{'Decide requests/s':34}{real['unary'][0]:>12,.0f}{bare['unary'][0]:>12,.0f}{real['unary'][0] / bare['unary'][0]:>8.2f}")
-    print(f"{'Decide p50 ms':34}{real['unary'][1]:>12.1f}{bare['unary'][1]:>12.1f}")
-    print(f"{'Decide p99 ms':34}{real['unary'][2]:>12.1f}{bare['unary'][2]:>12.1f}")
-    print(f"{'DecideBatch (1000/call) decisions/s':34}{real['batch']:>12,.0f}{bare['batch']:>12,.0f}{real['batch'] / bare['batch']:>8.2f}")
-    print(f"{f'DecideStream ({STREAMS} streams) decisions/s':34}{real['stream']:>12,.0f}{bare['stream']:>12,.0f}{real['stream'] / bare['stream']:>8.2f}")
-    print(f"{'bulk over unary (engine)':34}{'batch':>12}{real['batch'] / real['unary'][0]:>11.1f}x   stream {real['stream'] / real['unary'][0]:.1f}x")
+
+    def spread3(values: list[float], shown: str = ",.2f") -> str:
+        return f"{min(values):{shown}} / {statistics.median(values):{shown}} / {max(values):{shown}}"
+
+    print(f"\n== gRPC on loopback: {workers} workers each, {in_flight} unary callers, {rounds} interleaved rounds, client on the same cores (min / median / max)")
+    print(f"{'':38}{'engine':>26}{'bare':>26}")
+    for label, name, shown in (
+        ("Decide requests/s", "unary", ",.0f"), ("Decide p50 ms", "p50", ".1f"), ("Decide p99 ms", "p99", ".1f"),
+        ("server CPU per Decide, us", "cpu_us", ",.0f"),
+        ("DecideBatch (1,000, one caller) dec/s", "batch", ",.0f"), (f"DecideStream ({STREAMS} streams) dec/s", "stream", ",.0f"),
+    ):
+        print(f"{label:38}{spread3(real[name], shown):>26}{spread3(bare[name], shown):>26}")
+    handler = [engine_cpu - bare_cpu for engine_cpu, bare_cpu in zip(real["cpu_us"], bare["cpu_us"])]
+    unary = [engine / bare_rate for engine, bare_rate in zip(real["unary"], bare["unary"])]
+    p99 = [engine / bare_p99 for engine, bare_p99 in zip(real["p99"], bare["p99"])]
+    batch = [engine_batch / engine_unary for engine_batch, engine_unary in zip(real["batch"], real["unary"])]
+    stream = [engine_stream / engine_unary for engine_stream, engine_unary in zip(real["stream"], real["unary"])]
+    print("targets (issue 15), each round's ratio, min / median / max:")
+    for label, values, target, shown, met in (
+        ("P1 handler CPU per decision, us", handler, f"<= {P1_HANDLER_US:.0f}", ",.0f", statistics.median(handler) <= P1_HANDLER_US),
+        ("P1 Decide requests/s, engine / bare", unary, f">= {P1_UNARY}", ".2f", statistics.median(unary) >= P1_UNARY),
+        ("P1 Decide p99, engine / bare", p99, f"<= {P1_P99}", ".2f", statistics.median(p99) <= P1_P99),
+        ("P3 DecideBatch / unary Decide, dec/s", batch, f">= {P3_BATCH:.0f}", ".2f", statistics.median(batch) >= P3_BATCH),
+        ("P3 DecideStream / unary Decide, dec/s", stream, f">= {P3_STREAM:.0f}", ".2f", statistics.median(stream) >= P3_STREAM),
+    ):
+        print(f"  {label:38}{spread3(values, shown):>24}   target {target:<8} {'met' if met else 'NOT met'}")
+    print("  (handler CPU: the engine server's CPU per unary call less the bare server's, both processes and workers; bench/bench_handler.py splits it by stage)")
 
 
 def debtor_message(cases: list[pb.CaseSnapshot]) -> pb.Debtor:
@@ -554,7 +608,7 @@ def http_beside_grpc(rounds: int, calls: int) -> None:
     print("target: HTTP at most 1.3x gRPC (the JSON parsing and printing, and waitress's HTTP/1.1, against grpc's C core).")
 
 
-SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http", "build", "bulk", "spark", "decision-log")
+SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http", "build", "bulk", "spark", "decision-log", "swap")
 OPT_IN = ("spark",)  # run only when asked: two Spark JVMs
 
 
@@ -569,10 +623,13 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=16)
     parser.add_argument("--debtor-seconds", type=float, default=2.0, help="duration of each DecideDebtor and Decide load of a round")
     parser.add_argument("--http-calls", type=int, default=2000, help="Decide calls over each of HTTP and gRPC per round of the grpc-http section")
+    parser.add_argument("--grpc-rounds", type=int, default=3, help="interleaved rounds of the grpc section (each: unary, batch and stream on both servers)")
+    parser.add_argument("--stream-cases", type=int, default=10_000, help="cases sent over DecideStream per round of the grpc section")
+    parser.add_argument("--batch-calls", type=int, default=4, help="DecideBatch calls of 1,000 cases per round of the grpc section, from one caller")
     parser.add_argument("--skip-grpc", action="store_true", help="skip the sections that start a server")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="run this section only (repeat for several); default: all")
     args = parser.parse_args()
-    sections = [name for name in args.only or [name for name in SECTIONS if name not in OPT_IN] if not (args.skip_grpc and name.startswith("grpc"))]
+    sections = [name for name in args.only or [name for name in SECTIONS if name not in OPT_IN] if not (args.skip_grpc and (name.startswith("grpc") or name == "swap"))]
     if "in-process" in sections:
         in_process(args.cases)
     if "arrangements" in sections:
@@ -580,7 +637,7 @@ def main() -> None:
     if "debtors" in sections:
         debtor_cost(args.debtor_cases, args.rounds)
     if "grpc" in sections:
-        over_grpc(args.workers, args.seconds, args.in_flight)
+        over_grpc(args.workers, args.seconds, args.in_flight, args.grpc_rounds, args.batch_calls, args.stream_cases)
     if "grpc-debtors" in sections:
         debtors_over_grpc(args.workers, args.rounds, args.debtor_seconds, args.in_flight, args.debtor_cases)
     if "grpc-http" in sections:
@@ -601,6 +658,10 @@ def main() -> None:
         from bench_decision_log import decision_log  # bench/ is on the path: this script's folder
 
         decision_log(args.cases, args.rounds)
+    if "swap" in sections:
+        from bench_swap import run as hot_swap  # bench/ is on the path: this script's folder
+
+        hot_swap(min(args.rounds, 4))
 
 
 if __name__ == "__main__":

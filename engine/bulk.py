@@ -21,6 +21,7 @@ from typing import Any
 from engine.decision import Decision
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
+from engine.policy.inputs import check_inputs
 from engine.snapshot import CaseSnapshot, parse_snapshot
 
 
@@ -41,7 +42,7 @@ def decide_one(engine: StrategyEngine, data: Mapping[str, Any], as_of: datetime,
     """Validate one snapshot and decide it. Raises InvalidSnapshot naming every bad field;
     a shape validation did not foresee is still one bad case, named `case`."""
     try:
-        snapshot = parse_snapshot(dict(data), as_of)
+        snapshot = check_inputs(parse_snapshot(dict(data), as_of), engine.policy.inputs)
     except InvalidSnapshot:  # a ValueError too: keep the field it names
         raise
     except (ValueError, TypeError) as error:
@@ -58,6 +59,18 @@ def decide_row(engine: StrategyEngine, number: int, data: Any, as_of: datetime) 
         return decide_one(engine, data, as_of)[1]
     except InvalidSnapshot as error:
         return refusal(number, data, error)
+
+
+def decided_row(engine: StrategyEngine, number: int, data: Any, as_of: datetime) -> dict[str, Any] | Refusal:
+    """Row `number` decided at `as_of` as its flat row (decision_row, with the case's segment
+    and days past due), or the Refusal of a row that is not a valid case."""
+    if not isinstance(data, Mapping):
+        return Refusal(number, None, "case", "is not an object (one case per row)")
+    try:
+        snapshot, decision = decide_one(engine, data, as_of)
+    except InvalidSnapshot as error:
+        return refusal(number, data, error)
+    return decision_row(decision, snapshot)
 
 
 def decide_many(engine: StrategyEngine, rows: Iterable[tuple[int, Any]], as_of: datetime) -> Iterator[Decision | Refusal]:
@@ -81,12 +94,14 @@ DECISION_COLUMNS = (
     "offer_min_instalment", "offer_max_deferral_days", "offer_settlement_floor", "offer_payment_holiday", "offer_review_above_discount_pct",
     "reason_codes", "fired_rules", "vetoes", "experiment_arm",
     "policy_name", "policy_version", "policy_hash", "as_of", "next_review_at",
+    "work_queue", "work_priority", "work_due_utc",  # a review's work item (engine/work_items.py); empty for other actions
+    "segment", "days_past_due",  # the case's, as decided: what `evaluate` groups outcomes by
 )
 REFUSAL_COLUMNS = ("row", "case_id", "field", "problem")
 LIST_SEPARATOR = ";"
 # The type of every column, for a table's schema (Parquet, Spark): text unless named
 # here; any column may be empty (None), e.g. the offer's of a decision without an offer.
-INTEGER_COLUMNS = frozenset({"offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days", "row"})
+INTEGER_COLUMNS = frozenset({"offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days", "days_past_due", "row"})
 BOOLEAN_COLUMNS = frozenset({"offer_payment_holiday"})
 
 
@@ -99,8 +114,9 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def decision_row(decision: Decision) -> dict[str, Any]:
-    """One decision as one flat row (DECISION_COLUMNS): what a dialer list or a table holds."""
+def decision_row(decision: Decision, snapshot: CaseSnapshot | None = None) -> dict[str, Any]:
+    """One decision as one flat row (DECISION_COLUMNS): what a dialer list or a table holds.
+    The case's segment and days past due come from its snapshot, empty without one."""
     window, offer = decision.window, decision.offer
     discount = offer.discount_pct if offer else None
     instalments = offer.instalments if offer else None
@@ -136,4 +152,9 @@ def decision_row(decision: Decision) -> dict[str, Any]:
         "policy_hash": decision.policy.hash,
         "as_of": utc_text(decision.as_of),
         "next_review_at": utc_text(decision.next_review_at),
+        "work_queue": decision.work.queue if decision.work else None,
+        "work_priority": decision.work.priority if decision.work else None,
+        "work_due_utc": utc_text(decision.work.due) if decision.work else None,
+        "segment": snapshot.segment if snapshot else None,
+        "days_past_due": snapshot.days_past_due if snapshot else None,
     }

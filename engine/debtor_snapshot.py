@@ -25,10 +25,12 @@ from engine.snapshot import (
     MAX_ACCOUNTS,
     MAX_ARRANGEMENTS,
     MAX_ATTRIBUTES,
+    MAX_INPUTS,
     MAX_PRIOR_CONTACTS,
     Arrangement,
     CaseSnapshot,
     Consents,
+    InputValue,
     GdprFlags,
     Label,
     LegalFlags,
@@ -44,6 +46,7 @@ from engine.snapshot import (
     country_code,
     currency_code,
     currency_exponent,
+    input_map,
     is_subdivision,
     language_code,
     region_code,
@@ -84,9 +87,11 @@ class Account(_Strict):
     prior_contacts: list[PriorContact] = Field(default_factory=list, max_length=MAX_PRIOR_CONTACTS)
     arrangements: list[Arrangement] = Field(default_factory=list, max_length=MAX_ARRANGEMENTS)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+    inputs: dict[str, InputValue] = Field(default_factory=dict, max_length=MAX_INPUTS)  # this account's; the person's apply too
 
     _currency = field_validator("currency")(currency_code)
     _attributes = field_validator("attributes")(attribute_map)
+    _inputs = field_validator("inputs")(input_map)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Account:
@@ -115,6 +120,7 @@ class DebtorSnapshot(_Strict):
     preferred_hours: PreferredHours | None = None
     third_party_collector: bool = False
     attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+    inputs: dict[str, InputValue] = Field(default_factory=dict, max_length=MAX_INPUTS)  # the person's, for every account (a score of the person)
     contacts: list[PriorContact] = Field(default_factory=list, max_length=MAX_PRIOR_CONTACTS)
     accounts: list[Account] = Field(min_length=1, max_length=MAX_ACCOUNTS)
 
@@ -123,6 +129,7 @@ class DebtorSnapshot(_Strict):
     _time_zone = field_validator("time_zone")(time_zone_name)
     _language = field_validator("language")(language_code)
     _attributes = field_validator("attributes")(attribute_map)
+    _inputs = field_validator("inputs")(input_map)
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> DebtorSnapshot:
@@ -142,6 +149,9 @@ class DebtorSnapshot(_Strict):
             for key, value in account.attributes.items():
                 if self.attributes.get(key, value) != value:
                     raise _FieldError(f"{where}.attributes", f"key {shown(key)} contradicts the debtor's attribute of that name")
+            for key, given in account.inputs.items():
+                if key in self.inputs and (type(self.inputs[key]), self.inputs[key]) != (type(given), given):
+                    raise _FieldError(f"{where}.inputs.{key}", "contradicts the debtor's input of that name: give it once, for the person or for each account")
         for index, contact in enumerate(self.contacts):
             unknown = [account_id for account_id in contact.account_ids if account_id not in seen]
             if unknown:
@@ -226,6 +236,7 @@ def account_cases(debtor: DebtorSnapshot, person_flags: frozenset[str]) -> list[
             payment=account.payment,
             prior_contacts=list(once([*account.prior_contacts, *about])),
             attributes={**debtor.attributes, **account.attributes},
+            inputs={**debtor.inputs, **account.inputs},
             preferred_channel=debtor.preferred_channel,
             preferred_hours=debtor.preferred_hours,
             language=debtor.language,

@@ -129,7 +129,7 @@ def record(
         "as_of": utc_text(decision.as_of),
         "policy": {"name": decision.policy.name, "version": decision.policy.version, "hash": decision.policy.hash},
         "data_versions": data_versions(),
-        "decision": debtor_row(decision) if isinstance(decision, DebtorDecision) else decision_row(decision),
+        "decision": debtor_row(decision) if isinstance(decision, DebtorDecision) else decision_row(decision, snapshot if isinstance(snapshot, CaseSnapshot) else None),
         "snapshot_masked": keep is not None,
     }
     # The snapshot's JSON is pydantic's, spliced in as the last field: not parsed and written again.

@@ -23,6 +23,8 @@ from engine.snapshot import CaseSnapshot
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
 from engine.window import next_window
+from engine.policy.work import work_plan
+from engine.work_items import REVIEWS, work_item
 
 log = logging.getLogger(__name__)
 DEFAULT_REVIEW = timedelta(days=1)
@@ -56,6 +58,7 @@ class StrategyEngine:
         self._shortest = {channel: timedelta(minutes=minutes) for channel, minutes in policy.shortest_window}
         # The periods of dated rules (a pack rule's include its pack's); none dated: no filter runs.
         self._periods: dict[str, tuple[Effective, ...]] = {rule.id: (rule.effective,) for rule in policy.rules if rule.effective} | self.compliance.periods
+        self.work_plan = work_plan(policy)  # the queues review decisions go to (engine/policy/work.py)
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
         return self.judge(snapshot, as_of, explain).decision
@@ -120,16 +123,24 @@ class StrategyEngine:
             else:
                 reason = system_reason("NO_RULE_MATCHED", snapshot.reason_language)
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
+        # What is added to the decision made, gathered and set at once: each replace() copies every field.
+        changes: dict[str, Any] = {}
         if decision.channel is not None:
-            disclosures = [Reason(code, _text(guard.reason, snapshot.reason_language)) for guard in guards for code in guard.disclose]
-            decision = replace(decision, required_disclosures=tuple(dict.fromkeys(disclosures)))
+            language = snapshot.reason_language
+            disclosures = [Reason(code, _text(guard.reason, language)) for guard in guards for code in guard.disclose]
+            if disclosures or decision.required_disclosures:
+                changes["required_disclosures"] = tuple(dict.fromkeys(disclosures))
         warnings = guardrails.data_warnings(context)
         if warnings:
-            decision = replace(decision, data_warnings=warnings)
+            changes["data_warnings"] = warnings
+        if decision.action in REVIEWS:  # work for a person: its queue, priority and due time
+            decision = replace(decision, work=work_item(self.work_plan, decision, self._rules, context))
         if arms:
-            decision = replace(decision, experiment_arm=",".join(f"{experiment}:{arm}" for experiment, arm in arms.items()))
-        if explain:
-            decision = replace(decision, trace=self._trace(context, fired, guards, decision))
+            changes["experiment_arm"] = ",".join(f"{experiment}:{arm}" for experiment, arm in arms.items())
+        if explain:  # the trace reads none of the changes
+            changes["trace"] = self._trace(context, fired, guards, decision)
+        if changes:
+            decision = decision.amended(**changes)
         return Judged(decision, context, chosen, tuple(blocks))
 
     def _try(
@@ -184,7 +195,7 @@ class StrategyEngine:
         if best is not None:
             channel, window, shaping = best
             constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.reason_language)) for rule_id, texts in shaping.constraints)
-            return replace(self._decision(rule, context, fired, vetoes, channel, window), window_constraints=constraints), rule
+            return self._decision(rule, context, fired, vetoes, channel, window, constraints), rule
         if rule.otherwise:  # the rule's intent, in writing
             action, written, template = rule.otherwise
             return self._try(replace(rule, action=action, channels=written, template=template, otherwise=None), context, fired, vetoes, blocks, requirements, replacing)
@@ -200,13 +211,18 @@ class StrategyEngine:
         return channels
 
     def _decision(
-        self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], channel: Channel | None, window: Window | None
+        self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], channel: Channel | None, window: Window | None,
+        window_constraints: tuple[Reason, ...] = (),
     ) -> Decision:
         snapshot = context.snapshot
-        reasons = [Reason(rule.id, _text(rule.reason, snapshot.reason_language))]
-        limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.for_case(context) for limit in pack.offer_limits))
-        offer, notes = offer_bounds(rule.offer, rule.id, snapshot, limits, snapshot.reason_language)
-        reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
+        language = snapshot.reason_language
+        reasons = [Reason(rule.id, _text(rule.reason, language))]
+        if rule.offer is not None:  # the limits in force matter only to an offer
+            limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.for_case(context) for limit in pack.offer_limits))
+            offer, notes = offer_bounds(rule.offer, rule.id, snapshot, limits, language)
+            reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
+        else:
+            offer = None
         review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
         return Decision(
             case_id=snapshot.case_id,
@@ -221,6 +237,7 @@ class StrategyEngine:
             policy=self.ref,
             as_of=context.as_of,
             next_review_at=(window.start if window else context.as_of) + review,
+            window_constraints=window_constraints,
         )
 
     def _routed(self, route: GuardRule, context: CaseContext, fired: list[str], vetoes: list[Veto]) -> Decision:

@@ -8,11 +8,13 @@ false. FACT_TYPES is the catalogue the policy compiler checks rules against.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -29,6 +31,8 @@ class FactType(str, Enum):
     INT = "int"
     MONEY = "money"
     TEXT = "text"
+    NUMBER = "number"  # a declared input: a decimal compared to 4 places, no currency
+    DATE = "date"  # a declared input: a calendar day, compared as its ISO text (YYYY-MM-DD)
 
 
 @dataclass(frozen=True)
@@ -119,11 +123,45 @@ ATTRIBUTE_PREFIX = "attributes."
 EXPERIMENT_PREFIX = "experiments."  # experiments.<id> = the case's arm; set by the engine, used through `arm:`
 
 
+INPUT_PREFIX = "inputs."  # inputs.<name>: a typed input the policy declares (engine/policy/inputs.py)
+INPUT_DECIMALS = Decimal("0.0001")  # number inputs are compared to 4 places, as money is
+# The inputs of the policy being compiled or linted (path -> spec). Set around that
+# work only: the catalogue itself stays the same for every policy.
+_declared_inputs: ContextVar[Mapping[str, FactSpec] | None] = ContextVar("declared_inputs", default=None)
+
+
+def declare_inputs(specs: Mapping[str, FactSpec]) -> Any:
+    """Make `inputs.<name>` known to fact_spec in this context; returns the token to reset it with."""
+    return _declared_inputs.set(specs)
+
+
+def forget_inputs(token: Any) -> None:
+    _declared_inputs.reset(token)
+
+
+def declared_inputs() -> Mapping[str, FactSpec]:
+    return _declared_inputs.get() or {}
+
+
 def fact_spec(path: str) -> FactSpec | None:
-    """The type of a fact path, including free-form attributes; None if unknown."""
+    """The type of a fact path, including free-form attributes and the inputs the
+    policy in hand declares; None if unknown."""
     if path.startswith(ATTRIBUTE_PREFIX) and len(path) > len(ATTRIBUTE_PREFIX):
         return FactSpec(FactType.TEXT, "free-form attribute from the snapshot")
+    if path.startswith(INPUT_PREFIX):
+        return (_declared_inputs.get() or {}).get(path)
     return FACT_TYPES.get(path)
+
+
+def input_fact(value: Any) -> Any:
+    """A checked input as rules compare it: a number as a decimal to 4 places (so both
+    matchers compare it exactly), a date as its ISO text (which orders as the calendar
+    does for the 4-digit years a snapshot allows), anything else as it is."""
+    if isinstance(value, float):
+        return Decimal(repr(value)).quantize(INPUT_DECIMALS)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 @dataclass(frozen=True)
@@ -201,6 +239,8 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
                 facts[f"{prefix}.{name}"] = value
     for key, value in snapshot.attributes.items():
         facts[ATTRIBUTE_PREFIX + key] = value
+    for key, item in snapshot.inputs.items():
+        facts[INPUT_PREFIX + key] = input_fact(item)
 
     if zones:
         # With several possible zones, the first one, the debtor's most likely clock, stands for the local clock.

@@ -49,16 +49,20 @@ def action_vetoes(context: CaseContext, rule_id: str, action: Action) -> list[Ve
     return [Veto(rule_id, stop.id, text(f"guardrail.{stop.id}", language)) for stop in STOPS if facts.get(stop.fact)]
 
 
+# Each channel's fact names, written once: these run for every candidate channel of every case.
+_CONSENT = {channel: f"consent.{channel.value}" for channel in Channel}
+_FAILED = {channel: f"failed.{channel.value}.in_a_row" for channel in Channel}
+
+
 def channel_veto(context: CaseContext, rule_id: str, channel: Channel) -> Veto | None:
     facts = context.facts
-    language = context.snapshot.reason_language
-    if not facts.get(f"consent.{channel.value}"):
-        return Veto(rule_id, "consent", text("guardrail.consent", language, channel=channel.value), channel)
+    if not facts.get(_CONSENT[channel]):
+        return Veto(rule_id, "consent", text("guardrail.consent", context.snapshot.reason_language, channel=channel.value), channel)
     if channel in ELECTRONIC_CHANNELS and facts.get("consent.electronic_opt_out"):
-        return Veto(rule_id, "electronic-opt-out", text("guardrail.electronic-opt-out", language), channel)
-    failures = facts.get(f"failed.{channel.value}.in_a_row", 0)
+        return Veto(rule_id, "electronic-opt-out", text("guardrail.electronic-opt-out", context.snapshot.reason_language), channel)
+    failures = facts.get(_FAILED[channel], 0)
     if failures >= FAILED_IN_A_ROW:
-        return Veto(rule_id, "contact-data", text("guardrail.contact-data", language, count=failures, channel=channel.value), channel)
+        return Veto(rule_id, "contact-data", text("guardrail.contact-data", context.snapshot.reason_language, count=failures, channel=channel.value), channel)
     return None
 
 
@@ -66,10 +70,11 @@ def data_warnings(context: CaseContext) -> tuple[Reason, ...]:
     """What the caller should check in its own data: channels that keep failing, and
     a language the engine has no texts in (the reasons are then in English)."""
     language = context.snapshot.reason_language
+    facts = context.facts
     warnings = [
         Reason(f"CONTACT_DATA_{channel.value.upper()}", text("warning.contact-data", language, count=count, channel=channel.value))
-        for channel in Channel
-        if (count := context.facts.get(f"failed.{channel.value}.in_a_row", 0)) >= FAILED_IN_A_ROW
+        for channel, key in _FAILED.items()
+        if (count := facts.get(key, 0)) >= FAILED_IN_A_ROW
     ]
     requested = context.snapshot.language
     if requested.split("-", 1)[0].lower() != language:

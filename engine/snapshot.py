@@ -8,16 +8,19 @@ caller's value cut short (engine.errors.shown).
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import iso4217
 import pycountry
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError, ValidationInfo, WithJsonSchema, field_validator, model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from engine.errors import ECHO_CHARACTERS, FieldProblem, InvalidSnapshot, shown
@@ -26,6 +29,8 @@ from engine.vocabulary import Action, ArrangementStatus, ArrangementType, Channe
 SUPPORTED_LANGUAGES = ("en", "pl")
 MAX_PRIOR_CONTACTS = 500
 MAX_ATTRIBUTES = 32
+MAX_INPUTS = 32
+MAX_INPUT_NUMBER = 10**12  # a number input is below this in size: exact to 4 places in a double
 MAX_ARRANGEMENTS = 50
 MAX_INSTALMENTS = 120
 MAX_PAYMENTS = 500
@@ -200,6 +205,38 @@ def attribute_map(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+def _input_value(value: Any) -> bool | int | float | str | date:
+    """One input's value in shape: a number finite and below 10^12 in size, text
+    of at most 256 characters, true or false, or a date."""
+    if isinstance(value, bool) or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, (int, float)):
+        if not (math.isfinite(value) and abs(value) < MAX_INPUT_NUMBER):
+            raise ValueError(f"{shown(value)} is not a number this engine compares: expected a finite number below 10^12 in size")
+        return value
+    if isinstance(value, str):
+        if len(value) > 256:
+            raise ValueError("is longer than 256 characters")
+        return value
+    raise ValueError(f"{shown(value)} is not an input value: expected a number, text, true or false, or a date")
+
+
+# A typed input as it arrives: the policy in force says which type it must be
+# (engine/policy/inputs.py checks that); here only the shape. Strict: no "87" for 87.
+InputValue = Annotated[
+    Union[bool, int, float, str, date],
+    PlainValidator(_input_value),
+    WithJsonSchema({"type": ["number", "integer", "string", "boolean"], "description": "as the policy declares the input; a date as YYYY-MM-DD"}),
+]
+
+
+def input_map(value: dict[str, Any]) -> dict[str, Any]:
+    for key in value:
+        if not _ATTRIBUTE_KEY.fullmatch(key):
+            raise ValueError(f"key {shown(key)} must be lower_snake_case (a-z, 0-9, _), at most 48 characters")
+    return value
+
+
 def language_code(value: str) -> str:
     """A BCP 47 tag as given (any language: one without texts is answered in English)."""
     value = value or "en"
@@ -340,6 +377,7 @@ class CaseSnapshot(_Strict):
     payment: PaymentBehaviour = PaymentBehaviour()
     prior_contacts: list[PriorContact] = Field(default_factory=list, max_length=MAX_PRIOR_CONTACTS)
     attributes: dict[str, str] = Field(default_factory=dict, max_length=MAX_ATTRIBUTES)
+    inputs: dict[str, InputValue] = Field(default_factory=dict, max_length=MAX_INPUTS)  # typed, as the policy declares them
     preferred_channel: Channel | None = None
     preferred_hours: PreferredHours | None = None
     language: str = "en"
@@ -351,6 +389,7 @@ class CaseSnapshot(_Strict):
     _time_zone = field_validator("time_zone")(time_zone_name)
     _currency = field_validator("currency")(currency_code)
     _attributes = field_validator("attributes")(attribute_map)
+    _inputs = field_validator("inputs")(input_map)
     _language = field_validator("language")(language_code)
 
     @property

@@ -56,19 +56,17 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, LongType, StringType, StructField, StructType
 
-from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decide_row, decision_row
+from engine.bulk import BOOLEAN_COLUMNS, DECISION_COLUMNS, INTEGER_COLUMNS, REFUSAL_COLUMNS, Refusal, decided_row
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.registry import build_engine
 
 SNAPSHOT = "snapshot"  # the column holding one case's JSON text
 ROW = "row"  # the position of a case in its input, counted from 1
-_WHOLE_NUMBERS = {"offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days"}
-_YES_NO = {"offer_payment_holiday"}
 
 
 def _type(column: str) -> Any:
-    return LongType() if column in _WHOLE_NUMBERS else BooleanType() if column in _YES_NO else StringType()
+    return LongType() if column in INTEGER_COLUMNS else BooleanType() if column in BOOLEAN_COLUMNS else StringType()
 
 
 DECISION_SCHEMA = StructType([StructField(column, _type(column)) for column in DECISION_COLUMNS])
@@ -134,10 +132,10 @@ def decide_text(engine: StrategyEngine, number: int, text: str | None, as_of: da
         data = json.loads(text)
     except json.JSONDecodeError as error:
         return {ROW: number, "case_id": None, "field": "line", "problem": f"not valid JSON: {error.msg} (column {error.colno})"}
-    outcome = decide_row(engine, number, data, as_of)
+    outcome = decided_row(engine, number, data, as_of)
     if isinstance(outcome, Refusal):
         return {ROW: number, "case_id": outcome.case_id, "field": outcome.field, "problem": outcome.problem}
-    return {ROW: number, **decision_row(outcome), "field": None, "problem": None}
+    return {ROW: number, **outcome, "field": None, "problem": None}
 
 
 def _decide_batches(batches: Iterator[Any], rules: str, as_of: str, policy_hash: str) -> Iterator[Any]:

@@ -131,14 +131,25 @@ def _seconds(moment: time) -> int:
 def _openings(moment: datetime, zone: ZoneInfo, country: str, region: str | None, hours: ContactHours) -> Iterator[tuple[datetime, datetime]]:
     """One zone's openings that end after `moment` (the first may have begun
     before), day by day over the horizon and two days more."""
-    first_day = moment.astimezone(zone).date()
+    for opening in _horizon(moment.astimezone(zone).date(), zone, country, region, hours):
+        if opening[1] > moment:
+            yield opening
+
+
+# The openings of a zone's local days depend only on the zone, the place (its
+# holidays), the hours and the first day: computed once per local day and kept,
+# they serve every request of that day in that place (as_of is the server's clock,
+# so a cache keyed by the instant, as _first_common_opening's, never hits there).
+@lru_cache(maxsize=4096)
+def _horizon(first_day: date, zone: ZoneInfo, country: str, region: str | None, hours: ContactHours) -> tuple[tuple[datetime, datetime], ...]:
+    """Every opening of the local days from `first_day`, over the horizon and two days more, in order."""
+    openings = []
     for offset in range(HORIZON.days + 2):
         day = first_day + timedelta(days=offset)
         if day.weekday() in hours.closed_weekdays or (hours.closed_on_holidays and is_public_holiday(country, region, day)):
             continue
-        closes = _local_instant(day, hours.closes, zone)
-        if closes > moment:
-            yield _local_instant(day, hours.opens, zone), closes
+        openings.append((_local_instant(day, hours.opens, zone), _local_instant(day, hours.closes, zone)))
+    return tuple(openings)
 
 
 def _next_ending_after(
@@ -180,5 +191,11 @@ def _window(start: datetime, end: datetime, zones: tuple[ZoneInfo, ...]) -> Wind
         time_zone=str(zone),
         local_start=start.astimezone(zone).isoformat(),
         local_end=end.astimezone(zone).isoformat(),
-        zones=tuple(sorted({str(item) for item in zones})),
+        zones=_names(zones),
     )
+
+
+@lru_cache(maxsize=1024)
+def _names(zones: tuple[ZoneInfo, ...]) -> tuple[str, ...]:
+    """The zones' names, sorted, each once."""
+    return tuple(sorted({str(item) for item in zones}))

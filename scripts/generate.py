@@ -58,6 +58,7 @@ def generate_docs(out_dir: Path) -> list[Path]:
     sys.path.insert(0, str(ROOT))
     from engine.matching.durable_form import ruleset_definition
     from engine.policy.facts_doc import facts_markdown
+    from engine.authoring.outcomes import outcome_schema
     from engine.authoring.policy_test_model import policy_test_schema
     from engine.policy.json_schema import pack_schema, policy_schema
     from engine.registry import build_engine
@@ -67,6 +68,7 @@ def generate_docs(out_dir: Path) -> list[Path]:
         schemas / "policy.schema.json": json.dumps(policy_schema(), indent=2) + "\n",
         schemas / "pack.schema.json": json.dumps(pack_schema(), indent=2) + "\n",
         schemas / "policy-test.schema.json": json.dumps(policy_test_schema(), indent=2) + "\n",
+        schemas / "outcome.schema.json": json.dumps(outcome_schema(), indent=2) + "\n",
         out_dir / "docs" / "facts.md": facts_markdown(),
         # Golden: the shipped rules as durable_rules receives them, so that a
         # compiler change shows up in review as a readable diff.

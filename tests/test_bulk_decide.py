@@ -42,8 +42,8 @@ def decide(cases: Path, out: Path, *options: str) -> subprocess.CompletedProcess
 
 
 def flat(case: dict[str, Any]) -> dict[str, Any]:
-    """The case as a CSV row carries it: without contact histories and arrangements."""
-    return {key: value for key, value in case.items() if key not in ("prior_contacts", "arrangements")}
+    """The case as a CSV row carries it: without contact histories, arrangements and typed inputs (docs/inputs.md)."""
+    return {key: value for key, value in case.items() if key not in ("prior_contacts", "arrangements", "inputs")}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,13 @@ def cases() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def oracle(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     engine = build_engine(REPO / "rules")
-    return [decision_row(engine.decide(parse_snapshot(case, AS_OF), AS_OF)) for case in cases]
+    return [row_of(engine, case) for case in cases]
+
+
+def row_of(engine: Any, case: dict[str, Any]) -> dict[str, Any]:
+    """The engine's own flat row of a case (the oracle)."""
+    snapshot = parse_snapshot(case, AS_OF)
+    return decision_row(engine.decide(snapshot, AS_OF), snapshot)
 
 
 def write_jsonl(path: Path, lines: list[str]) -> Path:
@@ -95,7 +101,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def typed(name: str, text: str) -> Any:
     if text == "":
         return None
-    if name in ("offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days", "row"):
+    if name in ("offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days", "days_past_due", "row"):
         return int(text)
     if name == "offer_payment_holiday":
         return text == "true"
@@ -147,7 +153,7 @@ def test_parquet_has_a_fixed_schema(runs: dict[str, Path]) -> None:
     schema = pq.read_schema(runs["parquet-2"])
     assert schema.names == list(DECISION_COLUMNS)
     types = {field.name: str(field.type) for field in schema}
-    assert {name for name, kind in types.items() if kind == "int64"} == {"offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days"}
+    assert {name for name, kind in types.items() if kind == "int64"} == {"offer_instalments_min", "offer_instalments_max", "offer_max_deferral_days", "days_past_due"}
     assert {name for name, kind in types.items() if kind == "bool"} == {"offer_payment_holiday"}
     assert {kind for kind in types.values()} == {"string", "int64", "bool"}
     assert all(field.nullable for field in schema)
@@ -157,8 +163,8 @@ def test_parquet_in_carries_contact_histories_and_arrangements_as_lists_of_struc
     whole = list(synthetic_portfolio(COUNT, AS_OF))
     assert any(case.get("prior_contacts") for case in whole) and any(case.get("arrangements") for case in whole)
     engine = build_engine(REPO / "rules")
-    expected = [decision_row(engine.decide(parse_snapshot(case, AS_OF), AS_OF)) for case in whole]
-    assert expected != [decision_row(engine.decide(parse_snapshot(flat(case), AS_OF), AS_OF)) for case in whole]  # the lists count
+    expected = [row_of(engine, case) for case in whole]
+    assert expected != [row_of(engine, flat(case)) for case in whole]  # the lists count
     result = decide(write_parquet(tmp_path / "whole.parquet", whole), tmp_path / "out.jsonl", "--workers", "1")
     assert result.returncode == DECIDED, result.stderr
     assert read_rows(tmp_path / "out.jsonl") == expected

@@ -236,7 +236,8 @@ def cases(
     if contactable:
         data["consents"] = {channel.value: True for channel in CHANNELS}
         data["gdpr"] = {}
-        data["legal"] = {"hardship": legal["hardship"], "time_barred": legal["time_barred"]}
+        # Poland's pack stops every contact on a time-barred consumer debt (Civil Code art. 117 § 2¹).
+        data["legal"] = {"hardship": legal["hardship"], "time_barred": legal["time_barred"] and country != "PL"}
         if breathing_space == "future":
             data["legal"]["breathing_space_start"] = legal["breathing_space_start"]
         data["prior_contacts"] = draw(contacts(as_of, dense=draw(st.booleans()) if dense is None else dense))

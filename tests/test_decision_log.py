@@ -116,6 +116,19 @@ def test_replay_reports_a_changed_decision_and_masked_records(engine, tmp_path, 
     assert "action 'LEGAL_REVIEW' ->" in out and "replay needs whole snapshots" in out
 
 
+def test_replay_compares_only_the_columns_an_older_record_has(engine, tmp_path):
+    lines = [json.loads(line) for line in logged(engine, decided(engine, 400))]
+    reviews = [made for made in lines if made["decision"]["work_queue"]]
+    assert reviews, "the portfolio has review decisions with a work queue"
+    for made in lines:  # as an engine before work queues and these columns wrote it
+        for name in ("work_queue", "work_priority", "work_due_utc", "segment", "days_past_due"):
+            made["decision"].pop(name)
+    log_file = tmp_path / "older.jsonl"
+    log_file.write_text("\n".join(json.dumps(made) for made in lines) + "\n", encoding="utf-8")
+    result = replay(log_file, REPO / "rules")
+    assert (result.identical, result.different) == (400, 0)
+
+
 class _Stuck:
     """A sink that hangs until released: the log must drop, never wait."""
 

@@ -153,6 +153,8 @@ RULE_CASES: dict[str, dict[str, Any]] = {
         days_past_due=45, prior_contacts=[contact("phone", "no_answer", days_ago=d) for d in (3, 10, 20)]
     ),
     "broken-promises-early-call": case(days_past_due=10, payment={"broken_promises": 2}),
+    "self-cure-digital-nudge": {**case(days_past_due=10), "inputs": {"self_cure_score": 85}},
+    "self-cure-digital-nudge-from-70": {**case(days_past_due=10), "case_id": "self-cure-2", "inputs": {"self_cure_score": 72}},  # the challenger arm
     "broken-promises-early-final-notice": case(days_past_due=75, payment={"broken_promises": 3}),
     "business-account-manager-call": case(segment="business", days_past_due=20, amount_due="2500.00"),
     "premium-relationship-call": case(segment="premium", days_past_due=20),
@@ -180,7 +182,7 @@ RULE_CASES: dict[str, dict[str, Any]] = {
 
 
 def test_policy_is_the_default_strategy_with_enough_rules(policy: Policy) -> None:
-    assert (policy.name, policy.version) == ("default-strategy", "2026.12.2")
+    assert (policy.name, policy.version) == ("default-strategy", "2026.12.3")
     assert len(policy.rules) >= 25
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.facts import input_fact
 from engine.matching import MatcherFault
 from engine.matching.durable_form import ruleset_definition
 from engine.matching.durable_matcher import MAX_FACT_PATHS, DurableMatcher
@@ -188,6 +190,9 @@ PATHS = {
     "segment": st.sampled_from(["a", "b", "ab"]),
     "consent.sms": st.booleans(),
     "contacts.all.last_7d": st.integers(0, 9),
+    # Typed inputs as derive() gives them: a number to 4 places, a date as its ISO text.
+    "inputs.pay_chance": st.floats(0, 1).map(input_fact),
+    "inputs.salary_day": st.dates(date(2026, 11, 20), date(2026, 12, 10)).map(input_fact),
 }
 
 
@@ -199,7 +204,10 @@ def leaves() -> st.SearchStrategy[Condition]:
     flag = st.tuples(st.sampled_from(["eq", "neq"]), st.booleans()).map(lambda t: Compare("consent.sms", t[0], t[1]))
     exists = st.tuples(st.sampled_from(list(PATHS)), st.booleans()).map(lambda t: Exists(*t))
     regex = st.sampled_from(["a", "a.*", "b|ab", "[ab]+"]).map(lambda p: Matches("segment", p))
-    return st.one_of(number, text, flag, exists, regex)
+    comparisons = st.sampled_from(["eq", "neq", "lt", "lte", "gt", "gte"])
+    score = st.tuples(comparisons, st.integers(0, 10_000)).map(lambda t: Compare("inputs.pay_chance", t[0], Decimal(t[1]) / 10_000))
+    day = st.tuples(comparisons, st.dates(date(2026, 11, 20), date(2026, 12, 10))).map(lambda t: Compare("inputs.salary_day", t[0], t[1].isoformat()))
+    return st.one_of(number, text, flag, exists, regex, score, day)
 
 
 conditions = st.recursive(leaves(), lambda inner: st.one_of(st.lists(inner, min_size=1, max_size=3).map(lambda xs: AllOf(tuple(xs))), st.lists(inner, min_size=1, max_size=3).map(lambda xs: AnyOf(tuple(xs)))), max_leaves=8)

@@ -403,6 +403,10 @@ def test_the_quick_json_path_agrees_with_json_format(request_type: type[Any], bo
         '{"case": {"caseId": "a"}, "case": {"caseId": "b"}}',  # one key twice
         '{"case": {"priorContacts": [{"at": "2026-11-24T09:00:00.123Z", "channel": 2}]}}',
         '{"case": {"daysPastDue": "12", "attributes": {"a": 1}}}',
+        '{"case": {"inputs": {"s": {"integer": "87"}, "n": {"number": 0.25}, "m": {"number": 3}, "d": {"date": "2026-12-01"}, "b": {"boolean": true}}}}',
+        '{"case": {"inputs": {"s": {"integer": "87", "number": 1}}}}',  # two fields of one oneof
+        '{"case": {"inputs": {"s": null, "n": {"number": 1e400}, "i": {"integer": "1_000"}}}}',
+        '{"case": {"inputs": {"n": {"number": 123456789012345678901234567890}, "i": {"integer": "99999999999999999999"}}}}',
     ],
 )
 def test_the_quick_json_path_agrees_on_samples_and_corners(text: str) -> None:

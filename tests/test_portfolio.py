@@ -206,3 +206,19 @@ def test_arrangements_agree_with_their_case(portfolio: list[tuple[dict[str, Any]
         assert all(contact.at <= AS_OF for contact in snapshot.prior_contacts)
         assert snapshot.amount_due >= 0
     assert payments > COUNT * 0.1
+
+
+def test_the_self_cure_score_follows_behaviour_and_is_what_the_shipped_policy_declares(engine: Any, portfolio: list[tuple[dict[str, Any], CaseSnapshot, dict[str, Any]]]) -> None:
+    from engine.policy.inputs import check_inputs  # the check the API runs against the policy in force
+
+    scored = [(snapshot, snapshot.inputs["self_cure_score"]) for _, snapshot, _ in portfolio if "self_cure_score" in snapshot.inputs]
+    assert 0.85 < len(scored) / COUNT < 0.95  # a tenth of the cases come without a score
+    for snapshot, _ in scored:
+        check_inputs(snapshot, engine.policy.inputs)  # raises InvalidSnapshot naming the input
+    by_stage = {stage: statistics.mean(score for snapshot, score in scored if low <= snapshot.days_past_due <= high) for stage, (low, high) in {"early": (0, 14), "mid": (31, 60), "late": (91, 720)}.items()}
+    assert by_stage["early"] > by_stage["mid"] + 20 > by_stage["late"] + 40
+    kept = statistics.mean(score for snapshot, score in scored if snapshot.payment.broken_promises == 0 and 0 <= snapshot.days_past_due <= 14)
+    broken = statistics.mean(score for snapshot, score in scored if snapshot.payment.broken_promises >= 2 and 0 <= snapshot.days_past_due <= 14)
+    assert kept > broken + 20
+    early = [snapshot for snapshot, score in scored if score >= 80 and 1 <= snapshot.days_past_due <= 14 and snapshot.payment.broken_promises < 2]
+    assert len(early) > COUNT * 0.05  # the self-cure path of the shipped strategy is exercised

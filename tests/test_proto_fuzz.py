@@ -213,7 +213,10 @@ def scribble(draw: st.DrawFn, message: Message, depth: int = 0) -> None:
         if draw(st.integers(0, 3)) or depth > 2:
             continue
         if field.message_type is not None:
-            if field.message_type.GetOptions().map_entry:
+            if field.message_type.GetOptions().map_entry and field.message_type.fields_by_name["value"].message_type is not None:
+                for key in draw(st.lists(any_text, max_size=2)):  # a map of messages (typed inputs): each value scribbled
+                    scribble(draw, getattr(message, field.name)[key], depth + 1)
+            elif field.message_type.GetOptions().map_entry:
                 getattr(message, field.name).update(draw(st.dictionaries(any_text, any_text, max_size=2)))
             elif field.message_type.full_name == "google.protobuf.Timestamp":
                 target = getattr(message, field.name).add() if field.is_repeated else getattr(message, field.name)

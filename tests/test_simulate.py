@@ -116,7 +116,7 @@ def test_the_command_writes_json_and_a_self_contained_html_page(cases_file: Path
     out = capsys.readouterr().out
     assert f"Simulated {COUNT + 2} cases" in out and "invalid 2" in out
     page = html.read_text(encoding="utf-8")
-    assert "<svg" in page and "<table>" in page and "SEND_REMINDER" in page
+    assert 'class="chart bars"' in page and "<table>" in page and "SEND_REMINDER" in page
     assert "<script" not in page and "http" not in page  # no JavaScript, nothing fetched
     saved = json.loads(data.read_text(encoding="utf-8"))
     # Each share is rounded to six places, so their sum is 1 within half a millionth per action.
@@ -126,7 +126,7 @@ def test_the_command_writes_json_and_a_self_contained_html_page(cases_file: Path
 def test_the_html_page_shows_the_comparison(report: SimulationReport) -> None:
     page = render_html(report)
     assert "What the change moves" in page and "SEND_REMINDER → FINAL_NOTICE" in page
-    assert 'class=moved' in page
+    assert 'class="moved"' in page
 
 
 def test_the_html_page_escapes_what_comes_from_the_cases_but_not_its_own_style(report: SimulationReport) -> None:

@@ -170,7 +170,7 @@ def test_an_overrun_is_reported_when_the_cap_is_not_enforced(permissive_rules: P
     assert report.over_examples[0]["cap"] == "pl/draft-act-calls"
     assert "persons taken over a cap of the packs in force: 1 (100.0%)" in format_debtor_summary(report)
     page = render_debtor_html(report)
-    assert "1 persons were taken over a cap." in page and "<td class=moved>1</td>" in page
+    assert "1 persons were taken over a cap." in page and '<td class="moved">1</td>' in page
 
 
 # --- the command over a generated portfolio ---------------------------------------------------------

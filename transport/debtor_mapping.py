@@ -28,6 +28,8 @@ from transport.mapping import (
     contacts_from_data,
     decision_to_proto,
     flags_data,
+    inputs_data,
+    inputs_to_json,
     hours_data,
     offer_bounds_to_proto,
     payment_data,
@@ -76,6 +78,7 @@ def debtor_data(debtor: pb.Debtor) -> dict[str, Any]:
         "preferred_hours": hours_data(debtor),
         "third_party_collector": debtor.third_party_collector,
         "attributes": dict(debtor.attributes),
+        "inputs": inputs_data(debtor.inputs),
         "contacts": [contact_data(contact) for contact in debtor.contacts],
         "accounts": [account_data(account) for account in debtor.accounts],
     }
@@ -97,6 +100,7 @@ def account_data(account: pb.Account) -> dict[str, Any]:
         "prior_contacts": [contact_data(contact) for contact in account.prior_contacts],
         "arrangements": [arrangement_data(arrangement) for arrangement in account.arrangements],
         "attributes": dict(account.attributes),
+        "inputs": inputs_data(account.inputs),
     }
 
 
@@ -140,11 +144,13 @@ def debtor_from_data(data: dict[str, Any]) -> pb.Debtor:
     if message.get("preferred_channel"):
         message["preferred_channel"] = f"CHANNEL_{message['preferred_channel'].upper()}"
     message["contacts"] = contacts_from_data(data.get("contacts", []))
+    message["inputs"] = inputs_to_json(data.get("inputs", {}))
     message["accounts"] = [
         {
             **account,
             "prior_contacts": contacts_from_data(account.get("prior_contacts", [])),
             "arrangements": arrangements_from_data(account.get("arrangements", [])),
+            "inputs": inputs_to_json(account.get("inputs", {})),
         }
         for account in data.get("accounts", [])
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -108,10 +108,36 @@ def snapshot_data(case: pb.CaseSnapshot) -> dict[str, Any]:
         "arrangements": [arrangement_data(arrangement) for arrangement in case.arrangements],
         "third_party_collector": case.third_party_collector,
         "attributes": dict(case.attributes),
+        "inputs": inputs_data(case.inputs),
         "preferred_channel": channel_name(case.preferred_channel),
         "preferred_hours": hours_data(case),
         "language": case.language or "en",
     }
+
+
+def inputs_data(inputs: Mapping[str, pb.InputValue]) -> dict[str, Any]:
+    """Typed inputs as the Python value of the field set: a float, an int, text, a bool,
+    a date (a date field that is not one stays text, refused as a date by validation);
+    none set is None, which validation names."""
+    return {name: input_value(value) for name, value in inputs.items()}
+
+
+def input_value(value: pb.InputValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "date":
+        try:
+            return date.fromisoformat(value.date) if len(value.date) == 10 else value.date
+        except ValueError:
+            return value.date
+    return getattr(value, kind) if kind else None
+
+
+def inputs_to_json(inputs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The engine's plain inputs (87, 0.42, "gold", True, a date) as InputValue JSON."""
+    return {name: {_INPUT_FIELD[type(value)]: value.isoformat() if isinstance(value, date) else value} for name, value in inputs.items()}
+
+
+_INPUT_FIELD: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "text", date: "date"}
 
 
 def flags_data(flags: Any) -> dict[str, Any]:
@@ -228,38 +254,65 @@ def trace_to_proto(trace: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def decision_to_proto(decision: Decision) -> pb.Decision:
-    message = pb.Decision(
-        case_id=decision.case_id,
-        action=decision.action,
-        channel=channel_to_proto(decision.channel),
-        template=decision.template or "",
-        reasons=reasons_to_proto(decision.reasons),
-        window_constraints=reasons_to_proto(decision.window_constraints),
-        fired_rules=decision.fired_rules,
-        vetoes=[
-            pb.Veto(
-                rule_id=veto.rule_id,
-                guardrail=veto.guardrail,
-                reason=veto.reason,
-                channel=_CHANNEL_TO_PROTO[veto.channel] if veto.channel else pb.CHANNEL_UNSPECIFIED,
-            )
-            for veto in decision.vetoes
-        ],
-        policy=policy_to_proto(decision.policy),
-        experiment_arm=decision.experiment_arm,
-        next_review_at=timestamp(decision.next_review_at),
-        as_of=timestamp(decision.as_of),
-        required_disclosures=reasons_to_proto(decision.required_disclosures),
-        data_warnings=reasons_to_proto(decision.data_warnings),
-    )
+def decision_to_proto(decision: Decision, message: pb.Decision | None = None) -> pb.Decision:
+    """The decision as a message: `message` filled in place (a response's own
+    decision, so that the answer is built once, not built and then copied into
+    its response), or a new one. Every part is written into the message, not
+    built apart and copied in: a decision has some twenty parts."""
+    message = pb.Decision() if message is None else message
+    message.case_id = decision.case_id
+    message.action = decision.action
+    if decision.channel:
+        message.channel = channel_to_proto(decision.channel)
+    if decision.template:
+        message.template = decision.template
+    _add_reasons(message.reasons, decision.reasons)
+    _add_reasons(message.window_constraints, decision.window_constraints)
+    message.fired_rules.extend(decision.fired_rules)
+    add_veto = message.vetoes.add
+    for veto in decision.vetoes:
+        if veto.channel:
+            add_veto(rule_id=veto.rule_id, guardrail=veto.guardrail, reason=veto.reason, channel=_CHANNEL_TO_PROTO[veto.channel])
+        else:
+            add_veto(rule_id=veto.rule_id, guardrail=veto.guardrail, reason=veto.reason)
+    policy = message.policy
+    policy.name, policy.version, policy.hash = decision.policy.name, decision.policy.version, decision.policy.hash
+    if decision.experiment_arm:
+        message.experiment_arm = decision.experiment_arm
+    _set_timestamp(message.next_review_at, decision.next_review_at)
+    _set_timestamp(message.as_of, decision.as_of)
+    _add_reasons(message.required_disclosures, decision.required_disclosures)
+    _add_reasons(message.data_warnings, decision.data_warnings)
     if decision.window:
-        message.window.CopyFrom(window_to_proto(decision.window))
+        window, target = decision.window, message.window
+        _set_timestamp(target.start, window.start)
+        _set_timestamp(target.end, window.end)
+        target.time_zone, target.local_start, target.local_end = window.time_zone, window.local_start, window.local_end
+        target.intersected_time_zones.extend(window.zones)
     if decision.offer:
         message.offer.CopyFrom(offer_bounds_to_proto(decision.offer))
     if decision.trace is not None:
         message.trace.CopyFrom(trace_to_proto(decision.trace))
+    if decision.work:  # a review's work item
+        work, item = decision.work, message.work
+        item.queue, item.priority, item.declared_by = work.queue, _PRIORITY_TO_PROTO[work.priority], work.declared_by
+        _set_timestamp(item.due, work.due)
     return message
+
+
+_PRIORITY_TO_PROTO = {"high": pb.WORK_PRIORITY_HIGH, "normal": pb.WORK_PRIORITY_NORMAL, "low": pb.WORK_PRIORITY_LOW}
+
+
+def _add_reasons(target: Any, reasons: Iterable[Reason]) -> None:
+    add = target.add
+    for reason in reasons:
+        add(code=reason.code, text=reason.text)
+
+
+def _set_timestamp(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    """timestamp() written into a message's own field (assigning marks it present, even at 0)."""
+    elapsed = value - _EPOCH
+    target.seconds, target.nanos = elapsed.days * 86400 + elapsed.seconds, elapsed.microseconds * 1000
 
 
 def case_error(problems: list[FieldProblem], root: str, lead: str = "invalid case: ") -> pb.CaseError:
@@ -279,6 +332,7 @@ def case_from_data(data: dict[str, Any]) -> pb.CaseSnapshot:
         message["preferred_channel"] = f"CHANNEL_{message['preferred_channel'].upper()}"
     message["prior_contacts"] = contacts_from_data(data.get("prior_contacts", []))
     message["arrangements"] = arrangements_from_data(data.get("arrangements", []))
+    message["inputs"] = inputs_to_json(data.get("inputs", {}))
     return json_format.ParseDict(message, pb.CaseSnapshot())
 
 

@@ -26,6 +26,7 @@ from engine.decision import Decision
 from engine.decision_record import new_decision_id
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
+from engine.policy.inputs import check_debtor_inputs
 from engine.policy.ir import Effective, GuardRule, Rule
 from engine.registry import PolicyRegistry
 from transport import metrics
@@ -92,14 +93,18 @@ class CollectionStrategyServicer:
         self._streams = streams
         self._log = decision_log
 
-    def _decide(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, method: str, field_prefix: str = "case.") -> pb.Decision:
-        """Decide one case (engine.bulk, as every bulk path); raises InvalidSnapshot with fields named from the request root."""
+    def _decide(
+        self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, method: str, field_prefix: str = "case.", into: pb.Decision | None = None
+    ) -> pb.Decision:
+        """Decide one case (engine.bulk, as every bulk path), written `into` the answer's own
+        decision when given; raises InvalidSnapshot with fields named from the request root
+        (before anything is written)."""
         try:
             snapshot, decision = decide_one(engine, snapshot_data(case), as_of_from(request), explain=request.explain)
         except InvalidSnapshot as error:
             raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
         _count(decision)
-        answer = decision_to_proto(decision)
+        answer = decision_to_proto(decision, into)
         answer.decision_id = new_decision_id()
         if self._log is not None:
             self._log.add(answer.decision_id, method, snapshot, decision)
@@ -111,7 +116,9 @@ class CollectionStrategyServicer:
             metrics.child(metrics.INVALID_CASES, "Decide").inc()
             invalid_argument(context, "case is required", [FieldProblem("case", "is required")], "case")
         try:
-            return pb.DecideResponse(decision=self._decide(self._registry.current.engine, request.case, request, "Decide"))
+            response = pb.DecideResponse()
+            self._decide(self._registry.current.engine, request.case, request, "Decide", into=response.decision)
+            return response
         except InvalidSnapshot as error:
             metrics.child(metrics.INVALID_CASES, "Decide").inc()
             invalid_argument(context, summary("invalid case: ", error.problems), error.problems, "case")
@@ -132,26 +139,34 @@ class CollectionStrategyServicer:
                 [FieldProblem("explain", f"at most {MAX_EXPLAINED_CASES} cases per call when true, got {len(request.cases)}")],
             )
         engine = self._registry.current.engine  # one policy version for the whole call, even across a reload
-        results = []
+        # Each result is written into the response as it is decided: building a thousand
+        # decisions apart and then copying them into the response cost a copy of each.
+        response = pb.DecideBatchResponse()
+        add = response.results.add
         for index, case in enumerate(request.cases):
             if not context.is_active():  # deadline passed or client gone: stop working for nobody
                 context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.cases)} cases")
-            results.append(self._result(engine, case, request, f"cases[{index}].", "DecideBatch"))
-        return pb.DecideBatchResponse(results=results)
+            self._result(engine, case, request, f"cases[{index}].", "DecideBatch", add())
+        return response
 
-    def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str, method: str) -> pb.CaseResult:
+    def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str, method: str, result: pb.CaseResult) -> None:
+        """The case's decision or error, written into `result`."""
         try:
-            return pb.CaseResult(case_id=case.case_id, decision=self._decide(engine, case, request, method, prefix))
+            self._decide(engine, case, request, method, prefix, into=result.decision)
+            result.case_id = case.case_id
         except InvalidSnapshot as error:
             metrics.child(metrics.INVALID_CASES, method).inc()
             # A valid case_id is at most 128 characters; an invalid one is not echoed in full.
-            return pb.CaseResult(case_id=cut(case.case_id, MAX_FIELD_BYTES), error=case_error(error.problems, prefix.rstrip(".")))
+            result.case_id = cut(case.case_id, MAX_FIELD_BYTES)
+            result.error.CopyFrom(case_error(error.problems, prefix.rstrip(".")))
 
     def DecideStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideStreamResponse]:
         """Answer each case as it comes, tagged with its case_id."""
 
         def answer(engine: StrategyEngine, request: pb.DecideStreamRequest) -> pb.DecideStreamResponse:
-            return pb.DecideStreamResponse(result=self._result(engine, request.case, request, "case.", "DecideStream"))
+            response = pb.DecideStreamResponse()
+            self._result(engine, request.case, request, "case.", "DecideStream", response.result)
+            return response
 
         yield from self._stream(pb.DecideStreamRequest, answer, requests, context)
 
@@ -175,7 +190,7 @@ class CollectionStrategyServicer:
             too_long = oversized(debtor)
             if too_long:
                 raise InvalidSnapshot(too_long)
-            snapshot = parse_debtor(debtor_data(debtor), as_of)
+            snapshot = check_debtor_inputs(parse_debtor(debtor_data(debtor), as_of), engine.policy.inputs)
         except InvalidSnapshot as error:
             raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
         decision = decide_debtor(engine, snapshot, as_of, explain=request.explain)

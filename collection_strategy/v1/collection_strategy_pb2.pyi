@@ -68,6 +68,13 @@ class PaymentMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYMENT_METHOD_DIRECT_DEBIT: _ClassVar[PaymentMethod]
     PAYMENT_METHOD_CASH: _ClassVar[PaymentMethod]
     PAYMENT_METHOD_OTHER: _ClassVar[PaymentMethod]
+
+class WorkPriority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORK_PRIORITY_UNSPECIFIED: _ClassVar[WorkPriority]
+    WORK_PRIORITY_HIGH: _ClassVar[WorkPriority]
+    WORK_PRIORITY_NORMAL: _ClassVar[WorkPriority]
+    WORK_PRIORITY_LOW: _ClassVar[WorkPriority]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_SMS: Channel
 CHANNEL_EMAIL: Channel
@@ -105,6 +112,10 @@ PAYMENT_METHOD_CARD: PaymentMethod
 PAYMENT_METHOD_DIRECT_DEBIT: PaymentMethod
 PAYMENT_METHOD_CASH: PaymentMethod
 PAYMENT_METHOD_OTHER: PaymentMethod
+WORK_PRIORITY_UNSPECIFIED: WorkPriority
+WORK_PRIORITY_HIGH: WorkPriority
+WORK_PRIORITY_NORMAL: WorkPriority
+WORK_PRIORITY_LOW: WorkPriority
 
 class Consents(_message.Message):
     __slots__ = ("sms", "email", "phone", "letter", "push", "electronic_opt_out")
@@ -235,7 +246,7 @@ class Arrangement(_message.Message):
     def __init__(self, arrangement_id: _Optional[str] = ..., type: _Optional[_Union[ArrangementType, str]] = ..., agreed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agreed_on: _Optional[_Union[Channel, str]] = ..., currency: _Optional[str] = ..., schedule: _Optional[_Iterable[_Union[Instalment, _Mapping]]] = ..., payments: _Optional[_Iterable[_Union[Payment, _Mapping]]] = ..., status: _Optional[_Union[ArrangementStatus, str]] = ..., method: _Optional[_Union[PaymentMethod, str]] = ...) -> None: ...
 
 class CaseSnapshot(_message.Message):
-    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language", "preferred_hours", "arrangements", "third_party_collector")
+    __slots__ = ("case_id", "country", "region", "time_zone", "amount_due", "currency", "days_past_due", "segment", "product", "consents", "gdpr", "legal", "payment", "prior_contacts", "attributes", "preferred_channel", "language", "preferred_hours", "arrangements", "third_party_collector", "inputs")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +254,13 @@ class CaseSnapshot(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: InputValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[InputValue, _Mapping]] = ...) -> None: ...
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -263,6 +281,7 @@ class CaseSnapshot(_message.Message):
     PREFERRED_HOURS_FIELD_NUMBER: _ClassVar[int]
     ARRANGEMENTS_FIELD_NUMBER: _ClassVar[int]
     THIRD_PARTY_COLLECTOR_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     country: str
     region: str
@@ -283,7 +302,22 @@ class CaseSnapshot(_message.Message):
     preferred_hours: ContactHours
     arrangements: _containers.RepeatedCompositeFieldContainer[Arrangement]
     third_party_collector: bool
-    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., third_party_collector: _Optional[bool] = ...) -> None: ...
+    inputs: _containers.MessageMap[str, InputValue]
+    def __init__(self, case_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., language: _Optional[str] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., third_party_collector: _Optional[bool] = ..., inputs: _Optional[_Mapping[str, InputValue]] = ...) -> None: ...
+
+class InputValue(_message.Message):
+    __slots__ = ("number", "integer", "text", "boolean", "date")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    INTEGER_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    BOOLEAN_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    number: float
+    integer: int
+    text: str
+    boolean: bool
+    date: str
+    def __init__(self, number: _Optional[float] = ..., integer: _Optional[int] = ..., text: _Optional[str] = ..., boolean: _Optional[bool] = ..., date: _Optional[str] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
     __slots__ = ("case", "as_of", "explain")
@@ -360,7 +394,7 @@ class FieldViolation(_message.Message):
     def __init__(self, field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints", "required_disclosures", "data_warnings", "decision_id")
+    __slots__ = ("case_id", "action", "channel", "window", "offer", "template", "reasons", "fired_rules", "vetoes", "policy", "experiment_arm", "next_review_at", "as_of", "trace", "window_constraints", "required_disclosures", "data_warnings", "decision_id", "work")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -379,6 +413,7 @@ class Decision(_message.Message):
     REQUIRED_DISCLOSURES_FIELD_NUMBER: _ClassVar[int]
     DATA_WARNINGS_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    WORK_FIELD_NUMBER: _ClassVar[int]
     case_id: str
     action: str
     channel: Channel
@@ -397,7 +432,20 @@ class Decision(_message.Message):
     required_disclosures: _containers.RepeatedCompositeFieldContainer[Reason]
     data_warnings: _containers.RepeatedCompositeFieldContainer[Reason]
     decision_id: str
-    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., decision_id: _Optional[str] = ...) -> None: ...
+    work: WorkItem
+    def __init__(self, case_id: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., window: _Optional[_Union[ContactWindow, _Mapping]] = ..., offer: _Optional[_Union[OfferBounds, _Mapping]] = ..., template: _Optional[str] = ..., reasons: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., fired_rules: _Optional[_Iterable[str]] = ..., vetoes: _Optional[_Iterable[_Union[Veto, _Mapping]]] = ..., policy: _Optional[_Union[PolicyRef, _Mapping]] = ..., experiment_arm: _Optional[str] = ..., next_review_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., trace: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., window_constraints: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., required_disclosures: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., data_warnings: _Optional[_Iterable[_Union[Reason, _Mapping]]] = ..., decision_id: _Optional[str] = ..., work: _Optional[_Union[WorkItem, _Mapping]] = ...) -> None: ...
+
+class WorkItem(_message.Message):
+    __slots__ = ("queue", "priority", "due", "declared_by")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    DECLARED_BY_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    priority: WorkPriority
+    due: _timestamp_pb2.Timestamp
+    declared_by: str
+    def __init__(self, queue: _Optional[str] = ..., priority: _Optional[_Union[WorkPriority, str]] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., declared_by: _Optional[str] = ...) -> None: ...
 
 class ContactWindow(_message.Message):
     __slots__ = ("start", "end", "time_zone", "local_start", "local_end", "intersected_time_zones")
@@ -550,7 +598,7 @@ class DatedRule(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., period: _Optional[_Union[EffectivePeriod, _Mapping]] = ...) -> None: ...
 
 class Debtor(_message.Message):
-    __slots__ = ("debtor_id", "country", "region", "time_zone", "language", "consents", "gdpr", "legal", "preferred_channel", "preferred_hours", "third_party_collector", "attributes", "contacts", "accounts")
+    __slots__ = ("debtor_id", "country", "region", "time_zone", "language", "consents", "gdpr", "legal", "preferred_channel", "preferred_hours", "third_party_collector", "attributes", "contacts", "accounts", "inputs")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -558,6 +606,13 @@ class Debtor(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: InputValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[InputValue, _Mapping]] = ...) -> None: ...
     DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
@@ -572,6 +627,7 @@ class Debtor(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     CONTACTS_FIELD_NUMBER: _ClassVar[int]
     ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     debtor_id: str
     country: str
     region: str
@@ -586,10 +642,11 @@ class Debtor(_message.Message):
     attributes: _containers.ScalarMap[str, str]
     contacts: _containers.RepeatedCompositeFieldContainer[PriorContact]
     accounts: _containers.RepeatedCompositeFieldContainer[Account]
-    def __init__(self, debtor_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., language: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ..., third_party_collector: _Optional[bool] = ..., attributes: _Optional[_Mapping[str, str]] = ..., contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ...) -> None: ...
+    inputs: _containers.MessageMap[str, InputValue]
+    def __init__(self, debtor_id: _Optional[str] = ..., country: _Optional[str] = ..., region: _Optional[str] = ..., time_zone: _Optional[str] = ..., language: _Optional[str] = ..., consents: _Optional[_Union[Consents, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., preferred_channel: _Optional[_Union[Channel, str]] = ..., preferred_hours: _Optional[_Union[ContactHours, _Mapping]] = ..., third_party_collector: _Optional[bool] = ..., attributes: _Optional[_Mapping[str, str]] = ..., contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[Account, _Mapping]]] = ..., inputs: _Optional[_Mapping[str, InputValue]] = ...) -> None: ...
 
 class Account(_message.Message):
-    __slots__ = ("account_id", "debtor_id", "country", "amount_due", "currency", "days_past_due", "segment", "product", "legal", "gdpr", "payment", "prior_contacts", "arrangements", "attributes")
+    __slots__ = ("account_id", "debtor_id", "country", "amount_due", "currency", "days_past_due", "segment", "product", "legal", "gdpr", "payment", "prior_contacts", "arrangements", "attributes", "inputs")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -597,6 +654,13 @@ class Account(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class InputsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: InputValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[InputValue, _Mapping]] = ...) -> None: ...
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     DEBTOR_ID_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
@@ -611,6 +675,7 @@ class Account(_message.Message):
     PRIOR_CONTACTS_FIELD_NUMBER: _ClassVar[int]
     ARRANGEMENTS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
     account_id: str
     debtor_id: str
     country: str
@@ -625,7 +690,8 @@ class Account(_message.Message):
     prior_contacts: _containers.RepeatedCompositeFieldContainer[PriorContact]
     arrangements: _containers.RepeatedCompositeFieldContainer[Arrangement]
     attributes: _containers.ScalarMap[str, str]
-    def __init__(self, account_id: _Optional[str] = ..., debtor_id: _Optional[str] = ..., country: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    inputs: _containers.MessageMap[str, InputValue]
+    def __init__(self, account_id: _Optional[str] = ..., debtor_id: _Optional[str] = ..., country: _Optional[str] = ..., amount_due: _Optional[str] = ..., currency: _Optional[str] = ..., days_past_due: _Optional[int] = ..., segment: _Optional[str] = ..., product: _Optional[str] = ..., legal: _Optional[_Union[LegalFlags, _Mapping]] = ..., gdpr: _Optional[_Union[GdprFlags, _Mapping]] = ..., payment: _Optional[_Union[PaymentBehaviour, _Mapping]] = ..., prior_contacts: _Optional[_Iterable[_Union[PriorContact, _Mapping]]] = ..., arrangements: _Optional[_Iterable[_Union[Arrangement, _Mapping]]] = ..., attributes: _Optional[_Mapping[str, str]] = ..., inputs: _Optional[_Mapping[str, InputValue]] = ...) -> None: ...
 
 class DecideDebtorRequest(_message.Message):
     __slots__ = ("debtor", "as_of", "explain")

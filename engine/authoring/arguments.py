@@ -35,3 +35,40 @@ def add_rules_argument(parser: argparse.ArgumentParser, default: Path, descripti
     parser.add_argument("rules", nargs="?", default=argparse.SUPPRESS, action=_RulesDirectory, metavar="RULES", help=f"{description} (default: {default})")
     parser.add_argument("--rules", type=Path, default=default, action=_RulesDirectory, dest="rules", metavar="RULES", help="the same as RULES (kept for scripts written before it)")
 
+
+
+# --- the files and numbers of `evaluate` and `outcomes` --------------------------------------------
+
+
+def file_in_a_format(text: str) -> Path:
+    """A path whose extension names a format `decide` reads and writes (.jsonl, .csv, .parquet)."""
+    from engine.authoring.bulk_files import format_of  # not at import: arguments stays light
+
+    path = Path(text)
+    try:
+        format_of(path)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return path
+
+
+def confidence_level(text: str) -> float:
+    """A confidence level from 0.5 up to (not including) 1, e.g. 0.95."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a confidence level between 0.5 and 1 (e.g. 0.95)")
+    return value
+
+
+def positive_days(text: str) -> int:
+    """A whole number of days, 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return value

@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 
 from engine.authoring import bulk_files, progress, workers as processes
 from engine.authoring.simulate_input import Invalid, Payload
-from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decide_row, decision_row
+from engine.authoring.work_load import QueueLoad, WorkTally, format_load, load_dicts, queue_load
+from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decided_row
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.registry import build_engine
@@ -48,6 +49,7 @@ class Outcome(NamedTuple):
     decided: int
     refused: int
     policy: str  # name, version and hash of the policy every case was decided with
+    work_queues: list[QueueLoad]  # the review decisions per queue against its capacity (engine/authoring/work_load.py)
 
 
 # --- deciding (in the workers) ------------------------------------------------------------------
@@ -67,12 +69,11 @@ def decide_chunk_with(engine: StrategyEngine, as_of: datetime, items: list[tuple
             except json.JSONDecodeError as error:
                 results.append(Refusal(number, None, "line", f"not valid JSON: {error.msg} (column {error.colno})"))
                 continue
-        result = decide_row(engine, number, data, as_of)
+        result = decided_row(engine, number, data, as_of)
         if isinstance(result, Refusal):
             results.append(result)
         else:
-            row = decision_row(result)
-            results.append(tuple(row[column] for column in DECISION_COLUMNS))  # a tuple pickles lighter than a dict
+            results.append(tuple(result[column] for column in DECISION_COLUMNS))  # a tuple pickles lighter than a dict
     return results
 
 
@@ -123,12 +124,15 @@ def decide_file(
     decisions = bulk_files.writer(partial_files[0], DECISION_COLUMNS, bulk_files.format_of(out))
     refusals = bulk_files.writer(partial_files[1], REFUSAL_COLUMNS, bulk_files.format_of(invalid))
     decided = refused = 0
+    work = WorkTally()
     try:
         chunks = processes.chunks(bulk_files.read(cases), workers, CHUNK)
         for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, (str(rules_dir), as_of), local=own_work):
             rows = [result for result in results if not isinstance(result, Refusal)]
             refused_rows = [tuple(result.to_row().values()) for result in results if isinstance(result, Refusal)]
             decisions.write(rows)
+            for row in rows:
+                work.add_row(dict(zip(DECISION_COLUMNS, row)))
             refusals.write(refused_rows)
             decided, refused = decided + len(rows), refused + len(refused_rows)
             if progress is not None:
@@ -142,7 +146,8 @@ def decide_file(
         writer.close()
         os.replace(path, final)
     policy = built[0].policy  # own_work ran before the first chunk, even for an empty file
-    return Outcome(decided, refused, f"{policy.name} {policy.version} ({policy.content_hash})")
+    loads = queue_load(work, built[0].work_plan, decided)
+    return Outcome(decided, refused, f"{policy.name} {policy.version} ({policy.content_hash})", loads)
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -187,6 +192,7 @@ def register(subparsers: Any) -> None:
         "--invalid", type=_file_in_a_format,
         help="where refused rows go, with row, case_id, field and problem (default: beside --out, e.g. decisions.invalid.csv); always written",
     )
+    parser.add_argument("--summary-json", type=Path, metavar="FILE", help="write the run's summary as JSON here: counts, policy and the load per work queue")
     parser.set_defaults(func=command)
 
 
@@ -213,11 +219,21 @@ def command(args: argparse.Namespace) -> int:
         print(f"cannot decide: a worker process died ({error})", file=sys.stderr)
         return UNUSABLE
     seconds = time.perf_counter() - started
-    decided, refused, policy = outcome
+    decided, refused, policy, loads = outcome
     total = decided + refused
     print(f"{decided:,} decided, {refused:,} refused of {total:,} rows in {seconds:.1f} s ({total / max(seconds, 1e-9):,.0f} rows/s), policy {policy}")
     print(f"wrote decisions to {args.out}")
     print(f"wrote refused rows to {invalid}" + (f" ({refused:,}: row, case_id, field, problem)" if refused else " (none)"))
+    if loads:
+        print("\n" + "\n".join(format_load(loads)))
+    if args.summary_json:
+        summary = {"cases": str(args.cases), "as_of": as_of.isoformat(), "decided": decided, "refused": refused, "policy": policy, "work_queues": load_dicts(loads)}
+        try:
+            args.summary_json.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as error:
+            print(f"cannot write the summary: {error}", file=sys.stderr)
+            return UNUSABLE
+        print(f"wrote the summary to {args.summary_json}")
     return REFUSED if refused else DECIDED
 
 

@@ -7,6 +7,8 @@
     collection-strategy simulate CASES [--compare DIR]   a portfolio's decisions, and what a change moves
     collection-strategy decide CASES --out DECISIONS     every case's decision as a flat row (JSON Lines, CSV, Parquet)
     collection-strategy portfolio --count N              a synthetic portfolio to try it on
+    collection-strategy outcomes DECISIONS --out F       synthetic outcomes, with a known true effect for one arm
+    collection-strategy evaluate DECISIONS OUTCOMES      which experiment arm works: measures with intervals and verdicts
     collection-strategy diff OLD NEW                     a rule-level diff of two versions
     collection-strategy schema [--pack]                  the JSON Schema editors use
     collection-strategy bundle build|approve|verify      a signed, approved policy bundle (docs/bundles.md)
@@ -29,7 +31,8 @@ from pathlib import Path
 from engine.errors import InvalidSnapshot, PolicyError
 from engine.explain import plain
 from engine.isolation import Trial, try_rules
-from engine.authoring import bulk_decide, bundle_cli, lint, policy_diff, policy_tests, portfolio_cli, replay, simulate
+from engine.policy.inputs import check_inputs
+from engine.authoring import bulk_decide, bundle_cli, lint, policy_diff, policy_tests, portfolio_cli, replay, simulate, evaluate_cli, outcome_generator
 from engine.authoring.arguments import add_rules_argument
 from engine.authoring.formats import POLICY_LANGUAGE_VERSION, Annotation, Format, add_format_option, engine_version, render
 from engine.policy.json_schema import pack_schema, policy_schema
@@ -84,7 +87,7 @@ def unlocated_annotations(rules: Path, reasons: list[str]) -> list[Annotation]:
 def explain(case_file: Path, rules: Path, as_of: datetime) -> int:
     try:
         engine = build_engine(rules)
-        snapshot = parse_snapshot(json.loads(case_file.read_text(encoding="utf-8")), as_of)
+        snapshot = check_inputs(parse_snapshot(json.loads(case_file.read_text(encoding="utf-8")), as_of), engine.policy.inputs)
     except (PolicyError, InvalidSnapshot) as error:
         print(error, file=sys.stderr)
         return 1
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     schema_parser = commands.add_parser("schema", help="print the JSON Schema of policy files (--pack: of compliance packs)")
     schema_parser.add_argument("--pack", action="store_true")
     schema_parser.set_defaults(func=lambda args: print(json.dumps(pack_schema() if args.pack else policy_schema(), indent=2)) or 0)
-    for module in (lint, policy_tests, simulate, bulk_decide, portfolio_cli, policy_diff, replay, bundle_cli):
+    for module in (lint, policy_tests, simulate, bulk_decide, portfolio_cli, policy_diff, replay, bundle_cli, evaluate_cli, outcome_generator):
         module.register(commands)
     args = parser.parse_args(argv)
     if args.command in ("lint", "test"):

@@ -36,6 +36,13 @@ Findings:
                          (error/warning) effective dates: a period never in force, rules
                                    replacing each other that overlap or leave a gap
                                    (engine/authoring/lint_effective.py)
+  input-gap, input-overlap, input-out-of-range, input-unused
+                         (warning/error/info) declared inputs: bands leaving part of a
+                                   range to no rule or claimed twice, a value outside
+                                   the range, an input no rule reads (engine/authoring/lint_inputs.py)
+  review-without-queue, compliance-review-without-queue
+                         (warning) with `queues:` declared, a review reaching no team's
+                                   queue (engine/authoring/lint_work.py)
   not-checked            (info)    a strategies directory was linted without its compliance
                                    packs, so the order of the ladder was not checked
   too-complex            (info)    a condition too large to analyse exactly, or a
@@ -309,7 +316,7 @@ def _spec(path: str) -> FactSpec:
 
 
 def _is_number(spec: FactSpec) -> bool:
-    return spec.type in (FactType.INT, FactType.MONEY)
+    return spec.type in (FactType.INT, FactType.MONEY, FactType.NUMBER)
 
 
 def _all_values(spec: FactSpec) -> Values:
@@ -568,6 +575,9 @@ def policy_report(policy: Policy, packs: Sequence[Pack] | None = None) -> LintRe
     all conditions and for each check across rules): past it, lint says so in a
     `too-complex` note and claims nothing it did not compute.
     """
+    from engine.authoring.lint_inputs import input_findings, typed_inputs  # inputs.<name> typed as declared, until input_findings
+
+    typed = typed_inputs(policy)
     rules = sorted(policy.rules, key=lambda rule: (-rule.priority, rule.id))  # arbitration order
     with _Budget(MAX_WORK):
         analysed: Analysed = [(rule, condition_boxes(rule.condition)) for rule in rules]
@@ -588,6 +598,10 @@ def policy_report(policy: Policy, packs: Sequence[Pack] | None = None) -> LintRe
     from engine.authoring.lint_effective import effective_findings  # it reports with this module's Finding
 
     findings += effective_findings(policy)
+    from engine.authoring.lint_work import work_findings  # it reports with this module's Finding
+
+    findings += work_findings(policy, packs or ())
+    findings += input_findings(policy, typed)
     if packs is not None:
         from engine.authoring.lint_steps import ladder_findings  # it builds on this module's analysis
 

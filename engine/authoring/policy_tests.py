@@ -31,6 +31,7 @@ from engine.authoring.policy_coverage import Coverage, format_coverage, measure,
 from engine.authoring.policy_test_model import ExpectSpec, OfferSpec, TestFile, WindowSpec, expectation
 from engine.policy.loader import model_problems  # the policies' pydantic errors -> file:line
 from engine.registry import build_engine
+from engine.policy.inputs import check_inputs
 from engine.snapshot import CaseSnapshot, parse_snapshot
 from engine.vocabulary import Channel
 
@@ -356,7 +357,7 @@ def run_test(engine: Any, test: PolicyTest, coverage: bool = False) -> TestResul
     """One test against the engine; with `coverage`, the decision is explained so
     that the pack rules which held are seen (engine.authoring.policy_coverage)."""
     try:
-        snapshot = parse_snapshot(test.case, test.as_of)
+        snapshot = check_inputs(parse_snapshot(test.case, test.as_of), engine.policy.inputs)
     except InvalidSnapshot as error:
         return TestResult(test.file, test.line, test.name, False, _snapshot_problems(test, error))
     decision = engine.decide(snapshot, test.as_of, explain=coverage)

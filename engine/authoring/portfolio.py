@@ -12,6 +12,8 @@ calibration. Persons with several accounts are drawn from the same parts
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -121,6 +123,35 @@ def add_history(rng: random.Random, case: dict[str, Any], case_id: str, as_of: d
         case["payment"]["last_payment_at"] = (as_of - timedelta(days=rng.randint(1, 400))).isoformat()
     if rng.random() < 0.3:
         case["attributes"] = {"risk_band": rng.choice(["a", "b", "c", "d"]), "branch": rng.choice(["north", "south", "online"])}
+    scores = behaviour_scores(case, case_id, as_of)
+    if scores:
+        case["inputs"] = scores
+
+
+SCORED_SHARE = 0.9  # cases the caller's model scored; the others come without scores
+
+
+def behaviour_scores(case: dict[str, Any], case_id: str, as_of: datetime) -> dict[str, Any]:
+    """The score a caller's model would send for this case (or account), as the shipped
+    strategy declares it (docs/inputs.md): `self_cure_score`, an integer 0-100, the
+    chance in percent of paying unaided. It follows the case's behaviour: fewer days
+    past due, a recent payment, fewer broken promises and no broken plan make it
+    higher; hardship and vulnerability lower. A tenth of the cases are not scored.
+
+    The noise comes from the case's own drawn data, not from the portfolio's random
+    stream, so adding the scores left every other draw of a seed as it was."""
+    noise = random.Random(hashlib.sha256(f"{case_id}|{case['amount_due']}|{case['days_past_due']}|{len(case['prior_contacts'])}".encode()).digest())
+    if noise.random() >= SCORED_SHARE:
+        return {}
+    payment = case["payment"]
+    paid_at = payment.get("last_payment_at")
+    days_since_paid = (as_of - datetime.fromisoformat(paid_at)).days if paid_at else None
+    missed = sum(1 for arrangement in case.get("arrangements", []) if arrangement.get("status") == "cancelled")
+    legal = case.get("legal", {})
+    logit = 2.2 - 0.05 * max(case["days_past_due"], 0) - 0.8 * payment.get("broken_promises", 0) - 0.5 * missed
+    logit += 1.0 if days_since_paid is not None and days_since_paid <= 45 else -0.3 if days_since_paid is None else 0.0
+    logit -= 1.2 if legal.get("hardship") or legal.get("vulnerable") else 0.0
+    return {"self_cure_score": round(100 / (1 + math.exp(-(logit + noise.gauss(0, 0.7)))))}
 
 
 def synthetic_portfolio(count: int, as_of: datetime, seed: int = 7) -> Iterator[dict[str, Any]]:

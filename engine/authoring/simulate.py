@@ -15,8 +15,8 @@ often each was contacted a week and against the caps of the packs in force
 
 This module decides and runs the command line. Reading a file is
 engine/authoring/simulate_input.py, counting engine/authoring/simulate_report.py, the text summary
-engine/authoring/simulate_text.py, the HTML page engine/authoring/simulate_html.py (its template in
-engine/authoring/simulate_page.py).
+engine/authoring/simulate_text.py, the HTML page and its exported tables
+engine/authoring/simulate_html.py (its templates in engine/authoring/report/templates/).
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
 over processes (engine/authoring/workers.py), each building its engine once and
@@ -34,6 +34,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from engine.authoring import progress, simulate_debtor_run, workers as processes
 from engine.bulk import decide_one
@@ -42,7 +43,8 @@ from engine.errors import InvalidSnapshot, PolicyError
 from engine.facts import judged_arrangements
 from engine.registry import build_engine
 from engine.authoring.simulate_debtor_report import DebtorSimulationReport, DebtorTally, build_debtor_report
-from engine.authoring.simulate_html import render_debtor_html, render_html
+from engine.authoring.report.exports import write_tables
+from engine.authoring.simulate_html import debtor_page, render_debtor_html, render_html, render_page, simulation_page
 from engine.authoring.simulate_input import DEBTORS, Invalid, Payload, case_from_row, csv_columns, form_of, read_cases, row_from_case
 from engine.authoring.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
 from engine.authoring.simulate_text import format_debtor_summary, format_summary
@@ -120,6 +122,9 @@ class _Decider:
             tuple(veto.guardrail for veto in decision.vetoes),
             getattr(decision, "experiment_arm", "") or "",
             arrangement=current_arrangement_state(snapshot, self.as_of, self.grace),
+            work_queue=decision.work.queue if decision.work else None,
+            work_priority=decision.work.priority if decision.work else None,
+            work_due_in=decision.work.due - decision.as_of if decision.work else None,
         )
         if self.other is None:
             return result
@@ -206,12 +211,31 @@ def simulate_debtors(
     return build_debtor_report(tally, rules_dir, debtors_path, engine, as_of, days, workers, time.perf_counter() - started, at_review)
 
 
-def write_outputs(report: SimulationReport | DebtorSimulationReport, json_path: Path | None = None, html_path: Path | None = None) -> None:
+def write_outputs(
+    report: SimulationReport | DebtorSimulationReport, json_path: Path | None = None, html_path: Path | None = None, export_dir: Path | None = None,
+) -> Path | None:
+    """The JSON, the page, and every table of the page as CSV and XLSX in `export_dir`
+    (with a page and no folder named: <page>_files beside it, which the page links).
+    Returns the folder of the tables, if any was written."""
     if json_path:
         json_path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if export_dir is None:
+        if html_path is None:
+            return None
+        export_dir = html_path.with_name(f"{html_path.stem}_files")
+    page = debtor_page(report) if isinstance(report, DebtorSimulationReport) else simulation_page(report)
+    write_tables(page.tables, export_dir)
     if html_path:
-        page = render_debtor_html(report) if isinstance(report, DebtorSimulationReport) else render_html(report)
-        html_path.write_text(page, encoding="utf-8")
+        html_path.write_text(render_page(page, exports_link(html_path, export_dir)), encoding="utf-8")
+    return export_dir
+
+
+def exports_link(html_path: Path, folder: Path) -> str:
+    """The folder of the tables as the page links it: relative, so the two move together."""
+    try:
+        return quote(Path(os.path.relpath(folder.resolve(), html_path.resolve().parent)).as_posix())
+    except ValueError:  # another drive (Windows): no relative path
+        return folder.resolve().as_uri()
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -245,7 +269,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--as-of", type=instant, help="the instant every case is decided at; for debtors, the first day of the run (default: now)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)")
     parser.add_argument("--json", type=Path, help="write the full report as JSON here")
-    parser.add_argument("--html", type=Path, help="write a self-contained HTML report here")
+    parser.add_argument("--html", type=Path, help="write a self-contained HTML report here, its tables as CSV and XLSX in <name>_files beside it")
+    parser.add_argument("--export", type=Path, metavar="DIR", help="write every table of the report as CSV and XLSX in DIR (default with --html: <name>_files beside the page)")
     parser.add_argument(
         "--days", type=int,
         help=f"debtors only: decide every person on this many days from --as-of, recording each contact made (default: {DEFAULT_DAYS})",
@@ -282,10 +307,12 @@ def command(args: argparse.Namespace) -> int:
         print(f"cannot simulate: {error}", file=sys.stderr)
         return 1
     print(format_debtor_summary(report) if isinstance(report, DebtorSimulationReport) else format_summary(report))
-    write_outputs(report, args.json, args.html)
+    tables = write_outputs(report, args.json, args.html, args.export)
     for label, path in (("JSON", args.json), ("HTML", args.html)):
         if path:
             print(f"wrote {label} report to {path}")
+    if tables:
+        print(f"wrote its tables as CSV and XLSX to {tables}")
     return 0
 
 

@@ -44,6 +44,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from engine.debtor import decide_debtor
 from engine.debtor_snapshot import DebtorSnapshot, once, parse_debtor
 from engine.engine import StrategyEngine
+from engine.policy.inputs import check_debtor_inputs
 from engine.errors import InvalidSnapshot
 from engine.history import is_outbound
 from engine.authoring.portfolio_contacts import attempt_result
@@ -190,7 +191,7 @@ class DebtorRunner:
             case_id = data["case_id"] if isinstance(data["case_id"], str) else None
             return Invalid(line, case_id, "line", "is a case (it has case_id), but this file holds debtors (its first object has accounts): one form per file")
         try:
-            first = parse_debtor(data, self.as_of)
+            first = check_debtor_inputs(parse_debtor(data, self.as_of), self.engine.policy.inputs)
         except InvalidSnapshot as error:
             problem = error.problems[0]
             return Invalid(line, debtor_id, problem.field, problem.description)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
 from engine.arrangements import ArrangementState
 from engine.authoring.simulate_input import Invalid
+from engine.authoring.work_load import QueueLoad, WorkTally, queue_load
 from engine.decision_record import data_versions
 from engine.vocabulary import Action, Channel
 
@@ -49,6 +50,9 @@ class Decided(NamedTuple):
     baseline_channel: str | None = None
     arrangement: str = NO_ARRANGEMENT  # the engine's verdict on the current arrangement (arrangement.state)
     baseline_arrangement: str | None = None  # the same under the baseline's posting grace
+    work_queue: str | None = None  # a review's work item: its queue, priority, and due time less as_of
+    work_priority: str | None = None
+    work_due_in: timedelta | None = None
 
 
 @dataclass
@@ -103,6 +107,8 @@ class SimulationReport:
     by_arrangement_state_action: dict[str, dict[str, int]] = field(default_factory=dict)  # state -> action -> cases
     # The holiday and time-zone data the windows were computed with: a new release of either can move decisions.
     data_versions: dict[str, str] = field(default_factory=dict)
+    # The review decisions per queue against its capacity (engine/authoring/work_load.py).
+    work_queues: list[QueueLoad] = field(default_factory=list)
 
     @property
     def decided(self) -> int:
@@ -196,6 +202,7 @@ class Tally:
         self.moved_by_arrangement: Counter[str] = Counter()
         self.changed_any = 0
         self.arms: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        self.work = WorkTally()
 
     def add(self, results: list[Decided | Invalid]) -> None:
         for result in results:
@@ -219,6 +226,7 @@ class Tally:
         self.arrangements[result.arrangement][result.action] += 1
         self.vetoes.update(result.guardrails)
         self.vetoed_cases.update(set(result.guardrails))
+        self.work.add(result.action, result.work_queue, result.work_priority, result.work_due_in)
         for arm in filter(None, result.arms.split(",")):
             experiment, _, name = arm.partition(":")
             self.arms[experiment][name][result.action] += 1
@@ -304,4 +312,5 @@ def build_report(
         actions=action_order(list(tally.actions) + [name for pair in tally.action_pairs for name in pair]),
         by_arrangement_state={state: sum(tally.arrangements[state].values()) for state in states},
         by_arrangement_state_action=_ordered_matrix(tally.arrangements, states),
+        work_queues=queue_load(tally.work, engines[0].work_plan, tally.total - sum(tally.invalid_fields.values())),
     )

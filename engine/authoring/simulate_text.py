@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from engine.authoring.simulate_debtor_report import DebtorSimulationReport, Distribution
 from engine.authoring.simulate_report import NO_ARRANGEMENT, Comparison, SimulationReport
+from engine.authoring.work_load import format_load
 
 
 def _pct(share: float) -> str:
@@ -63,6 +64,8 @@ def format_summary(report: SimulationReport) -> str:
         width = max(len("vetoes by guardrail"), *map(len, report.vetoes_by_guardrail)) + 2
         lines += ["", f"{'vetoes by guardrail':<{width}}{'vetoes':>9}{'cases':>9}"]
         lines += [f"{name:<{width}}{item['vetoes']:>9,}{item['cases']:>9,}" for name, item in report.vetoes_by_guardrail.items()]
+    if report.work_queues:
+        lines += ["", *format_load(report.work_queues)]
     for experiment, arms in report.by_experiment_arm.items():
         lines += ["", *_mix(arms, f"experiment {experiment} by arm (cases, top actions)")]
     if report.comparison:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.facts import FACT_TYPES, FactSpec, FactType, fact_spec
+from engine.facts import FACT_TYPES, INPUT_PREFIX, FactSpec, FactType, declared_inputs, fact_spec
+from engine.policy.inputs import unknown_input
 from engine.policy.ir import ALWAYS, AllOf, AnyOf, Compare, Condition, Exists, Matches, Scalar
 from engine.policy.money import EXAMPLE, currency_problem, decimals_problem
 from engine.policy.patterns import PatternError, compile_pattern
@@ -17,6 +19,7 @@ MONEY_DECIMALS = 4  # every ISO 4217 currency has at most 4 minor-unit digits
 OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "between", "in", "not_in", "exists", "matches")
 PER_CURRENCY_OPERATORS = ("eq", "neq", "lt", "lte", "gt", "gte", "between", "in", "not_in")
 CURRENCY = "currency"  # the fact a per-currency amount is chosen by
+ORDERED = (FactType.INT, FactType.MONEY, FactType.NUMBER, FactType.DATE)  # the types `lt`, `between`... compare
 _NEGATED = {"eq": "neq", "neq": "eq", "lt": "gte", "gte": "lt", "lte": "gt", "gt": "lte"}
 
 
@@ -113,8 +116,8 @@ def _operator(fact: str, spec: FactSpec, op: str, operand: Any, path: tuple[str 
         hint = difflib.get_close_matches(op, OPERATORS, n=1)
         did_you_mean = f"; did you mean `{hint[0]}`?" if hint else f"; use one of {', '.join(OPERATORS)}"
         raise ConditionError(path, f"`{op}` is not an operator{did_you_mean}")
-    if op in ("lt", "lte", "gt", "gte", "between") and spec.type not in (FactType.INT, FactType.MONEY):
-        raise ConditionError(path, f"`{op}` compares numbers, but `{fact}` is {spec.type.value}")
+    if op in ("lt", "lte", "gt", "gte", "between") and spec.type not in ORDERED:
+        raise ConditionError(path, f"`{op}` compares numbers and dates, but `{fact}` is {spec.type.value}")
     if spec.type is FactType.MONEY and op in PER_CURRENCY_OPERATORS and isinstance(operand, dict):
         return _amounts_per_currency(fact, spec, op, operand, path)
     if op == "between":
@@ -192,6 +195,23 @@ def _value(fact: str, spec: FactSpec, value: Any, path: tuple[str | int, ...]) -
         if not amount.is_finite() or amount.as_tuple().exponent < -MONEY_DECIMALS:  # type: ignore[operator]
             raise ConditionError(path, f"`{fact}` needs a finite amount with at most {MONEY_DECIMALS} decimal places")
         return amount
+    if spec.type is FactType.NUMBER:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConditionError(path, f"`{fact}` is a number, not {value!r}")
+        number = Decimal(repr(value))
+        if not number.is_finite() or number.as_tuple().exponent < -MONEY_DECIMALS:  # type: ignore[operator]
+            raise ConditionError(path, f"`{fact}` is compared to {MONEY_DECIMALS} decimal places: write a finite number with at most {MONEY_DECIMALS}")
+        return number
+    if spec.type is FactType.DATE:
+        day = value if isinstance(value, date) and not isinstance(value, datetime) else None
+        if isinstance(value, str):
+            try:
+                day = date.fromisoformat(value) if len(value) == 10 else None
+            except ValueError:
+                day = None
+        if day is None:
+            raise ConditionError(path, f"`{fact}` is a date, written YYYY-MM-DD (e.g. 2026-12-01), not {value!r}")
+        return day.isoformat()  # as the fact holds it: ISO text orders as the calendar does
     if not isinstance(value, str):
         raise ConditionError(path, f"`{fact}` is text; quote the value {value!r}")
     if spec.choices and value not in spec.choices:
@@ -256,6 +276,8 @@ def _negate(condition: Condition, path: tuple[str | int, ...]) -> Condition:
 
 
 def _unknown_fact(key: str) -> str:
+    if key.startswith(INPUT_PREFIX):
+        return f"`{key}`: " + unknown_input(key[len(INPUT_PREFIX):], [path[len(INPUT_PREFIX):] for path in declared_inputs()])
     hint = difflib.get_close_matches(key, FACT_TYPES, n=1, cutoff=0.7)
     if hint:
         return f"`{key}`: unknown fact; did you mean `{hint[0]}`?"

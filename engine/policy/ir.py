@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Iterator, Mapping, Union
 
+from engine.policy.work import WorkPlan
 from engine.vocabulary import Action, Channel, Outcome, PaymentMethod
 
 Scalar = Union[bool, int, str, Decimal]
@@ -175,6 +176,21 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class Input:
+    """A value beyond the fixed snapshot that a policy declares it reads (a score,
+    a flag, a date from the caller's own models), typed, with what it may be:
+    `minimum`/`maximum` for a number, an integer or a date, `values` for text."""
+
+    name: str
+    type: str  # number | integer | text | boolean | date
+    description: str
+    required: bool = False
+    minimum: int | Decimal | date | None = None
+    maximum: int | Decimal | date | None = None
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DebtorRules:
     """How a person's accounts share one contact (engine/debtor.py)."""
 
@@ -200,6 +216,8 @@ class Policy:
     posting_grace: tuple[tuple[PaymentMethod, int], ...] = ()  # business days, by payment method; others: the defaults
     debtor: DebtorRules = DebtorRules()
     shortest_window: tuple[tuple[Channel, int], ...] = ()  # minutes a window must last to be used, by channel
+    inputs: tuple[Input, ...] = ()  # what the policy reads beyond the fixed snapshot, by name (engine/policy/inputs.py)
+    work: WorkPlan = field(default_factory=WorkPlan)  # the queues review decisions go to (engine/policy/work.py)
 
 
 @dataclass(frozen=True)

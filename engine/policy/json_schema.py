@@ -43,6 +43,29 @@ def _fact_schema(spec: FactSpec) -> dict[str, Any]:
     return {"description": spec.description, "anyOf": [value, {"type": "object", "properties": operators, "additionalProperties": False, "minProperties": 1}]}
 
 
+# An input's type is the policy's own declaration, which the loader checks each comparison against.
+_INPUT_VALUE: dict[str, Any] = {"type": ["number", "integer", "string", "boolean"]}
+_INPUT: dict[str, Any] = {
+    "description": "a typed input the policy declares under `inputs:` (docs/inputs.md); dates as YYYY-MM-DD",
+    "anyOf": [
+        _INPUT_VALUE,
+        {
+            "type": "object",
+            "properties": {
+                **{op: _INPUT_VALUE for op in ("eq", "neq", "lt", "lte", "gt", "gte")},
+                "between": {"type": "array", "items": _INPUT_VALUE, "minItems": 2, "maxItems": 2},
+                "in": {"type": "array", "items": _INPUT_VALUE, "minItems": 1},
+                "not_in": {"type": "array", "items": _INPUT_VALUE, "minItems": 1},
+                "exists": {"type": "boolean"},
+                "matches": {"type": "string", "maxLength": MAX_PATTERN_LENGTH},
+            },
+            "additionalProperties": False,
+            "minProperties": 1,
+        },
+    ],
+}
+
+
 def _when_schema() -> dict[str, Any]:
     text = _fact_schema(FactSpec(FactType.TEXT, "free-form attribute from the snapshot"))
     return {
@@ -55,7 +78,7 @@ def _when_schema() -> dict[str, Any]:
             "not": {"$ref": "#/$defs/When", "description": "the block does not hold"},
             "durable": {"type": "object", "description": "a condition in durable_rules' own JSON ($and, $or, $lt, $lte, $gt, $gte, $neq, $ex, $nex, $mt)"},
         },
-        "patternProperties": {"^attributes\\.[a-z][a-z0-9_]*$": text},
+        "patternProperties": {"^attributes\\.[a-z][a-z0-9_]*$": text, "^inputs\\.[a-z][a-z0-9_]*$": _INPUT},
         "additionalProperties": False,
     }
 

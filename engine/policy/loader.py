@@ -13,9 +13,11 @@ from pydantic import BaseModel, ValidationError
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
-from engine.facts import EXPERIMENT_PREFIX
-from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Effective, Experiment, OfferLimit, OfferTerms, Policy, Rule, Source
+from engine.facts import EXPERIMENT_PREFIX, declare_inputs, forget_inputs
+from engine.policy.inputs import InputSpec, fact_specs
+from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Effective, Experiment, Input, OfferLimit, OfferTerms, Policy, Rule, Source
 from engine.policy.model import SHORTEST_WINDOW_MINUTES, OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
+from engine.policy.work import plan_of
 from engine.policy.yaml_source import SourceMap, load_yaml, read_yaml_file
 from engine.vocabulary import Channel
 
@@ -36,19 +38,23 @@ def load_strategy(directory: Path) -> Policy:
     files = policy_files(directory) if directory.is_dir() else []
     if not files:
         raise PolicyError([PolicyProblem(str(directory), 1, 1, "no policy files (*.yaml) found")])
-    problems: list[PolicyProblem] = []
-    parsed: list[tuple[Path, PolicyFile, list[Rule]]] = []
-    for path in files:
-        try:
-            parsed.append((path, *_load_file(path)))
-        except PolicyError as error:
-            problems += error.problems
+    inputs, problems = declared_inputs(files)
+    parsed: list[tuple[Path, PolicyFile, list[Rule], SourceMap]] = []
+    token = declare_inputs(fact_specs(inputs))  # rules of any file may read an input declared in another
+    try:
+        for path in files:
+            try:
+                parsed.append((path, *_load_file(path)))
+            except PolicyError as error:
+                problems += error.problems
+    finally:
+        forget_inputs(token)
     if problems:
         raise PolicyError(problems)
-    first_path, first, _ = parsed[0]
+    first_path, first, _, _ = parsed[0]
     seen: dict[str, Source] = {}
     rules: list[Rule] = []
-    for path, spec, file_rules in parsed:
+    for path, spec, file_rules, _ in parsed:
         if (spec.policy, spec.version) != (first.policy, first.version):
             problems.append(PolicyProblem(str(path), 1, 1, f"names policy {spec.policy} {spec.version}, but {first_path.name} names {first.policy} {first.version}; files of one directory form one policy"))
         for rule in file_rules:
@@ -60,20 +66,46 @@ def load_strategy(directory: Path) -> Policy:
     if problems:
         raise PolicyError(problems)
     ordered = tuple(sorted(rules, key=lambda rule: (-rule.priority, rule.id)))
-    experiments = [Experiment(item.id, tuple(item.arms.items())) for _, spec, _ in parsed for item in spec.experiments]
+    experiments = [Experiment(item.id, tuple(item.arms.items())) for _, spec, _, _ in parsed for item in spec.experiments]
     if len({experiment.id for experiment in experiments}) != len(experiments):
         raise PolicyError([PolicyProblem(str(files[0]), 1, 1, "an experiment id is declared twice")])
-    limits = tuple(offer_limit(item, first.policy) for _, spec, _ in parsed for item in spec.offer_limits)
-    grace = tuple(sorted({method: days for _, spec, _ in parsed for method, days in spec.posting_grace.items()}.items()))
-    debtor = _debtor_rules([(path, spec) for path, spec, _ in parsed])
+    limits = tuple(offer_limit(item, first.policy) for _, spec, _, _ in parsed for item in spec.offer_limits)
+    grace = tuple(sorted({method: days for _, spec, _, _ in parsed for method, days in spec.posting_grace.items()}.items()))
+    debtor = _debtor_rules([(path, spec) for path, spec, _, _ in parsed])
+    work = plan_of([(spec.queues, [(index, rule.id, rule.then.work) for index, rule in enumerate(spec.rules)], source) for _, spec, _, source in parsed])
     shortest = dict(SHORTEST_WINDOW_MINUTES)
-    for _, spec, _ in parsed:
+    for _, spec, _, _ in parsed:
         if "shortest_window_minutes" in spec.model_fields_set:
             shortest.update(spec.shortest_window_minutes)
     return Policy(
         first.policy, first.version, ordered, content_hash(files), tuple(str(path) for path in files), tuple(experiments), limits, grace, debtor,
-        tuple(sorted(shortest.items())),
+        tuple(sorted(shortest.items())), inputs, work,
     )
+
+
+def declared_inputs(files: list[Path]) -> tuple[tuple[Input, ...], list[PolicyProblem]]:
+    """The inputs the files declare, read before their rules are compiled, and an input
+    declared twice as a problem. An entry that is not a valid declaration is left to
+    the file's own validation, which reports it with the file's other problems."""
+    found: dict[str, tuple[Input, str]] = {}
+    problems: list[PolicyProblem] = []
+    for path in files:
+        try:
+            data, source = load_yaml(read_yaml_file(path), str(path))
+        except PolicyError:
+            continue  # reported when the file itself is parsed
+        entries = data.get("inputs") if isinstance(data, dict) else None
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            try:
+                item = InputSpec.model_validate(entry).to_ir()
+            except (ValidationError, ValueError):
+                continue
+            line, _ = source.where(("inputs", index, "name"))
+            if item.name in found:
+                problems.append(source.problem(("inputs", index, "name"), f"input `{item.name}` is already declared at {found[item.name][1]}"))
+                continue
+            found[item.name] = (item, f"{source.file}:{line}")
+    return tuple(item for item, _ in found.values()), problems
 
 
 def _debtor_rules(parsed: list[tuple[Path, PolicyFile]]) -> DebtorRules:
@@ -86,7 +118,7 @@ def _debtor_rules(parsed: list[tuple[Path, PolicyFile]]) -> DebtorRules:
     return DebtorRules(spec.rank, spec.rank_attribute, tuple(frozenset(group) for group in spec.bundle), spec.consolidate_offers, spec.allocation)
 
 
-def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
+def _load_file(path: Path) -> tuple[PolicyFile, list[Rule], SourceMap]:
     spec, conditions, source = parse_file(path, PolicyFile)
     arms = {experiment.id: experiment.arms for experiment in spec.experiments}
     unknown = [
@@ -109,7 +141,7 @@ def _load_file(path: Path) -> tuple[PolicyFile, list[Rule]]:
         ]
     if unknown:
         raise PolicyError(unknown)
-    return spec, [_rule(rule_spec, _in_arm(rule_spec, conditions.get(index, ALWAYS)), index, source, spec.channel_order) for index, rule_spec in enumerate(spec.rules)]
+    return spec, [_rule(rule_spec, _in_arm(rule_spec, conditions.get(index, ALWAYS)), index, source, spec.channel_order) for index, rule_spec in enumerate(spec.rules)], source
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
 
+from engine.policy.inputs import InputSpec
 from engine.policy.money import MAX_OFFER_AMOUNT, offer_amount, per_currency_schema
+from engine.policy.work import QUEUES_DESCRIPTION, WORK_DESCRIPTION, Queues, ReviewWork
 from engine.vocabulary import Action, Channel, Outcome, PaymentMethod
 
 RULE_ID = r"^[a-z0-9][a-z0-9-]{0,79}$"
@@ -116,6 +118,10 @@ IGNORABLE_FINDINGS: dict[str, str] = {
     "effective-gap": "rules replacing each other on a date leave a period where none is in force",
     "effective-mixed": "rules replacing each other mix dates and instants in their periods",
     "too-complex": "the rule's condition is too large to analyse exactly",
+    "input-gap": "rules that differ only in the band of an input leave part of its declared range to none of them",
+    "input-overlap": "two rules that differ only in the band of an input both claim part of its range",
+    "review-without-queue": "a review rule routes to no team's queue and no queue takes its action by default",
+    "compliance-review-without-queue": "a compliance pack may route to a review that no queue takes by default",
 }
 _CANNOT_IGNORE = {
     "never-fires": "the rule can never match a case",
@@ -176,6 +182,7 @@ class ThenSpec(_Spec):
         description="same_day: the channels' order is a preference among those open on the earliest day any of them is; absolute: the first channel with any window; default: the policy's",
     )
     otherwise: OtherwiseSpec | None = Field(default=None, description="the written step taken with the same intent when every channel of the rule is vetoed or closed")
+    work: ReviewWork = Field(default=None, description=WORK_DESCRIPTION)
 
     @model_validator(mode="after")
     def _channel_fits_action(self) -> ThenSpec:
@@ -261,6 +268,7 @@ class PolicyFile(_Spec):
     description: str | None = None
     templates: list[str] | None = Field(default=None, description="the message templates the callers know; when given, rules may name only these")
     experiments: list[ExperimentSpec] = Field(default_factory=list)
+    inputs: list[InputSpec] = Field(default_factory=list, description="the typed inputs the rules read beyond the snapshot, as inputs.<name> (docs/inputs.md)")
     offer_limits: list[OfferLimitSpec] = Field(default_factory=list, description="strategy-wide caps on offers")
     posting_grace: dict[PaymentMethod, Annotated[int, Field(ge=0, le=10)]] = Field(
         default_factory=dict, description="business days a payment by each method may take to reach the books before an instalment counts as missed"
@@ -273,6 +281,7 @@ class PolicyFile(_Spec):
         default="absolute", description="for this file's rules that do not say: same_day prefers the rule's first channel only among those open on the earliest day"
     )
     debtor: DebtorSpec | None = Field(default=None, description="one contact for a person with several accounts: ranking, bundling, consolidated offers")
+    queues: Queues = Field(default_factory=dict, description=QUEUES_DESCRIPTION)
     rules: list[RuleSpec] = Field(min_length=1)
 
 
