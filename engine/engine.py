@@ -23,7 +23,6 @@ from engine.snapshot import CaseSnapshot
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
 from engine.window import next_window
-from engine.policy.work import work_plan
 from engine.work_items import REVIEWS, work_item
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ class StrategyEngine:
         self._shortest = {channel: timedelta(minutes=minutes) for channel, minutes in policy.shortest_window}
         # The periods of dated rules (a pack rule's include its pack's); none dated: no filter runs.
         self._periods: dict[str, tuple[Effective, ...]] = {rule.id: (rule.effective,) for rule in policy.rules if rule.effective} | self.compliance.periods
-        self.work_plan = work_plan(policy)  # the queues review decisions go to (engine/policy/work.py)
+        self.work_plan = policy.work  # the queues review decisions go to (engine/policy/work.py)
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
         return self.judge(snapshot, as_of, explain).decision
@@ -134,7 +133,7 @@ class StrategyEngine:
         if warnings:
             changes["data_warnings"] = warnings
         if decision.action in REVIEWS:  # work for a person: its queue, priority and due time
-            decision = replace(decision, work=work_item(self.work_plan, decision, self._rules, context))
+            changes["work"] = work_item(self.work_plan, decision, self._rules, context)
         if arms:
             changes["experiment_arm"] = ",".join(f"{experiment}:{arm}" for experiment, arm in arms.items())
         if explain:  # the trace reads none of the changes

@@ -21,18 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.authoring.lint import Finding
-from engine.errors import PolicyError
 from engine.policy.ir import Pack, Policy
-from engine.policy.work import REVIEW_ACTIONS, work_plan
+from engine.policy.work import REVIEW_ACTIONS
 
 _HOW = "name one in the rule (`work: {queue: ...}`) or declare a queue `default_for` it under `queues:` (docs/work-queues.md)"
 
 
 def work_findings(policy: Policy, packs: Sequence[Pack]) -> list[Finding]:
-    try:
-        plan = work_plan(policy)
-    except PolicyError as error:
-        return [Finding("error", problem.file, problem.line, problem.rule_id, "load", problem.message) for problem in error.problems]
+    plan = policy.work  # its problems were refused when the policy loaded
     if not plan.queues:
         return []
     findings = [

@@ -21,10 +21,9 @@ The loader builds the plan (`plan_of`) into the policy's intermediate form
 from __future__ import annotations
 
 import difflib
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, model_validator
 
@@ -32,10 +31,6 @@ from engine.errors import PolicyError, PolicyProblem
 from engine.policy.yaml_source import SourceMap
 from engine.vocabulary import Action
 
-if TYPE_CHECKING:
-    from engine.policy.ir import Policy
-
-log = logging.getLogger(__name__)
 QUEUE_NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 Priority = Literal["high", "normal", "low"]
 PRIORITIES: tuple[Priority, ...] = ("high", "normal", "low")  # most urgent first
@@ -159,11 +154,6 @@ class WorkPlan:
 def _due(spec: WorkSpec | QueueSpec) -> Due | None:
     named = _dues(spec)
     return Due(getattr(spec, named[0]), _DUE_FIELDS[named[0]]) if named else None
-
-
-def work_plan(policy: Policy) -> WorkPlan:
-    """The queues and review rules' work of a loaded policy."""
-    return policy.work
 
 
 # What one file declares: its queues, each rule's (index in the file, id, `work`), and where each value is.
