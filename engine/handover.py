@@ -40,7 +40,7 @@ from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.isolation import try_rules
 from engine.last_good import LastGoodRules
-from engine.registry import SETTLE_ATTEMPTS, Active, Check, PolicyRegistry, Refusal, RulesChanged, _look, _warm_up, build_engine, read_loaded, refuse_same_version
+from engine.registry import SETTLE_ATTEMPTS, Active, Check, PolicyRegistry, Refusal, RulesChanged, rules_fingerprint, warm_up, build_engine, read_loaded, refuse_same_version
 
 log = logging.getLogger(__name__)
 WORD = "handover.json"
@@ -109,14 +109,14 @@ class RulesChecker:
         self._served: dict[str, tuple[str, str]] = {}
         self._word: Word | None = None
         self.took = (0.0, 0.0)  # the last check's wall and CPU seconds
-        files_digest = _look(rules_dir)
+        files_digest = rules_fingerprint(rules_dir)
         for _ in range(SETTLE_ATTEMPTS):  # at start, wait for files being edited to hold still
             try:
                 self._accept(files_digest, nice=0)  # nothing serves yet: no reason to wait
                 return
             except RulesChanged:
                 time.sleep(0.5)
-                files_digest = _look(rules_dir)
+                files_digest = rules_fingerprint(rules_dir)
         raise PolicyError.plain(f"the rules in {rules_dir} kept changing while they were loaded")
 
     @property
@@ -132,7 +132,7 @@ class RulesChecker:
         try:
             trial = try_rules(self.rules_dir, self.checks, nice=nice, save=saved)
             self.took = time.monotonic() - started, _children_cpu() - cpu
-            if _look(self.rules_dir) != files_digest:
+            if rules_fingerprint(self.rules_dir) != files_digest:
                 raise RulesChanged()
             if trial.reasons or not trial.versions:
                 raise PolicyError.plain("\n".join(trial.reasons) or "the rules built, but the check did not say which versions")
@@ -154,7 +154,7 @@ class RulesChecker:
         """Check the rules when they changed since the version handed over or the last refusal.
         True: a new version handed over; False: refused; None: nothing changed, or changing still."""
         word = self.word
-        current = _look(self.rules_dir)
+        current = rules_fingerprint(self.rules_dir)
         if current == word.digest or (word.refusal and current == word.refusal.fingerprint):
             return None
         with self._lock:
@@ -204,7 +204,7 @@ class FollowingRegistry(PolicyRegistry):
         self._word = word
         self._active = self._built(word)
         self.last_refusal = word.refusal
-        changed = _look(rules_dir)
+        changed = rules_fingerprint(rules_dir)
         if changed != word.digest:  # a worker started again after a crash: say why it serves the kept copy
             refused = word.refusal is not None and word.refusal.fingerprint == changed
             log.log(
@@ -232,7 +232,7 @@ class FollowingRegistry(PolicyRegistry):
             sys.setswitchinterval(BUILD_SWITCH_SECONDS)
             try:
                 engine = self._compiled(word)
-                _warm_up(engine)
+                warm_up(engine)
             finally:
                 sys.setswitchinterval(interval)
         self.build_cpu = time.thread_time() - started
@@ -242,11 +242,11 @@ class FollowingRegistry(PolicyRegistry):
         """While the rules directory still holds the files checked, the engine comes from them (the
         loaded form the check saved, else the files), so that explanations name the rules where the
         analyst wrote them; once the directory has moved on, from the kept copy of what was checked."""
-        if _look(self.rules_dir) == word.digest:
+        if rules_fingerprint(self.rules_dir) == word.digest:
             try:
                 loaded = read_loaded(self.handover.kept(word) / LOADED, word.policy[2])
                 engine = StrategyEngine(*loaded, self.backend) if loaded else build_engine(self.rules_dir, self.backend)
-                if _look(self.rules_dir) == word.digest:
+                if rules_fingerprint(self.rules_dir) == word.digest:
                     return engine
             except PolicyError:  # edited while it compiled
                 pass

@@ -81,7 +81,7 @@ class PolicyRegistry:
         self.isolate = isolate  # build and check each version in a child process with limits first
         self._lock = threading.Lock()
         self.last_refusal: Refusal | None = None
-        files_digest = _look(rules_dir)
+        files_digest = rules_fingerprint(rules_dir)
         try:
             self._active = self._build_settled(files_digest, _served_before(keep))
         except Exception as error:
@@ -94,7 +94,7 @@ class PolicyRegistry:
                 "refused the rules in %s; starting on the last good version, kept in %s:\n%s", rules_dir, kept, error,
                 extra={"event": "started_on_last_good"},
             )
-            self._active = self._build(_look(kept), kept)
+            self._active = self._build(rules_fingerprint(kept), kept)
 
     @property
     def current(self) -> Active:
@@ -107,7 +107,7 @@ class PolicyRegistry:
                 return self._build(files_digest, served=served)
             except RulesChanged:
                 time.sleep(0.5)
-                files_digest = _look(self.rules_dir)
+                files_digest = rules_fingerprint(self.rules_dir)
         raise PolicyError.plain(f"the rules in {self.rules_dir} kept changing while they were loaded")
 
     def _build(self, files_digest: str, rules_dir: Path | None = None, served: dict[str, tuple[str, str]] | None = None) -> Active:
@@ -118,13 +118,13 @@ class PolicyRegistry:
         else:
             engine = build_engine(rules_dir, self.backend)
             reasons = [reason for check in self.checks for reason in check(rules_dir, engine)]
-        if _look(rules_dir) != files_digest:
+        if rules_fingerprint(rules_dir) != files_digest:
             raise RulesChanged()
         if reasons or engine is None:
             raise PolicyError.plain("\n".join(reasons))
         if served:
             refuse_same_version(served, _versions(engine))
-        _warm_up(engine)
+        warm_up(engine)
         if self.keep and rules_dir == self.rules_dir:
             try:
                 self.keep.keep(rules_dir, files_digest.partition("+")[0])  # the rules files' own fingerprint
@@ -135,7 +135,7 @@ class PolicyRegistry:
     def reload_if_changed(self) -> bool | None:
         """Reload when the files changed since the version in force or the last
         refusal. True: swapped; False: refused; None: nothing changed."""
-        current = _look(self.rules_dir)
+        current = rules_fingerprint(self.rules_dir)
         if current == self._active.fingerprint or (self.last_refusal and current == self.last_refusal.fingerprint):
             return None
         return self.reload(current)
@@ -143,7 +143,7 @@ class PolicyRegistry:
     def reload(self, files_digest: str | None = None) -> bool | None:
         """Load the rules directory again; swap only if it loads and passes every check.
         True: swapped; False: refused; None: the files changed meanwhile (try again)."""
-        files_digest = files_digest or _look(self.rules_dir)
+        files_digest = files_digest or rules_fingerprint(self.rules_dir)
         with self._lock:
             try:
                 active = self._build(files_digest, served=_versions(self._active.engine))
@@ -169,7 +169,7 @@ class PolicyRegistry:
         return guardrails.PACK_NAME, guardrails.PACK_VERSION
 
 
-def _look(rules_dir: Path) -> str:
+def rules_fingerprint(rules_dir: Path) -> str:
     """The rules files' fingerprint, and their approved bundle's if any (`<fingerprint>+<bundle>`):
     an approval changes no rules file, yet the rules must be looked at again (engine/bundle.py)."""
     approvals = bundle_digest(rules_dir)
@@ -238,7 +238,7 @@ def read_loaded(path: Path, content_hash: str) -> tuple[Policy, tuple[Pack, ...]
     return (policy, packs) if isinstance(policy, Policy) and policy.content_hash == content_hash else None
 
 
-def _warm_up(engine: StrategyEngine) -> None:
+def warm_up(engine: StrategyEngine) -> None:
     """Decide a few cases in each country the packs name, so that the first real
     caller does not pay for loading holiday calendars, time zones and the matcher."""
     now = datetime.now(timezone.utc)
