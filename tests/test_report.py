@@ -80,12 +80,14 @@ def test_a_table_refuses_a_row_of_the_wrong_length_naming_it() -> None:
 
 def test_the_exports_hold_the_numbers_themselves(tmp_path: Path) -> None:
     item = table("shares", "t", ["action", Column("cases", "count"), Column("share", "share"), Column("note", "free")], [
-        ("CALL", 1234, 0.25, "=HYPERLINK(\"x\")"), ("NO_CONTACT", 3702, 0.75, None),
+        ("CALL", 1234, 0.25, "=HYPERLINK(\"x\")"), ("NO_CONTACT", 3702, 0.75, None), ("@SUM(A1)", -2, -0.5, "+3.4 points"), ("-cmd", 0, 0.0, "a=b"),
     ])
     written = write_tables([item], tmp_path / "out")
     assert [path.name for path in written] == ["shares.csv", "shares.xlsx"]
     with written[0].open(encoding="utf-8", newline="") as handle:
-        assert list(csv.reader(handle)) == [["action", "cases", "share", "note"], ["CALL", "1234", "0.25", '=HYPERLINK("x")'], ["NO_CONTACT", "3702", "0.75", ""]]
+        assert list(csv.reader(handle)) == [["action", "cases", "share", "note"], ["CALL", "1234", "0.25", "'=HYPERLINK(\"x\")"], ["NO_CONTACT", "3702", "0.75", ""],
+            ["'@SUM(A1)", "-2", "-0.5", "'+3.4 points"], ["'-cmd", "0", "0.0", "a=b"],  # text that would run as a formula is quoted; numbers stay numbers
+        ]
     with zipfile.ZipFile(written[1]) as book:
         sheet = book.read("xl/worksheets/sheet1.xml").decode()
         styles = book.read("xl/styles.xml").decode()

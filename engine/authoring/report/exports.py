@@ -16,14 +16,28 @@ from engine.authoring.report.tables import Table
 
 _SHEET_NAME = 31  # Excel's limit on a worksheet's name
 _FORMATS = {"count": "#,##0", "share": "0.0%", "number": "General"}
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula
+# (OWASP "CSV injection"): such text is written after an apostrophe, which spreadsheets
+# show as text and hide. Case ids, segments and rule names are the caller's text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A value as the CSV holds it: text that a spreadsheet would run as a formula is
+    quoted with an apostrophe; an empty cell for a missing value."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def write_csv(item: Table, path: Path) -> None:
-    """A header row of the column names, then the rows; an empty cell for a missing value."""
+    """A header row of the column names, then the rows (csv_cell)."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([column.name for column in item.columns])
-        writer.writerows([["" if value is None else value for value in row] for row in item.rows])
+        writer.writerow([csv_cell(column.name) for column in item.columns])
+        writer.writerows([[csv_cell(value) for value in row] for row in item.rows])
 
 
 def write_xlsx(item: Table, path: Path) -> None:
