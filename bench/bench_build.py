@@ -1,6 +1,7 @@
 """Build time of large policies (issue 15, P5): load, lint, policy tests, compile.
 
     python bench/bench_build.py [--rules 500 1000] [--rounds R] [--before]
+    python bench/bench_build.py --handover [--rules 500] [--rounds R] [--gap S]
 
 A policy of N rules is the shipped strategy (rules/strategies/default.yaml, 50
 rules) with copies of its rules for product lines `line-1`, `line-2`, ...: copy k
@@ -24,12 +25,23 @@ targets (500 rules under 1 s, 1,000 under 2 s).
 indexed shadowing analysis and libyaml composing: lint with the pairwise
 reference (engine.authoring.lint_shadowing.shadowed_pairwise) and the YAML composed by
 PyYAML's pure-Python composer (engine.policy.yaml_source.load_yaml_reference).
+
+--handover times instead what a server's reload costs before its workers hear of
+it: from a new version of the strategy file written to the supervisor's word
+(engine/handover.py RulesChecker.reload_if_changed: the isolated check at nice
+10, with lint and the policy tests), for the shipped policy and each of
+`--rules`, in interleaved rounds `--gap` seconds apart (the time the spare check
+child has to start between reloads). Printed: wall seconds, the check child's CPU
+seconds after the write, and its CPU spent ahead (the interpreter and imports of
+the spare child, engine/isolation.py SpareChild; 0 when none waited).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
 import shutil
 import statistics
 import sys
@@ -125,6 +137,48 @@ def before(rules_dir: Path) -> dict[str, float]:
     return times
 
 
+def handover(counts: list[int], rounds: int, gap: float) -> None:
+    """Time each reload from the file written to the supervisor's word; print min / median / max."""
+    from engine.authoring.acceptance import acceptance_checks
+    from engine.handover import RulesChecker
+    from engine.last_good import LastGoodRules
+
+    version = re.compile(r'^version: ".*"$', re.MULTILINE)
+    with tempfile.TemporaryDirectory(prefix="bench-handover-") as scratch:
+        policies = {"shipped": Path(scratch) / "shipped"}
+        shutil.copytree(SHIPPED, policies["shipped"])
+        for count in counts:
+            policies[str(count)] = write_policy(Path(scratch) / str(count), count)
+        checkers = {name: RulesChecker(path, LastGoodRules(Path(scratch) / f"kept-{name}"), acceptance_checks()) for name, path in policies.items()}
+        times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in policies}
+        print(f"\n== Reload check (P5): rule file written -> the supervisor's word, {rounds} interleaved rounds {gap:g} s apart")
+        try:
+            for index in range(rounds):
+                for name in list(policies) if index % 2 == 0 else list(policies)[::-1]:
+                    time.sleep(gap)
+                    ahead = _cpu_of(getattr(checkers[name], "spare", None))
+                    strategy = policies[name] / "strategies" / "default.yaml"
+                    strategy.write_text(version.sub(f'version: "bench-{index}"', strategy.read_text(encoding="utf-8")), encoding="utf-8")
+                    started = time.monotonic()
+                    assert checkers[name].reload_if_changed(), f"the {name} policy was refused"
+                    times[name].append((time.monotonic() - started, checkers[name].took[1] - ahead, ahead))
+        finally:
+            for checker in checkers.values():
+                checker.close()
+        print(f"{'policy':12}{'wall':>24}{'child CPU after':>24}{'child CPU ahead':>24}   (min / median / max, seconds)")
+        for name, rows in times.items():
+            print(f"{name:12}" + "".join(f"{spread([row[column] for row in rows]):>24}" for column in range(3)))
+
+
+def _cpu_of(spare: Any) -> float:
+    """CPU seconds the waiting spare check child has used so far (its start); 0 without one."""
+    pid = spare.pid if spare is not None else None
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def spread(values: list[float], form: str = "{:.3f}") -> str:
     return " / ".join(form.format(value) for value in (min(values), statistics.median(values), max(values)))
 
@@ -134,8 +188,13 @@ def main() -> None:
     parser.add_argument("--rules", type=int, nargs="+", default=[500, 1000], help="rule counts of the generated policies")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", action="store_true", help="also time load and lint as they were (pure-Python composing, pairwise shadowing)")
+    parser.add_argument("--handover", action="store_true", help="time a reload from the file written to the supervisor's word instead")
+    parser.add_argument("--gap", type=float, default=5.0, help="with --handover: seconds between reloads")
     args = parser.parse_args()
-    run(args.rules, args.rounds, args.before)
+    if args.handover:
+        handover(args.rules, args.rounds, args.gap)
+    else:
+        run(args.rules, args.rounds, args.before)
 
 
 def run(counts: list[int], rounds: int, earlier_too: bool = False) -> None:

@@ -2,7 +2,8 @@
 
 With several workers, the supervisor alone watches the rules directory. It
 checks each new version once, in an isolated child at a lower CPU priority
-(engine/isolation.py: lint, the policy tests, the same-version rule), keeps an
+(engine/isolation.py: lint, the policy tests, the same-version rule; the child
+started ahead once the last check is over, its imports done: SpareChild), keeps an
 accepted one (engine/last_good.py) and then writes the word its workers follow:
 a small file, `handover.json` in the keep directory, naming the kept version to
 serve and the last refusal. A worker reads the word every `FOLLOW_SECONDS`;
@@ -38,7 +39,7 @@ from typing import IO, Any, Sequence
 
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
-from engine.isolation import try_rules
+from engine.isolation import SpareChild, try_rules
 from engine.last_good import LastGoodRules
 from engine.registry import SETTLE_ATTEMPTS, Active, Check, PolicyRegistry, Refusal, RulesChanged, rules_fingerprint, warm_up, build_engine, read_loaded, refuse_same_version
 
@@ -109,10 +110,13 @@ class RulesChecker:
         self._served: dict[str, tuple[str, str]] = {}
         self._word: Word | None = None
         self.took = (0.0, 0.0)  # the last check's wall and CPU seconds
+        # The next check's child, started once a check is over: a reload then pays no interpreter start and imports.
+        self.spare = SpareChild()
         files_digest = rules_fingerprint(rules_dir)
         for _ in range(SETTLE_ATTEMPTS):  # at start, wait for files being edited to hold still
             try:
                 self._accept(files_digest, nice=0)  # nothing serves yet: no reason to wait
+                self.spare.prepare(self.checks, nice=self.nice)
                 return
             except RulesChanged:
                 time.sleep(0.5)
@@ -130,7 +134,7 @@ class RulesChecker:
         self.keep.directory.mkdir(parents=True, exist_ok=True)
         saved = self.keep.directory / f".loaded-{os.getpid()}.pickle"
         try:
-            trial = try_rules(self.rules_dir, self.checks, nice=nice, save=saved)
+            trial = try_rules(self.rules_dir, self.checks, nice=nice, save=saved, spare=self.spare)
             self.took = time.monotonic() - started, _children_cpu() - cpu
             if rules_fingerprint(self.rules_dir) != files_digest:
                 raise RulesChanged()
@@ -149,6 +153,10 @@ class RulesChecker:
         self._word = Word(generation, accepted, files_digest, (name, version, content))
         self._served = dict(trial.versions)
         self.handover.write(self._word)
+
+    def close(self) -> None:
+        """End the spare check child (the supervisor is stopping)."""
+        self.spare.close()
 
     def reload_if_changed(self) -> bool | None:
         """Check the rules when they changed since the version handed over or the last refusal.
@@ -173,6 +181,8 @@ class RulesChecker:
                     extra={"event": "policy_refused", "policy_version": version, "policy_hash": content},
                 )
                 return False
+            finally:  # after the word is written: the next check's child starts once this one is over
+                self.spare.prepare(self.checks, nice=self.nice)
         name, version, content = self.word.policy
         took, cpu = self.took
         log.info(

@@ -34,12 +34,15 @@ from tests.test_supervisor import running
 
 T = TypeVar("T")
 SERVING = "serving collection_strategy.v1.CollectionStrategyService"
-# Started in every Python process on the path: counts the isolated checks (`python -m engine.isolation`).
+# Started in every Python process on the path: counts the isolated checks (`python -m engine.isolation`)
+# as they end; the supervisor's spare check child, started ahead of the next check, counts once it has run it.
 COUNTER = """
-import os, sys
-if "engine.isolation" in sys.orig_argv:
+import atexit, os, sys
+def counted():
     with open(os.environ["CSE_TEST_CHECKS"], "a") as checks:
         checks.write(f"{os.getpid()}\\n")
+if "engine.isolation" in sys.orig_argv:
+    atexit.register(counted)
 """
 
 

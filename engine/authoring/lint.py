@@ -73,6 +73,7 @@ from engine.errors import PolicyError
 from engine.explain import describe, plain
 from engine.facts import FactSpec, FactType, fact_spec
 from engine.authoring.pattern_analysis import admits_text_outside
+from engine.policy.gc_pause import gc_paused
 from engine.policy.ir import AllOf, AnyOf, Compare, Condition, Exists, Matches, Pack, Policy, Rule
 from engine.policy.loader import load_strategy
 from engine.policy.packs import load_packs
@@ -319,6 +320,7 @@ def _is_number(spec: FactSpec) -> bool:
     return spec.type in (FactType.INT, FactType.MONEY, FactType.NUMBER)
 
 
+@functools.lru_cache(maxsize=1024)  # a few hundred facts; asked for at every leaf of every rule
 def _all_values(spec: FactSpec) -> Values:
     if _is_number(spec):
         return Interval(whole=spec.type is FactType.INT)
@@ -575,6 +577,11 @@ def policy_report(policy: Policy, packs: Sequence[Pack] | None = None) -> LintRe
     all conditions and for each check across rules): past it, lint says so in a
     `too-complex` note and claims nothing it did not compute.
     """
+    with gc_paused():  # the boxes of every rule stay alive until the end: nothing for the collector to find
+        return _policy_report(policy, packs)
+
+
+def _policy_report(policy: Policy, packs: Sequence[Pack] | None) -> LintReport:
     from engine.authoring.lint_inputs import input_findings, typed_inputs  # inputs.<name> typed as declared, until input_findings
 
     typed = typed_inputs(policy)

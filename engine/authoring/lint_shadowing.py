@@ -37,10 +37,12 @@ def shadowed(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
     """Every shadowed rule, comparing each rule only with the higher rules that may share a case with it."""
     index = FactIndex()
     outlines: list[Outline] = []  # of each rule of `higher`
+    tests: list[list[_PointTest]] = []  # of each rule of `higher`: its boxes, to try a case in
 
     def add(position: int, boxes: list[Box]) -> None:
         index.add(position, boxes)
         outlines.append(Outline.of(boxes))
+        tests.append([_point_test(box) for box in boxes])
 
     higher: Ranked = []
     for rule, boxes, above in _levels(analysed, higher, add):
@@ -48,9 +50,14 @@ def shadowed(policy: Policy, analysed: Analysed) -> Iterator[Finding]:
         meeting = index.meeting(boxes, above)
         _charge(len(meeting))  # an outline compared
         # Only a rule in force whenever this one is can hide it all of the time (effective dates).
-        positions = [position for position in meeting if not outline.apart(outlines[position]) and covers_in_time(higher[position][0], rule)]
+        # (Outline.apart needs number ranges, covers_in_time an effective date: most rules have neither.)
+        ranged = bool(outline.ranges)
+        positions = [
+            position for position in meeting
+            if not (ranged and outline.apart(outlines[position])) and (higher[position][0].effective is None or covers_in_time(higher[position][0], rule))
+        ]
         candidates = [higher[position] for position in positions]
-        if _escapes_at_a_point(boxes, candidates):
+        if _escapes_at_a_point(boxes, [test for position in positions for test in tests[position]]):
             continue  # a case no higher rule matches: not shadowed, whatever else the comparison would do
         exact = _exact(boxes)
         covering = _covering(boxes, candidates, lambda at: not exact or outline.within(outlines[positions[at]]))
@@ -204,6 +211,8 @@ class Outline:
     values: dict[str, frozenset[object] | None]
     lows: dict[str, Number | None]
     highs: dict[str, Number | None]
+    # The number facts every case has, with at least one bound: (lowest, highest); what `apart` compares.
+    ranges: dict[str, tuple[Number | None, Number | None]] = field(default_factory=dict)
 
     @staticmethod
     def of(boxes: Sequence[Box]) -> Outline:
@@ -219,7 +228,8 @@ class Outline:
             elif all(isinstance(kind, Interval) for kind in kinds) and len(kinds) == len(boxes):
                 lows[path] = _extreme([kind.lo for kind in kinds], _BELOW)  # type: ignore[union-attr]
                 highs[path] = _extreme([kind.hi for kind in kinds], _ABOVE)  # type: ignore[union-attr]
-        return Outline(absent, values, lows, highs)
+        ranges = {path: (low, highs[path]) for path, low in lows.items() if not absent[path] and (low is not None or highs[path] is not None)}
+        return Outline(absent, values, lows, highs, ranges)
 
     def within(self, other: Outline) -> bool:
         """False only when some case of this outline's (exact) boxes is in none of `other`'s:
@@ -239,16 +249,14 @@ class Outline:
     def apart(self, other: Outline) -> bool:
         """True only when no case is in both outlines' boxes: both require a number
         fact and its ranges do not reach each other (ranges meet exactly)."""
-        for path, low in self.lows.items():
-            if path in other.lows and not self.absent[path] and not other.absent[path]:
-                if _below(self.highs[path], other.lows[path]) or _below(other.highs[path], low):
+        for path, (low, high) in self.ranges.items():  # a fact unbounded on both sides reaches every range
+            theirs = other.ranges.get(path)
+            if theirs is not None:
+                their_low, their_high = theirs
+                # One range ends below the other's start (None: unbounded; equal ends are left undecided).
+                if (high is not None and their_low is not None and high < their_low) or (their_high is not None and low is not None and their_high < low):
                     return True
         return False
-
-
-def _below(high: Number | None, low: Number | None) -> bool:
-    """Whether every number up to `high` is under `low` (None: unbounded; equal ends are left undecided)."""
-    return high is not None and low is not None and high < low
 
 
 def _extreme(bounds: list[Number | None], side: int) -> Number | None:
@@ -277,14 +285,39 @@ _UNSURE = None
 POINTS_PER_BOX = 24  # cases tried in each box of a rule
 
 
-def _escapes_at_a_point(boxes: Sequence[Box], higher: Ranked) -> bool:
-    """True only when some case of `boxes` is, for certain, matched by no box of `higher`
+# A box to try cases in: each fact's test, the cheap and telling ones first (a
+# finite set of text values: a case of another product line fails there), and
+# the units comparing it costs (as meet() charges a box compared).
+_PointTest = tuple[tuple[tuple[str, Constraint, int, frozenset[object]], ...], int]
+_IN, _OUT, _OTHER = 0, 1, 2  # a finite set of values; the values excluded; an interval or a pattern
+
+
+def _point_test(box: Box) -> _PointTest:
+    tests = []
+    for path, constraint in box.items():
+        values = constraint.values
+        if isinstance(values, TextSet) and not values.patterns:
+            tests.append((path, constraint, _IN if values.finite else _OUT, values.values))
+        else:
+            tests.append((path, constraint, _OTHER, frozenset()))
+    tests.sort(key=lambda test: test[2])
+    return tuple(tests), 1 + len(box)
+
+
+def _escapes_at_a_point(boxes: Sequence[Box], cutters: list[_PointTest]) -> bool:
+    """True only when some case of `boxes` is, for certain, matched by none of the `cutters`
     (then the rule is not shadowed: the comparison keeps that case in every remainder)."""
-    cutters = [box for _, other_boxes in higher for box in other_boxes]
     for box in boxes:
         for case in _cases(box):
-            _charge(len(case))
-            if all(_holds(cut, case) is False for cut in cutters):
+            spent = len(case)  # charged once per case (a bounded loop): the same units, fewer calls
+            escapes = True
+            for tests, cost in cutters:
+                spent += cost
+                if _holds(tests, case) is not False:
+                    escapes = False
+                    break
+            _charge(spent)
+            if escapes:
                 return True
     return False
 
@@ -357,14 +390,25 @@ def _admits(constraint: Constraint, value: object) -> bool | None:
     return value in values.values if values.finite else value not in values.values
 
 
-def _holds(box: Box, case: dict[str, object]) -> bool | None:
-    """Whether the case is in the box (False: for certain not)."""
-    _charge(1 + len(box))  # as meet() charges a box compared
+def _holds(tests: tuple[tuple[str, Constraint, int, frozenset[object]], ...], case: dict[str, object]) -> bool | None:
+    """Whether the case is in the box these are the tests of (False: for certain not;
+    _UNSURE: only a pattern could tell); the caller charges the work."""
     answer: bool | None = True
-    for path, constraint in box.items():
-        admitted = _admits(constraint, case.get(path, _ABSENT))
-        if admitted is False:
-            return False
-        if admitted is _UNSURE:
-            answer = _UNSURE
+    for path, constraint, kind, values in tests:
+        value = case.get(path, _ABSENT)
+        if value is _ABSENT:
+            if not constraint.absent:
+                return False
+        elif kind == _IN:
+            if value not in values:
+                return False
+        elif kind == _OUT:
+            if value in values:
+                return False
+        else:
+            admitted = _admits(constraint, value)
+            if admitted is False:
+                return False
+            if admitted is _UNSURE:
+                answer = _UNSURE
     return answer

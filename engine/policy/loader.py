@@ -7,13 +7,14 @@ import hashlib
 import typing
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 from pydantic import BaseModel, ValidationError
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.policy.conditions import ConditionError, compile_when
 from engine.facts import EXPERIMENT_PREFIX, declare_inputs, forget_inputs
+from engine.policy.gc_pause import gc_paused
 from engine.policy.inputs import InputSpec, fact_specs
 from engine.policy.ir import ALWAYS, AllOf, Compare, Condition, DebtorRules, Effective, Experiment, Input, OfferLimit, OfferTerms, Policy, Rule, Source
 from engine.policy.model import SHORTEST_WINDOW_MINUTES, OfferLimitSpec, OfferSpec, PolicyFile, RuleSpec
@@ -35,16 +36,23 @@ def load_strategy(directory: Path) -> Policy:
 
     All files must name the same policy and version; rule ids are unique across them.
     """
+    with gc_paused():  # everything built here stays alive: nothing for the collector to find (engine/policy/gc_pause.py)
+        return _load_strategy(directory)
+
+
+def _load_strategy(directory: Path) -> Policy:
     files = policy_files(directory) if directory.is_dir() else []
     if not files:
         raise PolicyError([PolicyProblem(str(directory), 1, 1, "no policy files (*.yaml) found")])
-    inputs, problems = declared_inputs(files)
+    # Each file's YAML is read once: its inputs are declared before any file's rules are compiled.
+    documents = {path: _document(path) for path in files}
+    inputs, problems = declared_inputs(files, documents)
     parsed: list[tuple[Path, PolicyFile, list[Rule], SourceMap]] = []
     token = declare_inputs(fact_specs(inputs))  # rules of any file may read an input declared in another
     try:
         for path in files:
             try:
-                parsed.append((path, *_load_file(path)))
+                parsed.append((path, *_load_file(path, documents[path])))
             except PolicyError as error:
                 problems += error.problems
     finally:
@@ -83,17 +91,28 @@ def load_strategy(directory: Path) -> Policy:
     )
 
 
-def declared_inputs(files: list[Path]) -> tuple[tuple[Input, ...], list[PolicyProblem]]:
+Document = Union[tuple[Any, SourceMap], PolicyError]  # a file's YAML and where each value is, or why it cannot be read
+
+
+def _document(path: Path) -> Document:
+    try:
+        return load_yaml(read_yaml_file(path), str(path))
+    except PolicyError as error:
+        return error
+
+
+def declared_inputs(files: list[Path], documents: dict[Path, Document] | None = None) -> tuple[tuple[Input, ...], list[PolicyProblem]]:
     """The inputs the files declare, read before their rules are compiled, and an input
     declared twice as a problem. An entry that is not a valid declaration is left to
-    the file's own validation, which reports it with the file's other problems."""
+    the file's own validation, which reports it with the file's other problems.
+    `documents`: the files already read (_document), else each is read here."""
     found: dict[str, tuple[Input, str]] = {}
     problems: list[PolicyProblem] = []
     for path in files:
-        try:
-            data, source = load_yaml(read_yaml_file(path), str(path))
-        except PolicyError:
+        document = documents[path] if documents is not None else _document(path)
+        if isinstance(document, PolicyError):
             continue  # reported when the file itself is parsed
+        data, source = document
         entries = data.get("inputs") if isinstance(data, dict) else None
         for index, entry in enumerate(entries if isinstance(entries, list) else []):
             try:
@@ -118,8 +137,8 @@ def _debtor_rules(parsed: list[tuple[Path, PolicyFile]]) -> DebtorRules:
     return DebtorRules(spec.rank, spec.rank_attribute, tuple(frozenset(group) for group in spec.bundle), spec.consolidate_offers, spec.allocation)
 
 
-def _load_file(path: Path) -> tuple[PolicyFile, list[Rule], SourceMap]:
-    spec, conditions, source = parse_file(path, PolicyFile)
+def _load_file(path: Path, document: Document) -> tuple[PolicyFile, list[Rule], SourceMap]:
+    spec, conditions, source = parse_file(path, PolicyFile, document)
     arms = {experiment.id: experiment.arms for experiment in spec.experiments}
     unknown = [
         source.problem(("rules", index, "arm", experiment), f"experiment `{experiment}` has no arm `{arm}`; " + (f"its arms are {', '.join(arms[experiment])}" if experiment in arms else f"declare it under `experiments` (declared: {', '.join(arms) or 'none'})"), rule.id)
@@ -157,10 +176,15 @@ def _in_arm(spec: RuleSpec, condition: Condition) -> Condition:
     return AllOf((*arms, condition))
 
 
-def parse_file(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[int, Condition], SourceMap]:
+def parse_file(path: Path, model: type[ModelT], document: Document | None = None) -> tuple[ModelT, dict[int, Condition], SourceMap]:
     """Read and validate one file: the model, each rule's compiled `when` by index,
-    and the source map; every problem of the file at once, in line order."""
-    data, source = load_yaml(read_yaml_file(path), str(path))
+    and the source map; every problem of the file at once, in line order.
+    `document`: the file's YAML when it has been read already (_document)."""
+    if document is None:
+        document = _document(path)
+    if isinstance(document, PolicyError):
+        raise document
+    data, source = document
     conditions, problems = _compile_conditions(data, source)
     try:
         spec = model.model_validate(data)

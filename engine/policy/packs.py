@@ -14,6 +14,7 @@ import pycountry
 
 from engine.errors import PolicyError, PolicyProblem
 from engine.facts import FactType, fact_spec
+from engine.policy.gc_pause import gc_paused
 from engine.policy.ir import ALWAYS, Block, CapRule, Condition, ContactHours, GuardRule, HoursRule, Instead, Pack, QuietRule, Replace, Requirement, Source, Step
 from engine.policy.loader import content_hash, effective, offer_limit, parse_file, policy_files
 from engine.policy.model import GuardRuleSpec, PackFile, Reason
@@ -33,6 +34,11 @@ def pack_files(directory: Path) -> list[Path]:
 
 
 def load_packs(directory: Path) -> tuple[Pack, ...]:
+    with gc_paused():  # everything built here stays alive: nothing for the collector to find (engine/policy/gc_pause.py)
+        return _load_packs(directory)
+
+
+def _load_packs(directory: Path) -> tuple[Pack, ...]:
     packs: list[Pack] = []
     problems: list[PolicyProblem] = []
     for path in pack_files(directory):
