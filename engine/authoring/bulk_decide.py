@@ -10,7 +10,11 @@ not a valid case is written to the invalid file with its row number, case id,
 field and reason, never dropped. Rows come out in the input's order whatever
 the number of workers, so two runs over the same file at the same --as-of write
 the same bytes. The work is spread over processes as `simulate` spreads it
-(engine/authoring/workers.py). See docs/decide.md.
+(engine/authoring/workers.py). The process that reads and writes the files is
+the run's one serial part, so it does no more than that: a worker parses its
+rows, decides them, formats the decisions (JSON Lines and CSV) and counts the
+reviews per queue; the reader writes the text and adds up the counts
+(`Chunk`). See docs/decide.md.
 
 Exit codes, as linters have them: 0 every case was decided; 1 some rows were
 refused (every valid one was still decided and written); 2 nothing was decided:
@@ -32,7 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from engine.authoring import bulk_files, progress, workers as processes
-from engine.authoring.simulate_input import Invalid, Payload
+from engine.authoring.simulate_input import Invalid, Payload, case_data
 from engine.authoring.work_load import QueueLoad, WorkTally, format_load, load_dicts, queue_load
 from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decided_row
 from engine.engine import StrategyEngine
@@ -43,6 +47,7 @@ from engine.shipped import default_rules_dir
 DECIDED, REFUSED, UNUSABLE = 0, 1, 2  # exit codes
 CHUNK = 100  # cases per task: pickling is cheap next to deciding (~0.1 s), and the last chunks end close together
 Row = tuple[Any, ...]  # a decision row, in DECISION_COLUMNS order
+Item = Payload | bulk_files.ParquetRow  # a case as read (bulk_files.read_raw), made a case where it is decided
 
 
 class Outcome(NamedTuple):
@@ -55,41 +60,48 @@ class Outcome(NamedTuple):
 # --- deciding (in the workers) ------------------------------------------------------------------
 
 
-def decide_chunk_with(engine: StrategyEngine, as_of: datetime, items: list[tuple[int, Payload]]) -> list[Row | Refusal]:
-    """Each numbered case of a chunk: its decision row, or why it was refused."""
-    results: list[Row | Refusal] = []
+class Chunk(NamedTuple):
+    """A chunk of cases as a worker sends it back: what the caller writes, and counts."""
+
+    decisions: str | list[Row]  # the decision rows as the output's text (JSON Lines, CSV), or the rows (Parquet)
+    decided: int
+    refusals: list[Row]  # REFUSAL_COLUMNS, in the file's order
+    work: WorkTally  # the chunk's review decisions per queue
+
+
+def decide_chunk_with(engine: StrategyEngine, as_of: datetime, text: bulk_files.RowFormatter | None, items: list[tuple[int, Item]]) -> Chunk:
+    """Each numbered case of a chunk decided: the decision rows formatted by `text`
+    (as they are without one), the refused rows with their row number, the reviews counted."""
+    rows: list[Row] = []
+    refusals: list[Row] = []
+    work = WorkTally()
     for number, payload in items:
-        if isinstance(payload, Invalid):  # refused while reading (a CSV row longer than its header)
-            results.append(Refusal(payload.line, payload.case_id, payload.field, payload.problem))
+        data = case_data(number, bulk_files.case_of(payload))
+        if isinstance(data, Invalid):  # refused while reading (a CSV row longer than its header), or not JSON
+            refusals.append((data.line, data.case_id, data.field, data.problem))
             continue
-        data: Any = payload
-        if isinstance(payload, str):
-            try:
-                data = json.loads(payload)
-            except json.JSONDecodeError as error:
-                results.append(Refusal(number, None, "line", f"not valid JSON: {error.msg} (column {error.colno})"))
-                continue
         result = decided_row(engine, number, data, as_of)
         if isinstance(result, Refusal):
-            results.append(result)
-        else:
-            results.append(tuple(result[column] for column in DECISION_COLUMNS))  # a tuple pickles lighter than a dict
-    return results
+            refusals.append((result.row, result.case_id, result.field, result.problem))
+            continue
+        work.add_row(result)
+        rows.append(tuple(result[column] for column in DECISION_COLUMNS))  # a tuple pickles lighter than a dict
+    return Chunk(text(rows) if text else rows, len(rows), refusals, work)
 
 
-_worker: tuple[StrategyEngine, datetime] | str | None = None
+_worker: tuple[StrategyEngine, datetime, bulk_files.RowFormatter | None] | str | None = None
 
 
-def _start_worker(rules_dir: str, as_of: datetime) -> None:
+def _start_worker(rules_dir: str, as_of: datetime, out_kind: str) -> None:
     global _worker
     try:
-        _worker = (build_engine(Path(rules_dir)), as_of)
+        _worker = (build_engine(Path(rules_dir)), as_of, bulk_files.formatter(DECISION_COLUMNS, out_kind))
     except PolicyError as error:
         # The caller loads the same rules and reports them; a traceback from here would only repeat it.
         _worker = f"the worker could not load the rules: {error}"
 
 
-def _decide_chunk(items: list[tuple[int, Payload]]) -> list[Row | Refusal]:
+def _decide_chunk(items: list[tuple[int, Item]]) -> Chunk:
     if not isinstance(_worker, tuple):
         raise RuntimeError(_worker or "the worker was not started")
     return decide_chunk_with(*_worker, items)
@@ -114,29 +126,31 @@ def decide_file(
     for path in (cases, out, invalid):
         bulk_files.format_of(path)
     built: list[StrategyEngine] = []
+    out_kind = bulk_files.format_of(out)
 
-    def own_work() -> Callable[[list[tuple[int, Payload]]], list[Row | Refusal]]:
+    def own_work() -> Callable[[list[tuple[int, Item]]], Chunk]:
         built.append(build_engine(rules_dir))  # rules that do not load stop here, before anything is decided
-        return partial(decide_chunk_with, built[0], as_of)
+        return partial(decide_chunk_with, built[0], as_of, bulk_files.formatter(DECISION_COLUMNS, out_kind))
 
     partial_files = [path.with_name(path.name + ".partial") for path in (out, invalid)]
     # Written aside and renamed at the end: a run that fails leaves no half file to mistake for a whole one.
-    decisions = bulk_files.writer(partial_files[0], DECISION_COLUMNS, bulk_files.format_of(out))
+    decisions = bulk_files.writer(partial_files[0], DECISION_COLUMNS, out_kind)
     refusals = bulk_files.writer(partial_files[1], REFUSAL_COLUMNS, bulk_files.format_of(invalid))
     decided = refused = 0
     work = WorkTally()
     try:
-        chunks = processes.chunks(bulk_files.read(cases), workers, CHUNK)
-        for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, (str(rules_dir), as_of), local=own_work):
-            rows = [result for result in results if not isinstance(result, Refusal)]
-            refused_rows = [tuple(result.to_row().values()) for result in results if isinstance(result, Refusal)]
-            decisions.write(rows)
-            for row in rows:
-                work.add_row(dict(zip(DECISION_COLUMNS, row)))
-            refusals.write(refused_rows)
-            decided, refused = decided + len(rows), refused + len(refused_rows)
+        chunks = processes.chunks(bulk_files.read_raw(cases), workers, CHUNK)
+        for chunk in processes.spread(_decide_chunk, chunks, workers, _start_worker, (str(rules_dir), as_of, out_kind), local=own_work):
+            if isinstance(chunk.decisions, str):
+                decisions.write_text(chunk.decisions)
+            else:
+                decisions.write(chunk.decisions)
+            refusals.write(chunk.refusals)
+            work.items.update(chunk.work.items)
+            work.urgent.update(chunk.work.urgent)
+            decided, refused = decided + chunk.decided, refused + len(chunk.refusals)
             if progress is not None:
-                progress.update(len(results))
+                progress.update(chunk.decided + len(chunk.refusals))
     except BaseException:
         for writer, path in zip((decisions, refusals), partial_files):
             writer.close()

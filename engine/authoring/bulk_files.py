@@ -12,18 +12,28 @@ misspelt header would silently drop a flag for every case.
 Rows out have the columns of engine.bulk, in order; Parquet with a fixed schema
 (text, int64, bool, all nullable), so two runs over the same file write the
 same bytes. pyarrow is needed for Parquet only (the `parquet` extra).
+
+A run over many processes has one serial part, the process that reads and
+writes: so the workers get rows as read (`read_raw`: a JSON line's text, a CSV
+row's cells, a Parquet row as pyarrow gives it) and send back JSON Lines and CSV
+as the text to write (`formatter`); a writer writes that text as it stands
+(`write_text`), the same bytes its `write` gives the same rows. Parquet rows
+come back as rows: only the writer makes row groups.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from functools import partial
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from engine.authoring.simulate_input import ATTRIBUTE_PREFIX, Payload, csv_columns, read_cases
+from engine.authoring.simulate_input import ATTRIBUTE_PREFIX, Payload, csv_columns, read_cases, read_raw_cases
 from engine.bulk import BOOLEAN_COLUMNS, INTEGER_COLUMNS
 from engine.snapshot import CaseSnapshot
 
@@ -57,8 +67,33 @@ def read(path: Path) -> Iterator[tuple[int, Payload]]:
     """(row number, case) for every case of the file: its line for JSON Lines and CSV (the
     header counted), its position from 1 for Parquet. ValueError for a file that cannot be read as its format."""
     if format_of(path) == PARQUET:
-        return _read_parquet(path)
+        flat = _flat_columns()
+        return ((number, _case_from_record(record, flat)) for number, record in _parquet_records(path))
     return read_cases(path)
+
+
+class ParquetRow(NamedTuple):
+    """A Parquet row as pyarrow gives it (`case_of` makes it a case where it is decided)."""
+
+    record: dict[str, Any]
+
+
+def read_raw(path: Path) -> Iterator[tuple[int, Payload | ParquetRow]]:
+    """As `read`, but a CSV row as its cells (simulate_input.case_data makes it a case where
+    it is decided) and a Parquet row as pyarrow gives it (`case_of`)."""
+    if format_of(path) == PARQUET:
+        return ((number, ParquetRow(record)) for number, record in _parquet_records(path))
+    return read_raw_cases(path)
+
+
+@functools.cache
+def _flat_columns() -> dict[str, tuple[str, ...]]:
+    return csv_columns()  # the same for every row: derived once per process
+
+
+def case_of(payload: Payload | ParquetRow) -> Payload:
+    """A payload of `read_raw` as `read` gives it (only a Parquet row changes)."""
+    return _case_from_record(payload.record, _flat_columns()) if isinstance(payload, ParquetRow) else payload
 
 
 def count(path: Path) -> int:
@@ -72,7 +107,8 @@ def count(path: Path) -> int:
     return max(0, lines - 1) if format_of(path) == CSV else lines
 
 
-def _read_parquet(path: Path) -> Iterator[tuple[int, Payload]]:
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position from 1, the row as pyarrow gives it); ValueError for a file that is not Parquet or has an unknown column."""
     _, parquet = _pyarrow()
     try:
         table = parquet.ParquetFile(path)
@@ -92,7 +128,7 @@ def _read_parquet(path: Path) -> Iterator[tuple[int, Payload]]:
     for batch in table.iter_batches(batch_size=BATCH):
         for record in batch.to_pylist():
             number += 1
-            yield number, _case_from_record(record, flat)
+            yield number, record
 
 
 def _case_from_record(record: dict[str, Any], flat: dict[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -130,6 +166,8 @@ def _without_nulls(value: Any) -> Any:
 class RowWriter(Protocol):
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
 
+    def write_text(self, text: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -140,6 +178,21 @@ def writer(path: Path, columns: Sequence[str], kind: str) -> RowWriter:
     return _Csv(path, columns) if kind == CSV else _JsonLines(path, columns)
 
 
+RowFormatter = Callable[[Sequence[tuple[Any, ...]]], str]
+
+
+def formatter(columns: Sequence[str], kind: str) -> RowFormatter | None:
+    """The text the writer of `kind` writes for rows after its header, for a worker to
+    make; None for Parquet, a binary file whose row groups only its writer makes."""
+    if kind == PARQUET:
+        return None
+    return _csv_text if kind == CSV else partial(_json_lines_text, tuple(columns))
+
+
+def _json_lines_text(columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> str:
+    return "".join([json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n" for row in rows])
+
+
 class _JsonLines:
     """One JSON object per line, every column present (null when empty), in order."""
 
@@ -148,7 +201,10 @@ class _JsonLines:
         self.columns = tuple(columns)
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.handle.writelines(json.dumps(dict(zip(self.columns, row)), ensure_ascii=False) + "\n" for row in rows)
+        self.handle.write(_json_lines_text(self.columns, rows))
+
+    def write_text(self, text: str) -> None:
+        self.handle.write(text)
 
     def close(self) -> None:
         self.handle.close()
@@ -162,16 +218,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _csv_text(rows: Sequence[tuple[Any, ...]]) -> str:
+    text = io.StringIO(newline="")
+    csv.writer(text, lineterminator="\n").writerows([_cell(value) for value in row] for row in rows)
+    return text.getvalue()
+
+
 class _Csv:
     """A header, then one line per row; an empty cell is an empty column, booleans are true/false."""
 
     def __init__(self, path: Path, columns: Sequence[str]):
         self.handle = path.open("w", encoding="utf-8", newline="")
-        self.csv = csv.writer(self.handle, lineterminator="\n")
-        self.csv.writerow(columns)
+        csv.writer(self.handle, lineterminator="\n").writerow(columns)
 
     def write(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.csv.writerows([_cell(value) for value in row] for row in rows)
+        self.handle.write(_csv_text(rows))
+
+    def write_text(self, text: str) -> None:
+        self.handle.write(text)
 
     def close(self) -> None:
         self.handle.close()
@@ -194,6 +258,9 @@ class _Parquet:
         while len(self.pending) >= ROW_GROUP:  # groups of exactly ROW_GROUP: the same bytes whatever the chunks
             self._flush(self.pending[:ROW_GROUP])
             del self.pending[:ROW_GROUP]
+
+    def write_text(self, text: str) -> None:
+        raise TypeError("Parquet is written from rows (formatter() gives no text for it)")
 
     def _flush(self, rows: list[tuple[Any, ...]]) -> None:
         arrays = [self.arrow.array(values, type=field.type) for values, field in zip(zip(*rows), self.schema)]

@@ -45,7 +45,7 @@ from engine.registry import build_engine
 from engine.authoring.simulate_debtor_report import DebtorSimulationReport, DebtorTally, build_debtor_report
 from engine.authoring.report.exports import write_tables
 from engine.authoring.simulate_html import debtor_page, render_debtor_html, render_html, render_page, simulation_page
-from engine.authoring.simulate_input import DEBTORS, Invalid, Payload, case_from_row, csv_columns, form_of, read_cases, row_from_case
+from engine.authoring.simulate_input import DEBTORS, Invalid, Payload, case_data, case_from_row, csv_columns, form_of, read_cases, read_raw_cases, row_from_case
 from engine.authoring.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
 from engine.authoring.simulate_text import format_debtor_summary, format_summary
 from engine.snapshot import CaseSnapshot
@@ -95,14 +95,9 @@ class _Decider:
         return [self.one(line, payload) for line, payload in items]
 
     def one(self, line: int, payload: Payload) -> Decided | Invalid:
-        if isinstance(payload, Invalid):
-            return payload
-        data: Any = payload
-        if isinstance(payload, str):
-            try:
-                data = json.loads(payload)
-            except json.JSONDecodeError as error:
-                return Invalid(line, None, "line", f"not valid JSON: {error.msg} (column {error.colno})")
+        data = case_data(line, payload)  # a CSV row's cells or a JSON line made a case here, in the worker
+        if isinstance(data, Invalid):
+            return data
         if not isinstance(data, dict):
             return Invalid(line, None, "line", "is not a JSON object (one case per line)")
         case_id = data.get("case_id") if isinstance(data.get("case_id"), str) else None
@@ -172,7 +167,7 @@ def simulate(
     # Build here first: a rules directory that does not load fails before any worker starts.
     engines = (build_engine(rules_dir), build_engine(compare_dir) if compare_dir else None)
     tally = Tally()
-    chunks = processes.chunks(read_cases(cases_path), workers, CHUNK)
+    chunks = processes.chunks(read_raw_cases(cases_path), workers, CHUNK)
     initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
     own = lambda: _Decider(rules_dir, compare_dir, as_of, engines).chunk  # noqa: E731 - this process decides too
     for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, initargs, local=own):

@@ -2,14 +2,20 @@
 or JSON Lines of debtors (one DecideDebtor debtor per line).
 
 A JSON line is parsed later, in the worker that decides it; a CSV row becomes a
-snapshot dict here, its text passed on as it is, so the snapshot's own
-validation names a bad cell. The CSV columns follow the snapshot model, so a
-flag added to the snapshot becomes a column by itself.
+snapshot dict, its text passed on as it is, so the snapshot's own validation
+names a bad cell. The CSV columns follow the snapshot model, so a flag added to
+the snapshot becomes a column by itself.
+
+`read_cases` gives snapshot dicts; `read_raw_cases` gives a CSV row as its cells
+(`CsvRow`), for the process that decides it to make the dict (`case_data`): the
+reading process of a run over many processes is its one serial part, so it only
+splits the file into rows.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import types
 import typing
@@ -28,7 +34,16 @@ class Invalid(NamedTuple):
     problem: str
 
 
-Payload = Union[str, dict[str, Any], Invalid]  # a JSON line, a CSV row made a snapshot dict, or already refused
+class CsvRow(NamedTuple):
+    """A CSV row as read: its cells under the file's header (the header is one object per
+    file, so a pickled chunk carries it once)."""
+
+    header: tuple[str, ...]
+    cells: list[str]
+
+
+# A JSON line, a CSV row (made a snapshot dict, or as read), or already refused.
+Payload = Union[str, dict[str, Any], CsvRow, Invalid]
 
 
 _GROUP_PREFIX = {"consents": "consent_", "gdpr": "gdpr_", "legal": "legal_", "payment": ""}
@@ -93,20 +108,30 @@ def row_from_case(case: dict[str, Any], columns: dict[str, tuple[str, ...]]) -> 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Payload]]:
     columns = csv_columns()
+    for line, row in _read_csv_rows(path):
+        yield line, row if isinstance(row, Invalid) else case_from_row(dict(zip(row.header, row.cells)), columns)
+
+
+def _read_csv_rows(path: Path) -> Iterator[tuple[int, CsvRow | Invalid]]:
+    columns = csv_columns()
     with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel writes a BOM
-        reader = csv.DictReader(handle)
-        unknown = [name for name in reader.fieldnames or () if name not in columns and not name.startswith(ATTRIBUTE_PREFIX)]
+        reader = csv.reader(handle)
+        header = tuple(next(reader, ()))
+        unknown = [name for name in header if name not in columns and not name.startswith(ATTRIBUTE_PREFIX)]
         if unknown:
             # A misspelt header would silently drop a flag for every case: refuse the file.
             raise ValueError(f"{path}: unknown column(s) {', '.join(unknown)}; the columns are {', '.join(columns)} and attr_<name>")
-        if "case_id" not in (reader.fieldnames or ()):
+        if "case_id" not in header:
             raise ValueError(f"{path}: the header has no case_id column")
-        for row in reader:
+        for cells in reader:
+            if not cells:
+                continue  # a blank line is no row (as csv.DictReader reads it)
             line = reader.line_num
-            if None in row:
-                yield line, Invalid(line, row.get("case_id"), "row", "has more cells than the header")
+            if len(cells) > len(header):
+                case_id = cells[header.index("case_id")]
+                yield line, Invalid(line, case_id, "row", "has more cells than the header")
                 continue
-            yield line, case_from_row(row, columns)
+            yield line, CsvRow(header, cells)  # a short row's missing cells are empty: zip() stops at the last
 
 
 def _read_json_lines(path: Path) -> Iterator[tuple[int, Payload]]:
@@ -119,6 +144,30 @@ def _read_json_lines(path: Path) -> Iterator[tuple[int, Payload]]:
 def read_cases(path: Path) -> Iterator[tuple[int, Payload]]:
     """(line number, case) for every case of a JSON Lines or CSV file (by its suffix)."""
     return _read_csv(path) if path.suffix.lower() == ".csv" else _read_json_lines(path)
+
+
+def read_raw_cases(path: Path) -> Iterator[tuple[int, Payload]]:
+    """As read_cases, but a CSV row as its cells (CsvRow): `case_data` makes it a case
+    in the worker that decides it. A file that cannot be read fails here, at once."""
+    return _read_csv_rows(path) if path.suffix.lower() == ".csv" else _read_json_lines(path)
+
+
+@functools.cache
+def _columns() -> dict[str, tuple[str, ...]]:
+    return csv_columns()  # the same for every row: derived once per process
+
+
+def case_data(line: int, payload: Payload) -> Any:
+    """The case of a payload as JSON data (a dict, unless a JSON line holds another value),
+    or the Invalid of a row that cannot be one: JSON that does not parse, a refused row."""
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except json.JSONDecodeError as error:
+            return Invalid(line, None, "line", f"not valid JSON: {error.msg} (column {error.colno})")
+    if isinstance(payload, CsvRow):
+        return case_from_row(dict(zip(payload.header, payload.cells)), _columns())
+    return payload
 
 
 CASES, DEBTORS = "cases", "debtors"
