@@ -83,7 +83,7 @@ def _decide(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetime, exp
     # The packs in force on the person's own day: a staged pack's flag scope counts from its first day.
     person_flags = engine.compliance.person_flags(debtor.country, debtor.region, when_of(as_of, possible_zones(debtor, as_of)))
     cases = account_cases(debtor, person_flags)
-    counts = contact_counts(cases[0].person_contacts, as_of)  # the same person for every account
+    counts = contact_counts(cases[0].person_contacts, as_of, engine.need(explain))  # the same person for every account; the counts its policy reads
     people = {currency: Person(cases[0].person_contacts, counts | facts) for currency, facts in person_facts(debtor).items()}
     judged = [engine.judge(case.snapshot, as_of, explain, people[case.snapshot.currency]) for case in cases]
     rules = engine.policy.debtor

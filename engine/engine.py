@@ -13,12 +13,12 @@ from engine.decision import Decision, PolicyRef, Reason, Veto, Window
 from engine.explain import plain, rule_trace
 from engine.experiments import assign
 from engine.errors import PolicyError, PolicyProblem
-from engine.facts import EXPERIMENT_PREFIX, CaseContext, Person, derive
+from engine.facts import EXPERIMENT_PREFIX, CaseContext, FactNeed, Person, derive, fact_need
 from engine.history import last_delivered, local_days_between
 from engine.matching import MatcherFault, make_matcher
 from engine.matching.durable_form import RuleSetTooLarge
 from engine.offers import offer_bounds
-from engine.policy.ir import ALWAYS, PREFERRED, Effective, GuardRule, Pack, Policy, Rule
+from engine.policy.ir import ALWAYS, PREFERRED, Effective, GuardRule, Pack, Policy, Rule, paths_of
 from engine.snapshot import CaseSnapshot
 from engine.texts import system_reason, text
 from engine.vocabulary import Action, Channel
@@ -27,6 +27,9 @@ from engine.work_items import REVIEWS, work_item
 
 log = logging.getLogger(__name__)
 DEFAULT_REVIEW = timedelta(days=1)
+NO_TIME = timedelta(0)
+# A decision's action as text, looked up: Enum.value is a slow property and runs for every decision.
+_ACTION_TEXT = {action: action.value for action in Action}
 
 
 def _text(texts: dict[str, str], language: str) -> str:
@@ -36,7 +39,12 @@ def _text(texts: dict[str, str], language: str) -> str:
 class StrategyEngine:
     """Decides cases with one strategy and the compliance packs; safe to share between threads."""
 
-    def __init__(self, policy: Policy, packs: Sequence[Pack] = (), backend: str = "durable"):
+    def __init__(self, policy: Policy, packs: Sequence[Pack] = (), backend: str = "durable", facts: str = "needed"):
+        """`facts`: "needed" derives only the facts this policy and the engine read
+        (explain always derives them all); "all" derives every fact for every decision
+        (the benchmarks' and tests' baseline)."""
+        if facts not in ("needed", "all"):
+            raise ValueError(f"facts must be 'needed' or 'all', not {facts!r}")
         self.policy = policy
         self.backend = backend
         self.ref = PolicyRef(policy.name, policy.version, policy.content_hash)
@@ -58,6 +66,23 @@ class StrategyEngine:
         # The periods of dated rules (a pack rule's include its pack's); none dated: no filter runs.
         self._periods: dict[str, tuple[Effective, ...]] = {rule.id: (rule.effective,) for rule in policy.rules if rule.effective} | self.compliance.periods
         self.work_plan = policy.work  # the queues review decisions go to (engine/policy/work.py)
+        self.facts_read = self._facts_read()
+        # What derive works out for a decision, decided here once (None: every fact).
+        self.fact_need: FactNeed | None = fact_need(self.facts_read) if facts == "needed" else None
+
+    def _facts_read(self) -> frozenset[str]:
+        """Every fact a decision of this engine reads: the matched rules' conditions (the
+        strategy's and the packs'), the built-in guardrails', a route's review_after_days.
+        The engine's other stages read the snapshot and the contacts, not the facts."""
+        paths = set(guardrails.FACTS_READ)
+        for rule in self.matched_rules.rules:
+            paths |= paths_of(rule.condition)
+        paths |= {guard.review_after_days for pack in self.compliance.packs for guard in pack.rules if guard.review_after_days}
+        return frozenset(paths)
+
+    def need(self, explain: bool) -> FactNeed | None:
+        """The facts to derive for one decision: the trace prints them all."""
+        return None if explain else self.fact_need
 
     def decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> Decision:
         return self.judge(snapshot, as_of, explain).decision
@@ -91,7 +116,7 @@ class StrategyEngine:
         return replace(judged.decision, channel=found[0].channel, window=found[0].window, window_constraints=found[0].window_constraints)
 
     def _decide(self, snapshot: CaseSnapshot, as_of: datetime, explain: bool, person: Person | None = None) -> Judged:
-        context = derive(snapshot, as_of, self._posting_grace, person)
+        context = derive(snapshot, as_of, self._posting_grace, person, self.need(explain))
         arms = {experiment.id: assign(experiment, snapshot.case_id) for experiment in self.policy.experiments}
         context.facts.update({EXPERIMENT_PREFIX + experiment: arm for experiment, arm in arms.items()})
         matched = self._matcher.matching(context.facts)
@@ -118,14 +143,14 @@ class StrategyEngine:
                 decision = self._replaced(decision, replacing, context)
         if decision is None:
             if fired:
-                reason = system_reason("ALL_CANDIDATES_VETOED", snapshot.reason_language)
+                reason = system_reason("ALL_CANDIDATES_VETOED", context.language)
             else:
-                reason = system_reason("NO_RULE_MATCHED", snapshot.reason_language)
+                reason = system_reason("NO_RULE_MATCHED", context.language)
             decision = self._no_contact(snapshot, as_of, reason, tuple(fired), tuple(vetoes))
         # What is added to the decision made, gathered and set at once: each replace() copies every field.
         changes: dict[str, Any] = {}
         if decision.channel is not None:
-            language = snapshot.reason_language
+            language = context.language
             disclosures = [Reason(code, _text(guard.reason, language)) for guard in guards for code in guard.disclose]
             if disclosures or decision.required_disclosures:
                 changes["required_disclosures"] = tuple(dict.fromkeys(disclosures))
@@ -149,7 +174,7 @@ class StrategyEngine:
         """The decision this rule's candidate makes (and the rule that made it: the
         candidate's, or the step taken instead), or None when guardrails remove it.
         `replacing`: the requirements whose `instead` step this candidate already is."""
-        removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.snapshot.reason_language)
+        removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.language)
         if removed:
             vetoes += removed
             return None
@@ -158,9 +183,9 @@ class StrategyEngine:
             guard, last = unmet
             need = guard.requires
             assert need is not None
-            why = _text(guard.reason, context.snapshot.reason_language)
+            why = _text(guard.reason, context.language)
             if last is not None:  # delivered, but too recently: the candidate waits
-                why += " " + text("requirement.waiting", context.snapshot.reason_language, passed=local_days_between(last, context.as_of, context.zones), days=need.days)
+                why += " " + text("requirement.waiting", context.language, passed=local_days_between(last, context.as_of, context.zones), days=need.days)
             vetoes.append(Veto(rule.id, guard.id, why))
             if last is None and need.instead:
                 return self._try(_instead(guard, rule), context, fired, vetoes, blocks, requirements, replacing | {guard.id})
@@ -169,21 +194,21 @@ class StrategyEngine:
             return self._decision(rule, context, fired, vetoes, channel=None, window=None), rule
         channels = self._channels(rule, context)
         if not channels:
-            vetoes.append(Veto(rule.id, "no-channel", text("guardrail.no-channel", context.snapshot.reason_language)))
+            vetoes.append(Veto(rule.id, "no-channel", text("guardrail.no-channel", context.language)))
         best: tuple[Channel, Window, Any] | None = None
         for channel in channels:
-            veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.snapshot.reason_language)
+            veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.language)
             if veto:
                 vetoes.append(veto)
                 continue
             shaping = self.compliance.shaping(context, channel)
             window = next_window(
                 context.as_of, context.zones, context.snapshot.country, context.snapshot.region, shaping.hours, shaping.not_before, shaping.not_after,
-                self._shortest.get(channel, timedelta(0)),
+                self._shortest.get(channel, NO_TIME),
             )
             if window is None:
                 shapers = ", ".join(rule_id for rule_id, _ in shaping.constraints) or "contact-hours"
-                vetoes.append(Veto(rule.id, shapers, text("guardrail.no-lawful-time", context.snapshot.reason_language), channel))
+                vetoes.append(Veto(rule.id, shapers, text("guardrail.no-lawful-time", context.language), channel))
                 continue
             # Absolute order: the first channel with a window. Same-day order: the first
             # channel among those open on the earliest local day any of them is.
@@ -193,7 +218,7 @@ class StrategyEngine:
                 break
         if best is not None:
             channel, window, shaping = best
-            constraints = tuple(Reason(rule_id, _text(texts, context.snapshot.reason_language)) for rule_id, texts in shaping.constraints)
+            constraints = tuple(Reason(rule_id, _text(texts, context.language)) for rule_id, texts in shaping.constraints)
             return self._decision(rule, context, fired, vetoes, channel, window, constraints), rule
         if rule.otherwise:  # the rule's intent, in writing
             action, written, template = rule.otherwise
@@ -214,7 +239,7 @@ class StrategyEngine:
         window_constraints: tuple[Reason, ...] = (),
     ) -> Decision:
         snapshot = context.snapshot
-        language = snapshot.reason_language
+        language = context.language
         reasons = [Reason(rule.id, _text(rule.reason, language))]
         if rule.offer is not None:  # the limits in force matter only to an offer
             limits = (*self.policy.offer_limits, *(limit for pack in self.compliance.for_case(context) for limit in pack.offer_limits))
@@ -225,7 +250,7 @@ class StrategyEngine:
         review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
         return Decision(
             case_id=snapshot.case_id,
-            action=rule.action.value,
+            action=_ACTION_TEXT[rule.action],
             channel=channel,
             window=window,
             offer=offer,
@@ -243,7 +268,7 @@ class StrategyEngine:
         """A compliance rule takes the case out of automated collection. When the
         strategy's best rule already routes it the same way, that rule's decision
         stands (with its forbearance offer), the compliance reason first."""
-        reason = Reason(route.id, _text(route.reason, context.snapshot.reason_language))
+        reason = Reason(route.id, _text(route.reason, context.language))
         best = self._rules[fired[0]] if fired else None
         if best is not None and best.action == route.route:
             decision = self._decision(best, context, fired, vetoes, channel=None, window=None)
@@ -258,7 +283,7 @@ class StrategyEngine:
 
     def _replaced(self, decision: Decision, guard: GuardRule, context: CaseContext) -> Decision:
         """The act is not automated: a review step takes its place (e.g. GDPR art. 22)."""
-        why = _text(guard.reason, context.snapshot.reason_language)
+        why = _text(guard.reason, context.language)
         strategy_rule = decision.reasons[0].code
         return replace(
             decision,
@@ -273,7 +298,7 @@ class StrategyEngine:
     def _no_contact(self, snapshot: CaseSnapshot, as_of: datetime, reason: Reason, fired: tuple[str, ...], vetoes: tuple[Veto, ...]) -> Decision:
         return Decision(
             case_id=snapshot.case_id,
-            action=Action.NO_CONTACT.value,
+            action=_ACTION_TEXT[Action.NO_CONTACT],
             channel=None,
             window=None,
             offer=None,
@@ -338,7 +363,7 @@ class _Combined:
 
 def _in_force(matched: Sequence[str], periods: dict[str, tuple[Effective, ...]], when: When) -> list[str]:
     """The matched rules in force at `when`: a dated rule only within its periods."""
-    return [rule_id for rule_id in matched if all(period.holds(*when) for period in periods.get(rule_id, ()))]
+    return [rule_id for rule_id in matched if rule_id not in periods or all(period.holds(*when) for period in periods[rule_id])]
 
 
 def _unmet(rule: Rule, context: CaseContext, requirements: list[GuardRule]) -> tuple[GuardRule, datetime | None] | None:

@@ -9,12 +9,12 @@ false. FACT_TYPES is the catalogue the policy compiler checks rules against.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -22,7 +22,8 @@ import holidays
 from engine.snapshot import CaseSnapshot
 from engine.arrangements import ArrangementState, arrangement_facts
 from engine.history import reach_facts, step_facts
-from engine.vocabulary import CONVERSATION_OUTCOMES, Action, ArrangementType, Channel, Direction, Outcome, PaymentMethod
+from engine.contact_counts import CHANNEL_TEXT, CHANNELS, CONTACT_PERIODS, OUTCOMES, Counting, count_contacts, counting_of
+from engine.vocabulary import Action, ArrangementType, PaymentMethod
 from engine.zones import possible_zones
 
 
@@ -44,9 +45,6 @@ class FactSpec:
 
 BREATHING_SPACE = timedelta(days=60)  # UK Debt Respite Scheme: a standard moratorium lasts 60 days
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CONTACT_PERIODS = {"last_24h": timedelta(hours=24), "last_7d": timedelta(days=7), "last_30d": timedelta(days=30)}
-_CHANNELS = tuple(channel.value for channel in Channel)
-_OUTCOMES = tuple(outcome.value for outcome in Outcome)
 
 
 def _catalogue() -> dict[str, FactSpec]:
@@ -60,15 +58,15 @@ def _catalogue() -> dict[str, FactSpec]:
         "language": FactSpec(T, "language of the reasons: the snapshot's language when the engine has texts in it, else en", ("en", "pl")),
         "amount_due": FactSpec(M, "amount owed, compared as a decimal"),
         "days_past_due": FactSpec(I, "days since the due date; negative before it"),
-        "preferred_channel": FactSpec(T, "the debtor's preferred channel", _CHANNELS),
+        "preferred_channel": FactSpec(T, "the debtor's preferred channel", CHANNELS),
         "broken_promises": FactSpec(I, "promises to pay that were not kept: the engine's count of broken arrangements when the snapshot has arrangements, else the caller's"),
         "days_since_last_payment": FactSpec(I, "whole days since the last payment"),
         "promise.active": FactSpec(B, "a promise to pay whose date is today or later"),
         "promise.days_until": FactSpec(I, "days until the promised payment date"),
         "hours_since_last_contact": FactSpec(I, "whole hours since the last contact attempt"),
         "hours_since_last_conversation": FactSpec(I, "whole hours since the last right-party conversation"),
-        "last_outcome": FactSpec(T, "outcome of the most recent contact attempt", _OUTCOMES),
-        "last_contact_channel": FactSpec(T, "channel of the most recent contact attempt", _CHANNELS),
+        "last_outcome": FactSpec(T, "outcome of the most recent contact attempt", OUTCOMES),
+        "last_contact_channel": FactSpec(T, "channel of the most recent contact attempt", CHANNELS),
         "local.hour": FactSpec(I, "hour of day (0-23) in the debtor's time zone"),
         "local.weekday": FactSpec(T, "weekday in the debtor's time zone", WEEKDAYS),
         "local.is_holiday": FactSpec(B, "today is a public holiday where the debtor lives"),
@@ -82,8 +80,8 @@ def _catalogue() -> dict[str, FactSpec]:
         facts[f"gdpr.{name}"] = FactSpec(B, f"GDPR {name.replace('_', ' ')}")
     for name in ("dispute", "bankruptcy", "cease_and_desist", "attorney_represented", "deceased", "vulnerable", "hardship", "time_barred"):
         facts[f"legal.{name}"] = FactSpec(B, name.replace("_", " "))
-    for channel in (*_CHANNELS, "all"):
-        for period in _CONTACT_PERIODS:
+    for channel in (*CHANNELS, "all"):
+        for period in CONTACT_PERIODS:
             facts[f"contacts.{channel}.{period}"] = FactSpec(I, f"contact attempts by {channel} in the {period[5:]}")
     facts["third_party_collector"] = FactSpec(B, "we collect as a third party (a debt collector under the US FDCPA), not as the creditor")
     facts["history.outbound_ever"] = FactSpec(B, "we ever contacted (or tried to contact) the debtor")
@@ -91,7 +89,7 @@ def _catalogue() -> dict[str, FactSpec]:
     for action in Action:
         if action.contacts:
             facts[f"history.{action.value.lower()}.days_since_delivered"] = FactSpec(I, f"days since a {action.value} last reached the debtor")
-    for channel in _CHANNELS:
+    for channel in CHANNELS:
         facts[f"failed.{channel}.last_30d"] = FactSpec(I, f"{channel} contacts that bounced, failed or reached the wrong party in the last 30 days")
         facts[f"failed.{channel}.in_a_row"] = FactSpec(I, f"{channel} contacts that failed since the last one delivered")
     facts["hours_since_last_inbound"] = FactSpec(I, "whole hours since the debtor last contacted us")
@@ -99,7 +97,7 @@ def _catalogue() -> dict[str, FactSpec]:
     facts["debtor.currencies"] = FactSpec(I, "currencies the person's accounts are in")
     facts["debtor.total_due"] = FactSpec(M, "the total the person owes in this account's currency, over all their accounts in it")
     facts["debtor.worst_days_past_due"] = FactSpec(I, "the most days past due of any of the person's accounts")
-    facts["last_inbound_channel"] = FactSpec(T, "the channel the debtor last contacted us on", _CHANNELS)
+    facts["last_inbound_channel"] = FactSpec(T, "the channel the debtor last contacted us on", CHANNELS)
     arrangement_types = tuple(kind.value for kind in ArrangementType)
     facts["arrangement.type"] = FactSpec(T, "the current arrangement (agreed last, not cancelled)", arrangement_types)
     facts["arrangement.state"] = FactSpec(T, "the engine's verdict on the current arrangement", tuple(state.value for state in ArrangementState))
@@ -111,9 +109,9 @@ def _catalogue() -> dict[str, FactSpec]:
     facts["arrangement.paid_pct"] = FactSpec(I, "share of the schedule paid, in percent")
     facts["arrangement.in_grace"] = FactSpec(B, "an instalment is due and unpaid, but a payment may still be posting")
     facts["arrangement.business_days_late"] = FactSpec(I, "business days since the first unpaid due date, once its grace passed")
-    for outcome in _OUTCOMES:
+    for outcome in OUTCOMES:
         facts[f"outcomes.{outcome}.last_30d"] = FactSpec(I, f"contacts with outcome {outcome} in the last 30 days")
-        for channel in _CHANNELS:
+        for channel in CHANNELS:
             facts[f"outcomes.{outcome}.{channel}.last_30d"] = FactSpec(I, f"{channel} contacts with outcome {outcome} in the last 30 days")
     return facts
 
@@ -173,12 +171,72 @@ class Person:
     facts: dict[str, Any]  # the debtor.* facts and the contact counts over `contacts` (person_facts)
 
 
-def contact_counts(contacts: Sequence[Any], as_of: datetime) -> dict[str, Any]:
+# --- the facts a policy needs --------------------------------------------------------------
+# derive's work comes in groups, each giving a set of facts; a decision skips a group
+# none of whose facts its policy (or the engine around it) reads. The facts in no group
+# (the snapshot's own fields and flags, attributes, inputs, promise, debtor.*) cost a
+# dict entry each and are always given.
+LOCAL_CLOCK = frozenset({"local.hour", "local.weekday", "local.is_holiday"})  # the holiday calendar is the cost
+BREATHING_SPACE_FACTS = frozenset({"breathing_space.active", "breathing_space.days_left"})
+LAST_CONTACT = frozenset({"hours_since_last_contact", "hours_since_last_conversation", "last_outcome", "last_contact_channel"})
+REACH = frozenset({"history.outbound_ever", "history.delivered_ever", "hours_since_last_inbound", "last_inbound_channel"})
+FAILED = frozenset(path for path in FACT_TYPES if path.startswith("failed."))
+COUNTERS = frozenset(path for path in FACT_TYPES if path.startswith(("contacts.", "outcomes.")))
+STEPS = {f"history.{action.value.lower()}.days_since_delivered": action for action in Action if action.contacts}
+# With arrangements in the snapshot, broken_promises is the engine's count of broken ones.
+ARRANGEMENT = frozenset(path for path in FACT_TYPES if path.startswith("arrangement.")) | {"broken_promises"}
+GROUPED = LOCAL_CLOCK | BREATHING_SPACE_FACTS | LAST_CONTACT | REACH | FAILED | COUNTERS | STEPS.keys() | ARRANGEMENT
+
+
+@dataclass(frozen=True)
+class FactNeed:
+    """The work derive does for one policy: which groups of facts (decided once per
+    engine, so each case pays a flag test per group) and which counters and steps."""
+
+    local_clock: bool = True
+    breathing_space: bool = True
+    last_contact: bool = True
+    reach: bool = True
+    failed: bool = True
+    arrangements: bool = True
+    counting: Counting = field(default_factory=lambda: counting_of(lambda key: True))
+    steps: frozenset[Action] | None = None  # the actions whose days_since_delivered is read; None: every action
+
+
+def _known(path: str) -> bool:
+    return path in FACT_TYPES or path.startswith((ATTRIBUTE_PREFIX, INPUT_PREFIX, EXPERIMENT_PREFIX))
+
+
+def fact_need(paths: Iterable[str]) -> FactNeed | None:
+    """What derive must work out to give every fact in `paths`. None (derive them all)
+    when a path is neither in the catalogue nor an attribute, input or experiment:
+    nothing is skipped on a guess. (A catalogue fact in no group is always derived.)"""
+    read = frozenset(paths)
+    if not all(_known(path) for path in read):
+        return None
+    return FactNeed(
+        local_clock=bool(read & LOCAL_CLOCK),
+        breathing_space=bool(read & BREATHING_SPACE_FACTS),
+        last_contact=bool(read & LAST_CONTACT),
+        reach=bool(read & REACH),
+        failed=bool(read & FAILED),
+        arrangements=bool(read & ARRANGEMENT),
+        counting=counting_of(read.__contains__),
+        steps=frozenset(action for path, action in STEPS.items() if path in read),
+    )
+
+
+def contact_counts(contacts: Sequence[Any], as_of: datetime, need: FactNeed | None = None) -> dict[str, Any]:
     """The facts counted over the contacts with a person: attempts per channel and
-    period, outcomes, the last contact, failed deliveries, the debtor's own contacts."""
+    period, outcomes, the last contact, failed deliveries, the debtor's own contacts
+    (with `need`, only those it asks for)."""
+    need = need or ALL_FACTS
     facts: dict[str, Any] = {}
-    _contact_facts(contacts, as_of, facts)
-    return facts | reach_facts(contacts, as_of)
+    if need.counting.zero or need.last_contact:
+        count_contacts(contacts, as_of, facts, need.counting, need.last_contact)
+    if need.reach or need.failed:
+        facts.update(reach_facts(contacts, as_of, reach=need.reach, failed=need.failed))
+    return facts
 
 
 @dataclass(frozen=True)
@@ -189,12 +247,21 @@ class CaseContext:
     as_of: datetime
     zones: tuple[ZoneInfo, ...]
     facts: dict[str, Any]
-    arrangements: tuple[dict[str, Any], ...] = ()  # the verdict on each arrangement, for the trace
+    language: str  # the reasons' language (snapshot.reason_language), worked out once per case
+    judged: tuple[dict[str, Any], ...] | None = ()  # the verdict on each arrangement; None: not judged, as no rule reads them
     person_contacts: Sequence[Any] = ()  # every contact with the person: caps and quiet periods count these
+    posting_grace: Mapping[PaymentMethod, int] = field(default_factory=dict)
 
     @property
     def contacts_with_person(self) -> Sequence[Any]:
         return self.person_contacts or self.snapshot.prior_contacts
+
+    @property
+    def arrangements(self) -> tuple[dict[str, Any], ...]:
+        """The verdict on each arrangement, for the trace (judged now if derive skipped them)."""
+        if self.judged is not None:
+            return self.judged
+        return tuple(judged_arrangements(self.snapshot, self.as_of, self.zones, dict(self.posting_grace), self.snapshot.prior_contacts)[1])
 
 
 def is_public_holiday(country: str, region: str | None, day: date) -> bool:
@@ -213,16 +280,23 @@ def _calendar(country: str, region: str | None, year: int) -> frozenset[date]:
     return frozenset()  # no calendar for this country: no public holidays known
 
 
-def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentMethod, int] | None = None, person: Person | None = None) -> CaseContext:
+def derive(
+    snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentMethod, int] | None = None, person: Person | None = None,
+    need: FactNeed | None = None,
+) -> CaseContext:
     """The facts of one case; with `person`, of one account of a debtor: contacts are
     counted over the person (caps, cool-offs, failed channels), steps and
-    arrangements over the account."""
+    arrangements over the account. With `need` (fact_need), the work whose facts
+    nobody reads is skipped: every fact given is still the value the full derive
+    gives, and the needed ones are all there."""
+    need = need or ALL_FACTS
     zones = possible_zones(snapshot, as_of)
+    language = snapshot.reason_language
     facts: dict[str, Any] = {
         "country": snapshot.country,
         "segment": snapshot.segment,
         "currency": snapshot.currency,
-        "language": snapshot.reason_language,
+        "language": language,
         "amount_due": snapshot.amount_due,
         "days_past_due": snapshot.days_past_due,
         "broken_promises": snapshot.payment.broken_promises,
@@ -232,7 +306,7 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
         if value:
             facts[name] = value
     if snapshot.preferred_channel:
-        facts["preferred_channel"] = snapshot.preferred_channel.value
+        facts["preferred_channel"] = CHANNEL_TEXT[snapshot.preferred_channel]
     for prefix, flags in (("consent", snapshot.consents), ("gdpr", snapshot.gdpr), ("legal", snapshot.legal)):
         for name, value in flags.__dict__.items():
             if isinstance(value, bool):
@@ -245,19 +319,21 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
     if zones:
         # With several possible zones, the first one, the debtor's most likely clock, stands for the local clock.
         local = as_of.astimezone(zones[0])
-        facts["local.hour"] = local.hour
-        facts["local.weekday"] = WEEKDAYS[local.weekday()]
-        facts["local.is_holiday"] = is_public_holiday(snapshot.country, snapshot.region, local.date())
         today = local.date()
+        if need.local_clock:
+            facts["local.hour"] = local.hour
+            facts["local.weekday"] = WEEKDAYS[local.weekday()]
+            facts["local.is_holiday"] = is_public_holiday(snapshot.country, snapshot.region, today)
     else:
         today = as_of.date()
 
-    moratorium = snapshot.legal.breathing_space_start
-    # Running if it runs on the local date of any zone the debtor may be in.
-    running = [day for day in {as_of.astimezone(zone).date() for zone in zones} or {today} if moratorium and moratorium <= day < moratorium + BREATHING_SPACE]
-    facts["breathing_space.active"] = bool(running)
-    if running:
-        facts["breathing_space.days_left"] = (moratorium + BREATHING_SPACE - min(running)).days  # type: ignore[operator]
+    if need.breathing_space:
+        moratorium = snapshot.legal.breathing_space_start
+        # Running if it runs on the local date of any zone the debtor may be in.
+        running = [day for day in {as_of.astimezone(zone).date() for zone in zones} or {today} if moratorium <= day < moratorium + BREATHING_SPACE] if moratorium else []
+        facts["breathing_space.active"] = bool(running)
+        if running:
+            facts["breathing_space.days_left"] = (moratorium + BREATHING_SPACE - min(running)).days  # type: ignore[operator]
     promise = snapshot.payment.promise_to_pay_date
     facts["promise.active"] = promise is not None and promise >= today
     if promise is not None and promise >= today:
@@ -265,14 +341,24 @@ def derive(snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentM
     if snapshot.payment.last_payment_at:
         facts["days_since_last_payment"] = (as_of - snapshot.payment.last_payment_at).days
 
-    facts.update(person.facts if person else contact_counts(snapshot.prior_contacts, as_of) | _one_account(snapshot))
-    facts.update(step_facts(snapshot.prior_contacts, as_of, zones))
+    if person:
+        facts.update(person.facts)
+    else:
+        facts.update(contact_counts(snapshot.prior_contacts, as_of, need))
+        facts.update(_one_account(snapshot))
+    if need.steps is None or need.steps:
+        facts.update(step_facts(snapshot.prior_contacts, as_of, zones, need.steps))
     facts["third_party_collector"] = snapshot.third_party_collector
-    found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts)
-    if snapshot.arrangements:  # the engine's own verdict replaces the caller's counter
-        facts["broken_promises"] = found.pop("arrangements.broken")
-    facts.update(found)
-    return CaseContext(snapshot, as_of, zones, facts, tuple(verdicts), person.contacts if person else ())
+    judged: tuple[dict[str, Any], ...] | None = ()
+    if snapshot.arrangements and need.arrangements:
+        found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts)
+        facts["broken_promises"] = found.pop("arrangements.broken")  # the engine's own verdict replaces the caller's counter
+        facts.update(found)
+        judged = tuple(verdicts)
+    elif snapshot.arrangements:  # not judged: the caller's counter is not the fact rules would see, so none is given
+        del facts["broken_promises"]
+        judged = None
+    return CaseContext(snapshot, as_of, zones, facts, language, judged, person.contacts if person else (), posting_grace or {})
 
 
 def _one_account(snapshot: CaseSnapshot) -> dict[str, Any]:
@@ -292,39 +378,4 @@ def judged_arrangements(
     return arrangement_facts(snapshot.arrangements, contacts, as_of, local_date(as_of), local_date, is_business_day, posting_grace)
 
 
-_PERIOD_KEYS = {channel: [(length, f"contacts.{channel}.{period}") for period, length in _CONTACT_PERIODS.items()] for channel in (*_CHANNELS, "all")}
-_OUTCOME_KEYS = {
-    (outcome, channel): (f"outcomes.{outcome}.last_30d", f"outcomes.{outcome}.{channel}.last_30d") for outcome in _OUTCOMES for channel in _CHANNELS
-}
-_ZERO_COUNTS = {key: 0 for keys in _PERIOD_KEYS.values() for _, key in keys} | {key: 0 for keys in _OUTCOME_KEYS.values() for key in keys}
-_THIRTY_DAYS = _CONTACT_PERIODS["last_30d"]
-
-
-def _contact_facts(contacts: Sequence[Any], as_of: datetime, facts: dict[str, Any]) -> None:
-    facts.update(_ZERO_COUNTS)
-    every_channel = _PERIOD_KEYS["all"]
-    last_contact: datetime | None = None
-    last_conversation: datetime | None = None
-    last_outcome: Outcome | None = None
-    last_channel = Channel.SMS
-    for contact in contacts:
-        if contact.direction is Direction.INBOUND:  # the debtor's own contact: not an attempt of ours
-            continue
-        age = as_of - contact.at
-        if age < _THIRTY_DAYS:
-            for (length, key), (_, all_key) in zip(_PERIOD_KEYS[contact.channel.value], every_channel):
-                if age < length:
-                    facts[key] += 1
-                    facts[all_key] += 1
-            for key in _OUTCOME_KEYS[(contact.outcome.value, contact.channel.value)]:
-                facts[key] += 1
-        if last_contact is None or contact.at >= last_contact:
-            last_contact, last_outcome, last_channel = contact.at, contact.outcome, contact.channel
-        if contact.outcome in CONVERSATION_OUTCOMES and (last_conversation is None or contact.at > last_conversation):
-            last_conversation = contact.at
-    if last_contact is not None and last_outcome is not None:
-        facts["hours_since_last_contact"] = int((as_of - last_contact).total_seconds() // 3600)
-        facts["last_outcome"] = last_outcome.value
-        facts["last_contact_channel"] = last_channel.value
-    if last_conversation is not None:
-        facts["hours_since_last_conversation"] = int((as_of - last_conversation).total_seconds() // 3600)
+ALL_FACTS = FactNeed()  # derive everything: explain, the authoring tools, a policy reading a fact no group knows

@@ -45,31 +45,33 @@ def action_vetoes(context: CaseContext, rule_id: str, action: Action) -> list[Ve
     if action not in STOPPED_ACTIONS:
         return []
     facts = context.facts
-    language = context.snapshot.reason_language
+    language = context.language
     return [Veto(rule_id, stop.id, text(f"guardrail.{stop.id}", language)) for stop in STOPS if facts.get(stop.fact)]
 
 
 # Each channel's fact names, written once: these run for every candidate channel of every case.
 _CONSENT = {channel: f"consent.{channel.value}" for channel in Channel}
 _FAILED = {channel: f"failed.{channel.value}.in_a_row" for channel in Channel}
+# Every fact the guardrails read, whatever the policy: derive must give them all (engine.facts.fact_need).
+FACTS_READ = frozenset({stop.fact for stop in STOPS} | set(_CONSENT.values()) | set(_FAILED.values()) | {"consent.electronic_opt_out"})
 
 
 def channel_veto(context: CaseContext, rule_id: str, channel: Channel) -> Veto | None:
     facts = context.facts
     if not facts.get(_CONSENT[channel]):
-        return Veto(rule_id, "consent", text("guardrail.consent", context.snapshot.reason_language, channel=channel.value), channel)
+        return Veto(rule_id, "consent", text("guardrail.consent", context.language, channel=channel.value), channel)
     if channel in ELECTRONIC_CHANNELS and facts.get("consent.electronic_opt_out"):
-        return Veto(rule_id, "electronic-opt-out", text("guardrail.electronic-opt-out", context.snapshot.reason_language), channel)
+        return Veto(rule_id, "electronic-opt-out", text("guardrail.electronic-opt-out", context.language), channel)
     failures = facts.get(_FAILED[channel], 0)
     if failures >= FAILED_IN_A_ROW:
-        return Veto(rule_id, "contact-data", text("guardrail.contact-data", context.snapshot.reason_language, count=failures, channel=channel.value), channel)
+        return Veto(rule_id, "contact-data", text("guardrail.contact-data", context.language, count=failures, channel=channel.value), channel)
     return None
 
 
 def data_warnings(context: CaseContext) -> tuple[Reason, ...]:
     """What the caller should check in its own data: channels that keep failing, and
     a language the engine has no texts in (the reasons are then in English)."""
-    language = context.snapshot.reason_language
+    language = context.language
     facts = context.facts
     warnings = [
         Reason(f"CONTACT_DATA_{channel.value.upper()}", text("warning.contact-data", language, count=count, channel=channel.value))

@@ -11,7 +11,8 @@ waiting period is never cut short by doubt about where the debtor is.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Sequence
+from operator import attrgetter
+from typing import Any, Collection, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from engine.policy.ir import Step
@@ -19,6 +20,7 @@ from engine.vocabulary import FAILED_DELIVERIES, REACHED_OUTCOMES, Action, Chann
 
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 THIRTY_DAYS = timedelta(days=30)
+_AT = attrgetter("at")
 
 
 def is_outbound(contact: Any) -> bool:
@@ -26,11 +28,14 @@ def is_outbound(contact: Any) -> bool:
 
 
 def was_delivered(contact: Any) -> bool:
-    if not is_outbound(contact):
-        return False
-    if contact.delivery is not None:
-        return contact.delivery is Delivery.DELIVERED
-    return contact.outcome in REACHED_OUTCOMES
+    return is_outbound(contact) and _reached(contact)
+
+
+def _reached(attempt: Any) -> bool:
+    """An attempt of ours reached the debtor: its delivery says so or, without one, its outcome."""
+    if attempt.delivery is not None:
+        return attempt.delivery is Delivery.DELIVERED
+    return attempt.outcome in REACHED_OUTCOMES
 
 
 def is_step(contact: Any, step: Step) -> bool:
@@ -57,35 +62,57 @@ def history_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[Zone
     return step_facts(contacts, as_of, zones) | reach_facts(contacts, as_of)
 
 
-def step_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo]) -> dict[str, Any]:
+def step_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInfo], actions: Collection[Action] | None = None) -> dict[str, Any]:
     """When each action last reached the debtor, in whole local days (a case's own
-    contacts: a debtor's account counts the steps taken about it)."""
+    contacts: a debtor's account counts the steps taken about it); with `actions`,
+    only those actions'."""
     last_by_action: dict[Action, datetime] = {}
     for contact in contacts:
-        if contact.action is not None and contact.at > last_by_action.get(contact.action, EARLIEST) and was_delivered(contact):
-            last_by_action[contact.action] = contact.at
-    return {f"history.{action.value.lower()}.days_since_delivered": local_days_between(at, as_of, zones) for action, at in last_by_action.items()}
+        action = contact.action
+        if action is not None and (actions is None or action in actions) and contact.at > last_by_action.get(action, EARLIEST) and was_delivered(contact):
+            last_by_action[action] = contact.at
+    if not last_by_action:
+        return {}
+    # local_days_between for each action, with as_of's local dates worked out once.
+    today = [(zone, as_of.astimezone(zone).date()) for zone in zones or (timezone.utc,)]
+    return {_STEP_KEYS[action]: min((day - at.astimezone(zone).date()).days for zone, day in today) for action, at in last_by_action.items()}
 
 
-def reach_facts(contacts: Sequence[Any], as_of: datetime) -> dict[str, Any]:
+_STEP_KEYS = {action: f"history.{action.value.lower()}.days_since_delivered" for action in Action}
+# Each channel's fact names, written once: Enum.value is a slow lookup on a path run per case.
+_FAILED_KEYS = {channel: (f"failed.{channel.value}.last_30d", f"failed.{channel.value}.in_a_row") for channel in Channel}
+
+
+def reach_facts(contacts: Sequence[Any], as_of: datetime, reach: bool = True, failed: bool = True) -> dict[str, Any]:
     """Whether we ever reached out, failed deliveries per channel, the debtor's own
-    last contact: over every contact with the person (one debtor, one count)."""
-    facts: dict[str, Any] = {"history.outbound_ever": False, "history.delivered_ever": False}
+    last contact: over every contact with the person (one debtor, one count).
+    `reach`: the first and last of these; `failed`: the failed deliveries."""
+    facts: dict[str, Any] = {}
     last_inbound: Any = None
-    by_channel: dict[Channel, list[Any]] = {}
-    for contact in contacts:
-        if not is_outbound(contact):
-            if last_inbound is None or contact.at > last_inbound.at:
-                last_inbound = contact
-            continue
-        facts["history.outbound_ever"] = True
-        by_channel.setdefault(contact.channel, []).append(contact)
-        if not facts["history.delivered_ever"] and was_delivered(contact):
-            facts["history.delivered_ever"] = True
-    for channel in Channel:
-        attempts = sorted(by_channel.get(channel, ()), key=lambda contact: contact.at)
-        facts[f"failed.{channel.value}.last_30d"] = sum(1 for contact in attempts if contact.delivery in FAILED_DELIVERIES and as_of - contact.at < THIRTY_DAYS)
-        facts[f"failed.{channel.value}.in_a_row"] = failures_in_a_row(attempts)
+    if reach:
+        outbound_ever = delivered_ever = False
+        for contact in contacts:
+            if not is_outbound(contact):
+                if last_inbound is None or contact.at > last_inbound.at:
+                    last_inbound = contact
+                continue
+            outbound_ever = True
+            if not delivered_ever and _reached(contact):
+                delivered_ever = True
+        facts["history.outbound_ever"] = outbound_ever
+        facts["history.delivered_ever"] = delivered_ever
+    if failed:
+        # A channel without a failed delivery has none in the last 30 days and none in a row:
+        # only a failing channel's attempts are gathered and put in order.
+        failing = {contact.channel for contact in contacts if contact.delivery in FAILED_DELIVERIES and is_outbound(contact)}
+        for channel, (last_30d, in_a_row) in _FAILED_KEYS.items():
+            if channel not in failing:
+                facts[last_30d] = facts[in_a_row] = 0
+                continue
+            # sorted is stable: contacts at the same instant keep the caller's order
+            attempts = sorted((contact for contact in contacts if contact.channel == channel and is_outbound(contact)), key=_AT)
+            facts[last_30d] = sum(1 for contact in attempts if contact.delivery in FAILED_DELIVERIES and as_of - contact.at < THIRTY_DAYS)
+            facts[in_a_row] = failures_in_a_row(attempts)
     if last_inbound is not None:
         facts["hours_since_last_inbound"] = int((as_of - last_inbound.at).total_seconds() // 3600)
         facts["last_inbound_channel"] = last_inbound.channel.value

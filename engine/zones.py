@@ -193,13 +193,20 @@ def possible_zones(snapshot: Place, as_of: datetime | None = None) -> tuple[Zone
     in: the snapshot's zone, else the most populous of the region (or
     country); the others follow by name.
     """
-    where = region_zones(snapshot.country, snapshot.region)
-    if snapshot.time_zone:
-        year = (as_of or datetime.now(timezone.utc)).year
-        if where and not any(_same_clock(snapshot.time_zone, name, year) for name in where):
-            return _first_then_by_name(snapshot.time_zone, where)
-        return (_zone(snapshot.time_zone),)
-    likely = most_likely_zone(snapshot.country, snapshot.region)
+    year = (as_of or datetime.now(timezone.utc)).year if snapshot.time_zone else 0  # the year matters only to a given zone
+    return _possible_zones(snapshot.country, snapshot.region, snapshot.time_zone, year)
+
+
+# Worked out once per place and year rather than per case: a few thousand entries at most
+# (callers choose the year through as_of, as for _same_clock).
+@lru_cache(maxsize=4096)
+def _possible_zones(country: str, region: str | None, time_zone: str | None, year: int) -> tuple[ZoneInfo, ...]:
+    where = region_zones(country, region)
+    if time_zone:
+        if where and not any(_same_clock(time_zone, name, year) for name in where):
+            return _first_then_by_name(time_zone, where)
+        return (_zone(time_zone),)
+    likely = most_likely_zone(country, region)
     return _first_then_by_name(likely, where) if likely else ()
 
 
