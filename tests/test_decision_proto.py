@@ -10,7 +10,7 @@ import pytest
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from engine.authoring.portfolio import synthetic_portfolio
-from engine.decision import Decision
+from engine.decision import Decision, OfferBounds
 from engine.engine import StrategyEngine
 from engine.registry import build_engine
 from engine.snapshot import parse_snapshot
@@ -45,13 +45,33 @@ def built_apart(decision: Decision) -> pb.Decision:
     if decision.window:
         message.window.CopyFrom(mapping.window_to_proto(decision.window))
     if decision.offer:
-        message.offer.CopyFrom(mapping.offer_bounds_to_proto(decision.offer))
+        message.offer.CopyFrom(offer_built_apart(decision.offer))
     if decision.trace is not None:
         message.trace.CopyFrom(mapping.trace_to_proto(decision.trace))
     work = getattr(decision, "work", None)
     if work:
         message.work.CopyFrom(mapping.decision_to_proto(decision).work)  # the work item's own mapping, not under test here
     return message
+
+
+def offer_built_apart(offer: OfferBounds) -> pb.OfferBounds:
+    """The oracle of an offer's bounds: the constructor form, its clamps built apart."""
+    bounds = pb.OfferBounds(
+        currency=offer.currency,
+        max_deferral_days=offer.max_deferral_days or 0,
+        payment_holiday=offer.payment_holiday,
+        set_by=offer.set_by,
+        settlement_floor=str(offer.settlement_floor) if offer.settlement_floor is not None else "",
+        review_above_discount_pct=str(offer.review_above_discount_pct) if offer.review_above_discount_pct is not None else "",
+        clamps=[pb.OfferClamp(limit_id=c.limit_id, bound=c.bound, before=c.before, after=c.after, reason=c.reason) for c in offer.clamps],
+    )
+    if offer.discount_pct:
+        bounds.discount_pct_min, bounds.discount_pct_max = (str(value) for value in offer.discount_pct)
+    if offer.instalments:
+        bounds.instalments_min, bounds.instalments_max = offer.instalments
+    if offer.min_instalment is not None:
+        bounds.min_instalment = str(offer.min_instalment)
+    return bounds
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +90,16 @@ def test_written_in_place_the_same_as_built_apart(engine: StrategyEngine) -> Non
         response = pb.DecideResponse()
         assert decision_to_proto(decision, response.decision) is response.decision
         assert response.decision.SerializeToString(deterministic=True) == expected
+        if decision.offer:  # the debtor path maps its offers' bounds on their own
+            assert mapping.offer_bounds_to_proto(decision.offer).SerializeToString(deterministic=True) == (
+                offer_built_apart(decision.offer).SerializeToString(deterministic=True)
+            )
+            kinds |= {"clamps"} if decision.offer.clamps else set()
         kinds |= {name for name in ("window", "offer", "trace") if getattr(decision, name)}
         kinds |= {"vetoes"} if decision.vetoes else set()
         kinds |= {"disclosures"} if decision.required_disclosures else set()
         kinds |= {"warnings"} if decision.data_warnings else set()
-    assert kinds >= {"window", "offer", "trace", "vetoes"}, kinds
+    assert kinds >= {"window", "offer", "clamps", "trace", "vetoes"}, kinds
 
 
 def test_an_instant_at_the_epoch_is_still_present() -> None:

@@ -252,3 +252,25 @@ def child(metric: Any, *labels: str) -> Any:
     if MULTIPROCESS and isinstance(metric, (Counter, Histogram)):
         return _kept(metric, labelled)
     return labelled
+
+
+class RpcSeries:
+    """The grpc_server_* children of one method, resolved once: a call then only counts
+    (`child`'s cache costs a hash of the metric and its labels per lookup, five a call)."""
+
+    __slots__ = ("started", "received", "sent", "handling", "_labels", "_handled")
+
+    def __init__(self, grpc_type: str, service: str, method: str) -> None:
+        self._labels = (grpc_type, service, method)
+        self.started = child(GRPC_STARTED, *self._labels)
+        self.received = child(GRPC_MSG_RECEIVED, *self._labels)
+        self.sent = child(GRPC_MSG_SENT, *self._labels)
+        self.handling = child(GRPC_HANDLING, *self._labels)
+        self._handled: dict[str, Any] = {}
+
+    def handled(self, code: str) -> Any:
+        """The grpc_server_handled_total child of `code` (a StatusCode name)."""
+        found = self._handled.get(code)
+        if found is None:
+            found = self._handled[code] = child(GRPC_HANDLED, *self._labels, code)
+        return found

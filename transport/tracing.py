@@ -44,6 +44,9 @@ import grpc
 from transport import metrics
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Span, Tracer
 
@@ -102,6 +105,16 @@ def _code(context: Any, failed: bool, otherwise: str = "UNKNOWN") -> str:
     return otherwise if failed else "OK"
 
 
+def _carrier(context: grpc.ServicerContext) -> dict[str, str]:
+    """The caller's metadata that may carry its trace context (text values; grpc gives keys lower-case)."""
+    return {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+
+
+def _log_call(level: int, method: str, code: str, latency: float, version: str | None, protocol: str) -> None:
+    extra = {"event": "call", "protocol": protocol, "method": method, "code": code, "latency_ms": round(latency * 1000, 3)}
+    log.log(level, "%s answered %s", method, code, extra=extra | ({"policy_version": version} if version else {}))
+
+
 class _Counted:
     """A stream's request iterator that counts each message received. A class, not a
     generator: an ended generator would not ask grpc's iterator again, and asking again
@@ -119,6 +132,13 @@ class _Counted:
         message = next(self._requests)
         self._received.inc()
         return message
+
+
+def _current(span: Span) -> Token[Context]:
+    """Make `span` the current span of this thread; returns the token to detach it with."""
+    from opentelemetry import context as trace_context, trace
+
+    return trace_context.attach(trace.set_span_in_context(span))
 
 
 class Call:
@@ -140,22 +160,29 @@ class DecisionObserver(grpc.ServerInterceptor):
         self._service = service
         self._prefix = f"/{service}/"
         self._tracer = tracer
+        # grpc asks the interceptor for a handler on every call: each method's observed
+        # handler is built once, beside the handler it wraps (rebuilt if that changes).
+        self._observed: dict[str, tuple[Any, Any]] = {}
 
     def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
         method_path: str = handler_call_details.method
         if handler is None or not method_path.startswith(self._prefix):
             return handler
+        known = self._observed.get(method_path)
+        if known is not None and known[0] is handler:
+            return known[1]
         method = method_path[len(self._prefix):]
-        metadata = handler_call_details.invocation_metadata or ()
-        carrier = {key: value for key, value in metadata if isinstance(value, str)}
         if handler.unary_unary:
-            behavior = self._unary(method, carrier, handler.unary_unary)
-            return grpc.unary_unary_rpc_method_handler(behavior, handler.request_deserializer, handler.response_serializer)
-        if handler.stream_stream:
-            behavior = self._stream(method, carrier, handler.stream_stream)
-            return grpc.stream_stream_rpc_method_handler(behavior, handler.request_deserializer, handler.response_serializer)
-        return handler
+            behavior = self._unary(method, handler.unary_unary)
+            observed = grpc.unary_unary_rpc_method_handler(behavior, handler.request_deserializer, handler.response_serializer)
+        elif handler.stream_stream:
+            streamed = self._stream(method, handler.stream_stream)
+            observed = grpc.stream_stream_rpc_method_handler(streamed, handler.request_deserializer, handler.response_serializer)
+        else:
+            return handler
+        self._observed[method_path] = (handler, observed)
+        return observed
 
     def begin(self, method: str, carrier: dict[str, str], attributes: dict[str, str] | None = None) -> Call:
         """Start observing a call; `carrier` holds the caller's headers or metadata, lower-case keys."""
@@ -163,14 +190,24 @@ class DecisionObserver(grpc.ServerInterceptor):
 
     def end(self, call: Call, code: str, response: Any = None, attributes: dict[str, Any] | None = None, protocol: str = "grpc") -> None:
         """Finish a call that answered `response` (None for a stream, or a refused call) with `code`."""
-        decisions = _decisions(response)
         span = call.span
-        if span is not None and len(decisions) == 1 and call.method in ("Decide", "DecideDebtor"):
+        if span is None:  # the answer is read only for a log line that is written
+            self._answered(call.method, code, time.perf_counter() - call.started, response, protocol)
+            return
+        decisions = _decisions(response)
+        if len(decisions) == 1 and call.method in ("Decide", "DecideDebtor"):
             _describe(span, decisions[0])
-        elif span is not None:
+        else:
             for decision in decisions:
                 self._child(span, decision)
         self._finish(call, code, decisions[0].policy.version if decisions else None, attributes or {}, protocol)
+
+    def _answered(self, method: str, code: str, latency: float, response: Any, protocol: str) -> None:
+        """The log line of a call without a span: nothing is read or formatted unless it is written."""
+        level = logging.WARNING if latency > SLOW_SECONDS else logging.DEBUG
+        if log.isEnabledFor(level):
+            decisions = _decisions(response)
+            _log_call(level, method, code, latency, decisions[0].policy.version if decisions else None, protocol)
 
     def _span(self, method: str, carrier: dict[str, str], attributes: dict[str, str]) -> Span | None:
         if self._tracer is None:
@@ -198,8 +235,7 @@ class DecisionObserver(grpc.ServerInterceptor):
         latency = time.perf_counter() - call.started
         level = logging.WARNING if latency > SLOW_SECONDS else logging.DEBUG
         if log.isEnabledFor(level):
-            extra = {"event": "call", "protocol": protocol, "method": call.method, "code": code, "latency_ms": round(latency * 1000, 3)}
-            log.log(level, "%s answered %s", call.method, code, extra=extra | ({"policy_version": version} if version else {}))
+            _log_call(level, call.method, code, latency, version, protocol)
         span = call.span
         if span is not None:
             from opentelemetry.trace import Status, StatusCode
@@ -209,37 +245,52 @@ class DecisionObserver(grpc.ServerInterceptor):
                 span.set_status(Status(StatusCode.ERROR, code))
             span.end()
 
-    def _unary(self, method: str, carrier: dict[str, str], behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
-        labels = (metrics.RPC_TYPES.get(method, "unary"), self._service, method)
+    def _unary(self, method: str, behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[[Any, grpc.ServicerContext], Any]:
+        series = metrics.RpcSeries(metrics.RPC_TYPES.get(method, "unary"), self._service, method)
+        traced = self._tracer is not None
 
         def observed(request: Any, context: grpc.ServicerContext) -> Any:
-            metrics.child(metrics.GRPC_STARTED, *labels).inc()
-            metrics.child(metrics.GRPC_MSG_RECEIVED, *labels).inc()
-            call, response, failed = self.begin(method, carrier), None, True
+            series.started.inc()
+            series.received.inc()
+            # No Call, span or caller's metadata read when tracing is off: only the start.
+            call = self.begin(method, _carrier(context)) if traced else None
+            started, response, failed = time.perf_counter() if call is None else call.started, None, True
+            # The call's span is current while it is handled: work it starts (a batch part
+            # sent to a sibling, transport/batch_spread.py) is traced as its child.
+            token = _current(call.span) if call is not None and call.span is not None else None
             try:
                 response = behavior(request, context)
                 failed = False
                 return response
             finally:
+                if token is not None:
+                    from opentelemetry import context as trace_context
+
+                    trace_context.detach(token)
                 code = _code(context, failed)
                 if not failed:
-                    metrics.child(metrics.GRPC_MSG_SENT, *labels).inc()
-                metrics.child(metrics.GRPC_HANDLED, *labels, code).inc()
-                metrics.child(metrics.GRPC_HANDLING, *labels).observe(time.perf_counter() - call.started)
-                self.end(call, code, response, {"rpc.grpc.status_code": getattr(grpc.StatusCode, code).value[0]})
+                    series.sent.inc()
+                series.handled(code).inc()
+                latency = time.perf_counter() - started
+                series.handling.observe(latency)
+                if call is None:
+                    self._answered(method, code, latency, response, "grpc")
+                else:
+                    self.end(call, code, response, {"rpc.grpc.status_code": getattr(grpc.StatusCode, code).value[0]})
 
         return observed
 
-    def _stream(self, method: str, carrier: dict[str, str], behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
-        labels = (metrics.RPC_TYPES.get(method, "bidi_stream"), self._service, method)
+    def _stream(self, method: str, behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]]) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+        series = metrics.RpcSeries(metrics.RPC_TYPES.get(method, "bidi_stream"), self._service, method)
+        traced = self._tracer is not None
 
         def observed(requests: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            metrics.child(metrics.GRPC_STARTED, *labels).inc()
-            sent = metrics.child(metrics.GRPC_MSG_SENT, *labels)
-            call, failed, closed, version = self.begin(method, carrier), True, False, None
+            series.started.inc()
+            sent = series.sent
+            call, failed, closed, version = self.begin(method, _carrier(context) if traced else {}), True, False, None
             since = time.time_ns()
             try:
-                for response in behavior(_Counted(requests, metrics.child(metrics.GRPC_MSG_RECEIVED, *labels)), context):
+                for response in behavior(_Counted(requests, series.received), context):
                     for decision in _decisions(response):
                         version = decision.policy.version
                         self._child(call.span, decision, since)
@@ -253,8 +304,8 @@ class DecisionObserver(grpc.ServerInterceptor):
             finally:
                 # An exception without a code here is the request iterator's, raised when the caller cancels.
                 code = "CANCELLED" if closed else _code(context, failed, "CANCELLED")
-                metrics.child(metrics.GRPC_HANDLED, *labels, code).inc()
-                metrics.child(metrics.GRPC_HANDLING, *labels).observe(time.perf_counter() - call.started)
+                series.handled(code).inc()
+                series.handling.observe(time.perf_counter() - call.started)
                 self._finish(call, code, version, {"rpc.grpc.status_code": getattr(grpc.StatusCode, code).value[0]}, "grpc")
 
         return observed
