@@ -145,7 +145,7 @@ def _setup_logging(args: argparse.Namespace, role: str = "worker") -> None:
     setup_logging(args.log_format, role)
 
 
-def _config(args: argparse.Namespace, probe_socket: Path | None = None):  # -> grpc_server.ServerConfig (imported late, see main)
+def _config(args: argparse.Namespace, probe_socket: Path | None = None, peers: tuple[Path, ...] = (), index: int = 0):  # -> grpc_server.ServerConfig (imported late, see main)
     from transport.grpc_server import ServerConfig
 
     return ServerConfig(
@@ -164,14 +164,15 @@ def _config(args: argparse.Namespace, probe_socket: Path | None = None):  # -> g
         decision_log_keep=None if args.decision_log_snapshots == "whole" else tuple(path.strip() for path in args.decision_log_keep.split(",") if path.strip()),
         # Workers serve what the supervisor checked (engine/handover.py); a lone worker checks for itself.
         handover=args.keep_dir if args.workers > 1 else None,
+        peer_sockets=peers, peer_index=index,
     )
 
 
-def _worker(args: argparse.Namespace, probe_socket: Path | None = None) -> None:
+def _worker(args: argparse.Namespace, probe_socket: Path | None = None, peers: tuple[Path, ...] = (), index: int = 0) -> None:
     _setup_logging(args)
     from transport.grpc_server import serve_forever
 
-    serve_forever(_config(args, probe_socket))
+    serve_forever(_config(args, probe_socket, peers, index))
 
 
 def _host(address: str) -> str:
@@ -322,6 +323,18 @@ def _check_rules(checker: RulesChecker, every: float, halt: threading.Event) -> 
             log.exception("could not check the rules directory for changes")
 
 
+def _peer_sockets(run_dir: Path, workers: int) -> tuple[Path, ...]:
+    """Each slot's peer socket, the same for a worker started again in it: a large batch is spread
+    over the siblings through them (transport/batch_spread.py). In a directory only this user can
+    enter; none (no spreading) when its path is too long for a unix socket."""
+    peers = run_dir / "peers"
+    if len(str(peers)) > _MAX_PROBE_DIR:
+        log.warning("the temporary directory %s has too long a path for the workers' peer sockets: batches are not spread; set TMPDIR to a shorter one", run_dir.parent)
+        return ()
+    peers.mkdir(mode=0o700)
+    return tuple(peers / f"worker-{index}.sock" for index in range(workers))
+
+
 def _supervise(args: argparse.Namespace, checker: RulesChecker) -> int:
     from prometheus_client import CollectorRegistry, multiprocess
 
@@ -341,10 +354,11 @@ def _supervise(args: argparse.Namespace, checker: RulesChecker) -> int:
         shutil.rmtree(probes, ignore_errors=True)
         print(f"the temporary directory {probes.parent} has too long a path for the watchdog's sockets; set TMPDIR to a shorter one", file=sys.stderr)
         return 2
+    peers = _peer_sockets(probes, args.workers)
 
     def start(index: int, generation: int) -> _Slot:
         socket_path = probes / f"w{index}-{generation}.sock" if limits else None
-        process = context.Process(target=_worker, args=(args, socket_path), daemon=False)
+        process = context.Process(target=_worker, args=(args, socket_path, peers, index), daemon=False)
         process.start()
         now = time.monotonic()
         log.info("worker %d started (pid %s)", index, process.pid)
@@ -389,6 +403,7 @@ def _supervise(args: argparse.Namespace, checker: RulesChecker) -> int:
             log.info("serving on %s:%d with %d workers", args.bind, args.port, args.workers)
         time.sleep(0.2)
     halt.set()
+    checker.close()  # the check child waiting for the next version ends with the server
     for slot in slots:
         if slot.probe is not None:
             slot.probe.close()

@@ -42,8 +42,21 @@ def decide_one(engine: StrategyEngine, data: Mapping[str, Any], as_of: datetime,
     """Validate one snapshot and decide it. Raises InvalidSnapshot naming every bad field;
     a shape validation did not foresee is still one bad case, named `case`."""
     try:
-        snapshot = check_inputs(parse_snapshot(dict(data), as_of), engine.policy.inputs)
+        snapshot = parse_snapshot(dict(data), as_of)
     except InvalidSnapshot:  # a ValueError too: keep the field it names
+        raise
+    except (ValueError, TypeError) as error:
+        raise InvalidSnapshot([FieldProblem("case", str(error))]) from None
+    return decide_snapshot(engine, snapshot, as_of, explain)
+
+
+def decide_snapshot(engine: StrategyEngine, snapshot: CaseSnapshot, as_of: datetime, explain: bool = False) -> tuple[CaseSnapshot, Decision]:
+    """Decide a snapshot already valid (parse_snapshot, or a reader that agrees with it, as
+    transport/case_reader.py does) after the policy's check of its inputs (check_inputs):
+    the snapshot with its inputs typed, and its decision. Raises InvalidSnapshot as decide_one."""
+    try:
+        snapshot = check_inputs(snapshot, engine.policy.inputs)
+    except InvalidSnapshot:
         raise
     except (ValueError, TypeError) as error:
         raise InvalidSnapshot([FieldProblem("case", str(error))]) from None

@@ -398,24 +398,31 @@ class CaseSnapshot(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> CaseSnapshot:
-        if self.region and not is_subdivision(f"{self.country}-{self.region}"):
-            raise _FieldError("region", f"{shown(self.region)} is not a subdivision of {self.country} (ISO 3166-2)")
-        exponent = currency_exponent(self.currency)
-        if -self.amount_due.as_tuple().exponent > exponent:  # type: ignore[operator]
-            raise _FieldError("amount_due", f"has more decimal places than {self.currency} allows ({exponent})")
-        as_of = (info.context or {}).get("as_of")
-        if as_of is not None:
-            for index, contact in enumerate(self.prior_contacts):
-                if contact.at > as_of:
-                    raise _FieldError(f"prior_contacts[{index}].at", "is later than as_of")
-            if self.payment.last_payment_at and self.payment.last_payment_at > as_of:
-                raise _FieldError("payment.last_payment_at", "is later than as_of")
-        for index, contact in enumerate(self.prior_contacts):
-            if contact.account_ids:
-                raise _FieldError(f"prior_contacts[{index}].account_ids", "names accounts only in a debtor's person-level contacts (DecideDebtor)")
-        for index, arrangement in enumerate(self.arrangements):
-            check_arrangement(arrangement, f"arrangements[{index}]", self.currency, exponent, as_of)
+        check_case(self, (info.context or {}).get("as_of"))
         return self
+
+
+def check_case(snapshot: CaseSnapshot, as_of: datetime | None) -> None:
+    """What a case's fields must agree on: the region lies in the country, the amount
+    has no more places than the currency's minor units, nothing happened after as_of,
+    contacts name no accounts, arrangements agree with the case (check_arrangement).
+    Raises a ValueError naming the field (transport/case_reader.py reuses it)."""
+    if snapshot.region and not is_subdivision(f"{snapshot.country}-{snapshot.region}"):
+        raise _FieldError("region", f"{shown(snapshot.region)} is not a subdivision of {snapshot.country} (ISO 3166-2)")
+    exponent = currency_exponent(snapshot.currency)
+    if -snapshot.amount_due.as_tuple().exponent > exponent:  # type: ignore[operator]
+        raise _FieldError("amount_due", f"has more decimal places than {snapshot.currency} allows ({exponent})")
+    if as_of is not None:
+        for index, contact in enumerate(snapshot.prior_contacts):
+            if contact.at > as_of:
+                raise _FieldError(f"prior_contacts[{index}].at", "is later than as_of")
+        if snapshot.payment.last_payment_at and snapshot.payment.last_payment_at > as_of:
+            raise _FieldError("payment.last_payment_at", "is later than as_of")
+    for index, contact in enumerate(snapshot.prior_contacts):
+        if contact.account_ids:
+            raise _FieldError(f"prior_contacts[{index}].account_ids", "names accounts only in a debtor's person-level contacts (DecideDebtor)")
+    for index, arrangement in enumerate(snapshot.arrangements):
+        check_arrangement(arrangement, f"arrangements[{index}]", snapshot.currency, exponent, as_of)
 
 
 def check_arrangement(arrangement: Arrangement, where: str, currency: str, exponent: int, as_of: datetime | None) -> None:

@@ -176,6 +176,12 @@ def test_the_file_sink_writes_one_file_per_process(engine, tmp_path):
     assert len(sink.path.read_text(encoding="utf-8").splitlines()) == 4
 
 
+def test_a_file_sink_checked_but_never_written_leaves_no_empty_file(tmp_path):
+    """The supervisor checks --decision-log as every worker does; only the workers write."""
+    sink_from(f"file:{tmp_path / 'decisions.jsonl'}")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_http_sink_posts_gzip_batches_and_retries_a_busy_server(engine):
     received: list[list[dict]] = []
     answers = [503, 200, 200]

@@ -67,7 +67,8 @@ class FileSink:
 
     def __init__(self, path: Path, max_bytes: int = FILE_BYTES, backups: int = FILE_BACKUPS):
         own = path.with_name(f"{path.stem}-{os.getpid()}{path.suffix or '.jsonl'}")
-        self.handler = logging.handlers.RotatingFileHandler(own, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        # Opened at the first record: the supervisor checks the spec too, and writes none.
+        self.handler = logging.handlers.RotatingFileHandler(own, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=True)
         self.handler.setFormatter(logging.Formatter("%(message)s"))
         self.path = own
 

@@ -1,7 +1,8 @@
 """Build and run one gRPC server process: servicer, health, reflection, graceful stop.
 
 It listens on `bind` only (this machine by default), on a private unix socket
-for the supervisor's probe when asked, and with the limits that keep one caller
+for the supervisor's probe when asked, on its peer socket for the parts of its
+siblings' batches (a second server, transport.batch_spread), and with the limits that keep one caller
 from stopping it: streams bounded and closed when idle (transport.streams),
 requests parsed and refusals bounded by us (transport.errors), connections
 recycled at an age so clients spread over replaced workers.
@@ -30,6 +31,7 @@ from engine.handover import FOLLOW_SECONDS, FollowingRegistry, Handover
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
 from transport import metrics
+from transport.batch_spread import PeerService, Siblings, start_peer_server
 from transport.decision_log import DecisionLog, sink_from
 from transport.http_api import HttpServer, start_http
 from transport.servicer import SERVICE_NAME, CollectionStrategyServicer, add_to_server
@@ -76,6 +78,10 @@ class ServerConfig:
     # The supervisor's keep directory, whose word (engine/handover.py) names the checked version to
     # serve; None: this process watches and checks the rules itself (a lone worker, a test).
     handover: Path | None = None
+    # Every worker slot's peer socket, this worker's at peer_index: a large DecideBatch is spread
+    # over the siblings through them (transport/batch_spread.py); empty: a lone worker, no spreading.
+    peer_sockets: tuple[Path, ...] = ()
+    peer_index: int = 0
 
 
 @dataclass
@@ -87,6 +93,7 @@ class RunningServer:
     stopping: threading.Event
     http: HttpServer | None = None  # the same servicer over HTTP/JSON, when configured
     decision_log: DecisionLog | None = None
+    peer: grpc.Server | None = None  # the siblings' parts of their batches, on the peer socket
 
     def stop(self, grace: float) -> None:
         """Stop taking new calls, let calls in flight finish within `grace`, then stop."""
@@ -94,7 +101,10 @@ class RunningServer:
         if self.http is not None:  # first: waitress cannot drain, so callers meet a closed port, not a cut call
             self.http.stop()
         self.health.enter_graceful_shutdown()
-        self.server.stop(grace).wait()
+        # Both at once: a sibling's part refused from now on is decided by the sibling itself.
+        stopped = [self.server.stop(grace), *([self.peer.stop(grace)] if self.peer is not None else [])]
+        for event in stopped:
+            event.wait()
         if self.decision_log is not None:  # after the last call: its record is written too
             self.decision_log.close()
 
@@ -242,7 +252,8 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
         options=_options(config),
         interceptors=[observer],  # metrics and a log line per call; spans when tracing is on
     )
-    servicer = CollectionStrategyServicer(registry, streams, decisions)
+    siblings = Siblings(config.peer_sockets, config.peer_index) if len(config.peer_sockets) > 1 else None
+    servicer = CollectionStrategyServicer(registry, streams, decisions, siblings)
     add_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -258,7 +269,8 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
         every = min(config.reload_seconds, FOLLOW_SECONDS) if isinstance(registry, FollowingRegistry) else config.reload_seconds
         threading.Thread(target=_watch_rules, args=(registry, every, stopping), name="rules-watcher", daemon=True).start()
     http = start_http(servicer, config.bind, config.http_port, config.reuse_port, observer=observer) if config.http_port is not None else None
-    return RunningServer(server, port, health_servicer, registry, stopping, http, decisions)
+    peer = start_peer_server(PeerService(servicer, registry, observer), config.peer_sockets[config.peer_index], config.threads) if siblings else None
+    return RunningServer(server, port, health_servicer, registry, stopping, http, decisions, peer)
 
 
 def _add_reflection(server: grpc.Server, streams: StreamLimits) -> None:

@@ -19,7 +19,7 @@ import grpc
 from google.protobuf.message import Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
-from engine.bulk import decide_one
+from engine.bulk import decide_one, decide_snapshot
 from engine.debtor import DebtorDecision, decide_debtor
 from engine.debtor_snapshot import parse_debtor
 from engine.decision import Decision
@@ -27,9 +27,13 @@ from engine.decision_record import new_decision_id
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.policy.inputs import check_debtor_inputs
-from engine.policy.ir import Effective, GuardRule, Rule
+from engine.policy.ir import Effective, GuardRule, Input, Rule
+from engine.policy.work import Queue
 from engine.registry import PolicyRegistry
+from engine.vocabulary import Channel
 from transport import metrics
+from transport.batch_spread import Siblings
+from transport.case_reader import read_case
 from transport.decision_log import DecisionLog
 from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
@@ -65,12 +69,31 @@ def _parsed(request_type: type[Message]) -> Callable[[Callable[..., Any]], Calla
 
 
 def _count(decision: Decision) -> None:
-    metrics.child(metrics.DECISIONS, decision.action, decision.channel.value if decision.channel else "none").inc()
+    """A decision in collection_decisions_total, in collection_experiment_decisions_total once
+    per experiment it was assigned in, and a veto in collection_vetoes_total."""
+    kind = (decision.action, decision.channel, decision.experiment_arm)
+    series = _kinds.get(kind) or _kind_series(*kind)
+    for child in series:
+        child.inc()
     for veto in decision.vetoes:
         metrics.child(metrics.VETOES, veto.guardrail).inc()
-    for assignment in filter(None, decision.experiment_arm.split(",")):
+
+
+# The series a kind of decision (action, channel, experiment arms) counts in, resolved once:
+# a policy makes few kinds, and a decision then costs no label parsing or lookups. Bounded.
+_kinds: dict[tuple[str, Channel | None, str], tuple[Any, ...]] = {}
+_MAX_KINDS = 4096
+
+
+def _kind_series(action: str, channel: Channel | None, arms: str) -> tuple[Any, ...]:
+    series = [metrics.child(metrics.DECISIONS, action, channel.value if channel else "none")]
+    for assignment in filter(None, arms.split(",")):  # "experiment:arm,experiment:arm"
         experiment, arm = assignment.split(":", 1)
-        metrics.child(metrics.EXPERIMENT_DECISIONS, experiment, arm, decision.action).inc()
+        series.append(metrics.child(metrics.EXPERIMENT_DECISIONS, experiment, arm, action))
+    if len(_kinds) >= _MAX_KINDS:
+        _kinds.clear()
+    _kinds[(action, channel, arms)] = found = tuple(series)
+    return found
 
 
 def _count_debtor(decision: DebtorDecision) -> None:
@@ -88,10 +111,11 @@ def _rooted(prefix: str, problems: list[FieldProblem]) -> list[FieldProblem]:
 class CollectionStrategyServicer:
     """Decide, DecideBatch, DecideStream, their DecideDebtor forms and GetPolicy; every request arrives as bytes."""
 
-    def __init__(self, registry: PolicyRegistry, streams: StreamLimits, decision_log: DecisionLog | None = None):
+    def __init__(self, registry: PolicyRegistry, streams: StreamLimits, decision_log: DecisionLog | None = None, siblings: Siblings | None = None):
         self._registry = registry
         self._streams = streams
         self._log = decision_log
+        self._siblings = siblings  # the other workers a large batch is spread over (transport.batch_spread)
 
     def _decide(
         self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, method: str, field_prefix: str = "case.", into: pb.Decision | None = None
@@ -100,7 +124,12 @@ class CollectionStrategyServicer:
         decision when given; raises InvalidSnapshot with fields named from the request root
         (before anything is written)."""
         try:
-            snapshot, decision = decide_one(engine, snapshot_data(case), as_of_from(request), explain=request.explain)
+            as_of = as_of_from(request)
+            read = read_case(case, as_of)  # None: the validated path decides it, or names what is wrong
+            if read is None:
+                snapshot, decision = decide_one(engine, snapshot_data(case), as_of, explain=request.explain)
+            else:
+                snapshot, decision = decide_snapshot(engine, read, as_of, explain=request.explain)
         except InvalidSnapshot as error:
             raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
         _count(decision)
@@ -139,15 +168,28 @@ class CollectionStrategyServicer:
                 [FieldProblem("explain", f"at most {MAX_EXPLAINED_CASES} cases per call when true, got {len(request.cases)}")],
             )
         engine = self._registry.current.engine  # one policy version for the whole call, even across a reload
+        if not request.HasField("as_of"):
+            request.as_of.GetCurrentTime()  # one instant for the whole batch, however it is spread
+        response = pb.DecideBatchResponse()
+        cases = functools.partial(self.decide_cases, engine, request, response, context)
+        if self._siblings is not None and self._siblings.worth_spreading(request):
+            self._siblings.spread(engine, request, response, context, cases)
+        else:
+            cases(range(len(request.cases)))
+        return response
+
+    def decide_cases(
+        self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: grpc.ServicerContext, cases: range, offset: int = 0
+    ) -> None:
+        """Decide request.cases[cases] into response.results, in order; fields are named from the
+        root of the caller's batch, in which these cases began at `offset` (a sibling's part)."""
         # Each result is written into the response as it is decided: building a thousand
         # decisions apart and then copying them into the response cost a copy of each.
-        response = pb.DecideBatchResponse()
         add = response.results.add
-        for index, case in enumerate(request.cases):
+        for index in cases:
             if not context.is_active():  # deadline passed or client gone: stop working for nobody
-                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.cases)} cases")
-            self._result(engine, case, request, f"cases[{index}].", "DecideBatch", add())
-        return response
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index + offset} of {offset + len(request.cases)} cases")
+            self._result(engine, request.cases[index], request, f"cases[{index + offset}].", "DecideBatch", add())
 
     def _result(self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, prefix: str, method: str, result: pb.CaseResult) -> None:
         """The case's decision or error, written into `result`."""
@@ -260,7 +302,8 @@ class CollectionStrategyServicer:
         ref = active.engine.ref
         strategy = pb.PolicyInfo(
             name=ref.name, version=ref.version, hash=ref.hash, kind="strategy", rule_count=len(active.engine.policy.rules),
-            dated_rules=_dated(active.engine.policy.rules),
+            dated_rules=_dated(active.engine.policy.rules), inputs=_declared_inputs(active.engine.policy.inputs),
+            queues=_queues(active.engine.policy.work.queues),
         )
         strategy.loaded_at.FromDatetime(active.loaded_at)
         name, version = self._registry.guardrail_pack()
@@ -293,6 +336,32 @@ def _period(effective: Effective | None) -> pb.EffectivePeriod | None:
 
 def _dated(rules: Iterable[Rule | GuardRule]) -> list[pb.DatedRule]:
     return [pb.DatedRule(rule_id=rule.id, period=_period(rule.effective)) for rule in rules if rule.effective]
+
+
+def _declared_inputs(inputs: Iterable[Input]) -> list[pb.DeclaredInput]:
+    return [
+        pb.DeclaredInput(
+            name=item.name, type=item.type, description=item.description, required=item.required,
+            min=_bound(item.minimum), max=_bound(item.maximum), values=item.values,
+        )
+        for item in inputs
+    ]
+
+
+def _bound(value: object) -> str:
+    """A declared bound as text: an int or a Decimal as written, a date as YYYY-MM-DD; none: empty."""
+    return "" if value is None else str(value)
+
+
+def _queues(queues: Iterable[Queue]) -> list[pb.WorkQueue]:
+    return [
+        pb.WorkQueue(
+            name=queue.name, description=queue.description or "", capacity_per_day=queue.capacity_per_day or 0,
+            priority=pb.WorkPriority.Value(f"WORK_PRIORITY_{queue.priority.upper()}"), due_in=queue.due.amount, due_unit=queue.due.unit,
+            default_for=sorted(action.value for action in queue.default_for),
+        )
+        for queue in queues
+    ]
 
 
 def _places(countries: frozenset[str] | None, regions: frozenset[str] | None) -> list[str]:

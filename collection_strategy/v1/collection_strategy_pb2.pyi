@@ -560,7 +560,7 @@ class ReloadRefusal(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PolicyInfo(_message.Message):
-    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count", "applies_to", "effective", "dated_rules")
+    __slots__ = ("name", "version", "hash", "loaded_at", "kind", "rule_count", "applies_to", "effective", "dated_rules", "inputs", "queues")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     HASH_FIELD_NUMBER: _ClassVar[int]
@@ -570,6 +570,8 @@ class PolicyInfo(_message.Message):
     APPLIES_TO_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_FIELD_NUMBER: _ClassVar[int]
     DATED_RULES_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     hash: str
@@ -579,7 +581,45 @@ class PolicyInfo(_message.Message):
     applies_to: _containers.RepeatedScalarFieldContainer[str]
     effective: EffectivePeriod
     dated_rules: _containers.RepeatedCompositeFieldContainer[DatedRule]
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ..., applies_to: _Optional[_Iterable[str]] = ..., effective: _Optional[_Union[EffectivePeriod, _Mapping]] = ..., dated_rules: _Optional[_Iterable[_Union[DatedRule, _Mapping]]] = ...) -> None: ...
+    inputs: _containers.RepeatedCompositeFieldContainer[DeclaredInput]
+    queues: _containers.RepeatedCompositeFieldContainer[WorkQueue]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., hash: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., rule_count: _Optional[int] = ..., applies_to: _Optional[_Iterable[str]] = ..., effective: _Optional[_Union[EffectivePeriod, _Mapping]] = ..., dated_rules: _Optional[_Iterable[_Union[DatedRule, _Mapping]]] = ..., inputs: _Optional[_Iterable[_Union[DeclaredInput, _Mapping]]] = ..., queues: _Optional[_Iterable[_Union[WorkQueue, _Mapping]]] = ...) -> None: ...
+
+class DeclaredInput(_message.Message):
+    __slots__ = ("name", "type", "description", "required", "min", "max", "values")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIELD_NUMBER: _ClassVar[int]
+    MAX_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    description: str
+    required: bool
+    min: str
+    max: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., required: _Optional[bool] = ..., min: _Optional[str] = ..., max: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WorkQueue(_message.Message):
+    __slots__ = ("name", "description", "capacity_per_day", "priority", "due_in", "due_unit", "default_for")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    DUE_IN_FIELD_NUMBER: _ClassVar[int]
+    DUE_UNIT_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_FOR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    capacity_per_day: int
+    priority: WorkPriority
+    due_in: int
+    due_unit: str
+    default_for: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., capacity_per_day: _Optional[int] = ..., priority: _Optional[_Union[WorkPriority, str]] = ..., due_in: _Optional[int] = ..., due_unit: _Optional[str] = ..., default_for: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EffectivePeriod(_message.Message):
     __slots__ = ("effective_from", "effective_until")

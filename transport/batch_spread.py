@@ -1,0 +1,217 @@
+"""A large DecideBatch spread over the sibling workers, so that one caller's batch uses every core.
+
+Workers are processes (durable_rules never releases the GIL), and a caller's
+batch reaches one of them: alone it would use one core. The supervisor gives
+every worker slot a peer socket, a unix socket in a directory only the
+server's user can enter, and every worker the list of all slots' sockets
+(server.py). The rule for a batch received from a caller:
+
+- More than SPREAD_ABOVE cases and no explain: cut into contiguous parts, one
+  per worker. The receiving worker decides the first part itself and sends
+  each other part to one sibling as an internal DecideBatch on its peer socket;
+  the answers are put back in the order of the request. A smaller batch, or an
+  explained one (at most 50 cases), costs more to send than it saves.
+- One instant and one policy version for the whole batch: the part carries the
+  batch's as_of (the servicer reads the clock once when the caller gave none),
+  and its metadata the receiving worker's policy fingerprint. A sibling serving
+  another version (mid reload) refuses with FAILED_PRECONDITION without
+  deciding, and the receiving worker decides that part itself.
+- A sibling that fails, is gone (restarting) or is too slow (the caller's
+  remaining deadline, at most PEER_SECONDS) costs the caller nothing but time:
+  the part is decided locally. The caller sees a complete answer, or
+  DEADLINE_EXCEEDED as before when its own deadline passes.
+- An internal call is never spread again, and the public port never takes
+  one: internal calls arrive on a second grpc.Server listening on the peer
+  socket only, so no metadata from an outside caller can make a call internal.
+
+Accounting: a case is counted (collection_decisions_total) and logged in the
+decision log by the worker that decided it, once. The peer server has no
+metrics interceptor, so the grpc_server_* metrics count the caller's call only
+(skipped rather than labelled: a label would add a series to every per-method
+metric for a call no operator makes). When a sibling dies or times out part way,
+the cases it had decided are counted there and decided again locally: they are
+counted twice, and the caller sees only the local decisions' ids.
+
+Tracing: the internal call carries the W3C trace context, so the sibling's
+span ("DecideBatch", logged with protocol "peer") joins the caller's trace as a
+child of the receiving worker's span (transport.tracing makes the call's span
+current while it is handled); over HTTP, where none is current, beside it under
+the caller's.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from collection_strategy.v1 import collection_strategy_pb2 as pb
+from transport.errors import parse_request
+
+if TYPE_CHECKING:
+    from engine.engine import StrategyEngine
+    from engine.registry import PolicyRegistry
+    from transport.servicer import CollectionStrategyServicer
+    from transport.tracing import DecisionObserver
+
+log = logging.getLogger(__name__)
+# Sending a part costs about 12 us of CPU per case (serialized and parsed both ways and merged,
+# some 2 % of a decision) and about 0.7 ms of CPU per call, both ends together: above this many
+# cases the fixed cost is under 1 % of the work, while a smaller batch is answered soon anyway
+# and, on a server whose workers are all busy, spreading only adds CPU.
+SPREAD_ABOVE = 150
+PEER_SECONDS = 60.0  # a sibling's longest time for its part when the caller gave no deadline
+POLICY_KEY = "cse-peer-policy"  # the receiving worker's policy fingerprint
+OFFSET_KEY = "cse-peer-offset"  # where the part begins in the caller's batch, for field names
+_TRACE_KEYS = ("traceparent", "tracestate")
+_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+def policy_fingerprint(engine: StrategyEngine) -> str:
+    """The versions a decision depends on: the strategy's content hash and every compliance pack's."""
+    return " ".join([engine.ref.hash, *sorted(pack.content_hash for pack in engine.compliance.packs)])
+
+
+def parts(count: int, workers: int) -> list[range]:
+    """`count` cases cut into `workers` contiguous parts, the larger ones first."""
+    size, extra = divmod(count, workers)
+    bounds, start = [], 0
+    for index in range(workers):
+        stop = start + size + (1 if index < extra else 0)
+        bounds.append(range(start, stop))
+        start = stop
+    return bounds
+
+
+class Siblings:
+    """The other workers' peer sockets, and how a batch is spread over them."""
+
+    def __init__(self, sockets: Sequence[Path], own: int, spread_above: int = SPREAD_ABOVE) -> None:
+        self._others = [path for index, path in enumerate(sockets) if index != own]
+        self._spread_above = spread_above
+        self._channels: dict[Path, grpc.UnaryUnaryMultiCallable] = {}
+        self._lock = threading.Lock()
+
+    def worth_spreading(self, request: pb.DecideBatchRequest) -> bool:
+        return bool(self._others) and not request.explain and len(request.cases) > self._spread_above
+
+    def _method(self, path: Path) -> grpc.UnaryUnaryMultiCallable:
+        """The DecideBatch of the sibling at `path`; one channel each, kept (it reconnects to a replacement)."""
+        with self._lock:
+            method = self._channels.get(path)
+            if method is None:
+                options = [
+                    ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+                    # A replacement takes some seconds to start: retried often enough to be used soon after,
+                    # not after grpc's default backoff of up to two minutes (meanwhile parts are decided here).
+                    ("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 5000),
+                ]
+                channel = grpc.insecure_channel(f"unix:{path}", options=options)
+                method = channel.unary_unary(f"/{pb.DESCRIPTOR.services_by_name['CollectionStrategyService'].full_name}/DecideBatch")
+                self._channels[path] = method
+            return method
+
+    def spread(
+        self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: Any, decide_locally: Callable[[range], None]
+    ) -> None:
+        """Decide `request` into `response`: the first part here, the others by the siblings,
+        each part a sibling does not answer in full decided here too, in the request's order."""
+        own, *rest = parts(len(request.cases), 1 + len(self._others))
+        remaining = context.time_remaining()
+        timeout = PEER_SECONDS if remaining is None else min(remaining, PEER_SECONDS)
+        trace = _trace_context(context)
+        fingerprint = policy_fingerprint(engine)
+        sent: list[tuple[range, Any]] = []
+        try:
+            for part, path in zip(rest, self._others):
+                piece = pb.DecideBatchRequest(cases=request.cases[part.start:part.stop], as_of=request.as_of)
+                metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), *trace]
+                sent.append((part, self._method(path).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
+            decide_locally(own)
+            for part, call in sent:
+                _collect(part, call, response, decide_locally)
+        finally:
+            for _, call in sent:
+                call.cancel()  # the caller went away or its deadline passed: the siblings stop too
+
+
+def _trace_context(context: Any) -> list[tuple[str, str]]:
+    """The W3C trace context for a sibling's part: the current span's when one is current
+    (tracing on, and the call's span attached), else the caller's own, as it came."""
+    trace_api = sys.modules.get("opentelemetry.trace")  # imported only when tracing is on
+    if trace_api is not None and trace_api.get_current_span().get_span_context().is_valid:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        carrier: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(carrier)
+        return list(carrier.items())
+    invocation = getattr(context, "invocation_metadata", None)  # an HTTP call has none
+    return [(key, value) for key, value in (invocation() if invocation else ()) if key in _TRACE_KEYS]
+
+
+def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_locally: Callable[[range], None]) -> None:
+    """A sibling's answer for `part` appended to `response`; the part decided here when there is no complete one."""
+    before = len(response.results)
+    try:
+        response.MergeFromString(call.result())  # repeated fields append: the part's results after those before
+        if len(response.results) - before == len(part):
+            return
+        why = f"{len(response.results) - before} results for {len(part)} cases"
+    except grpc.RpcError as error:
+        why = error.code().name if isinstance(error, grpc.Call) else type(error).__name__
+    except (grpc.FutureCancelledError, DecodeError) as error:
+        why = type(error).__name__
+    del response.results[before:]
+    log.info("a sibling did not decide %d cases (%s); deciding them here", len(part), why, extra={"event": "peer_part_local", "code": why})
+    decide_locally(part)
+
+
+class PeerService:
+    """DecideBatch as a sibling asks it: one part of a batch, on this worker's policy version or refused."""
+
+    def __init__(self, servicer: CollectionStrategyServicer, registry: PolicyRegistry, observer: DecisionObserver) -> None:
+        self._servicer, self._registry, self._observer = servicer, registry, observer
+
+    def decide_part(self, data: bytes, context: grpc.ServicerContext) -> pb.DecideBatchResponse:
+        metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
+        call, code = self._observer.begin("DecideBatch", {key: metadata[key] for key in _TRACE_KEYS if key in metadata}), "UNKNOWN"
+        try:
+            request = parse_request(pb.DecideBatchRequest, data, context)
+            engine = self._registry.current.engine
+            if metadata.get(POLICY_KEY) != policy_fingerprint(engine):
+                code = "FAILED_PRECONDITION"
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "this worker serves another policy version than the batch's")
+            offset = metadata.get(OFFSET_KEY, "")
+            if not offset.isdigit():
+                code = "INVALID_ARGUMENT"
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{OFFSET_KEY} must be a case index, got {offset[:20]!r}")
+            response = pb.DecideBatchResponse()
+            self._servicer.decide_cases(engine, request, response, context, range(len(request.cases)), int(offset))
+            code = "OK"
+            return response
+        finally:
+            self._observer.end(call, code, None, protocol="peer")  # no child per decision: the caller's span has them
+
+
+def start_peer_server(service: PeerService, socket_path: Path, threads: int) -> grpc.Server:
+    """A server on the peer socket alone, without the public interceptors (no grpc_server_* metrics)."""
+    from concurrent import futures
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="peer"),
+        options=[("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)],
+    )
+    handler = grpc.unary_unary_rpc_method_handler(service.decide_part, response_serializer=pb.DecideBatchResponse.SerializeToString)
+    name = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, {"DecideBatch": handler}),))
+    socket_path.unlink(missing_ok=True)  # left by the worker this one replaces
+    server.add_insecure_port(f"unix:{socket_path}")
+    socket_path.chmod(0o600)
+    server.start()
+    return server
