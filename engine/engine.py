@@ -248,7 +248,7 @@ class StrategyEngine:
         else:
             offer = None
         review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
-        return Decision(
+        return Decision.made(
             case_id=snapshot.case_id,
             action=_ACTION_TEXT[rule.action],
             channel=channel,
@@ -296,7 +296,7 @@ class StrategyEngine:
         )
 
     def _no_contact(self, snapshot: CaseSnapshot, as_of: datetime, reason: Reason, fired: tuple[str, ...], vetoes: tuple[Veto, ...]) -> Decision:
-        return Decision(
+        return Decision.made(
             case_id=snapshot.case_id,
             action=_ACTION_TEXT[Action.NO_CONTACT],
             channel=None,

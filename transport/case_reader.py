@@ -175,6 +175,7 @@ _ACTIONS: dict[str, Action] = {action.value: action for action in Action}
 _EPOCH = mapping._EPOCH
 _EARLIEST_SECONDS, _LATEST_SECONDS = mapping._EARLIEST_SECONDS, mapping._LATEST_SECONDS
 _CONTACT_FIELDS = frozenset({"channel", "at", "outcome", "action", "template", "delivery"})  # always given by snapshot_data
+_DIRECTED_CONTACT_FIELDS = _CONTACT_FIELDS | {"direction"}
 _ALL_CASE_FIELDS = frozenset(READ_FIELDS[CaseSnapshot])
 _ALL_PAYMENT_FIELDS = frozenset(READ_FIELDS[PaymentBehaviour])
 _ARRANGEMENT_FIELDS = frozenset(READ_FIELDS[Arrangement]) - {"status", "method"}  # always given by snapshot_data
@@ -229,8 +230,9 @@ def _read(case: pb.CaseSnapshot, as_of: datetime) -> CaseSnapshot:
         "legal": _flags(LegalFlags, case.legal),
         "payment": _payment(case.payment),
         "prior_contacts": [_contact(contact) for contact in contacts],
-        "attributes": model.attribute_map(dict(attributes)),
-        "inputs": model.input_map({name: _input_value(mapping.input_value(value)) for name, value in inputs.items()}),
+        # None given (most cases): the empty map validation makes, without copying a protobuf map.
+        "attributes": model.attribute_map(dict(attributes)) if attributes else {},
+        "inputs": model.input_map({name: _input_value(mapping.input_value(value)) for name, value in inputs.items()}) if inputs else {},
         "preferred_channel": preferred_channel,
         "preferred_hours": _hours(case.preferred_hours) if case.HasField("preferred_hours") else None,
         "language": model.language_code(case.language or "en"),
@@ -297,9 +299,6 @@ def _contact(contact: pb.PriorContact) -> PriorContact:
     action, template, direction = contact.action, contact.template, contact.direction
     if template and not _TEMPLATE.fullmatch(template):
         raise _Decline("template")
-    fields_set = set(_CONTACT_FIELDS)
-    if direction:
-        fields_set.add("direction")
     return _built(PriorContact, {
         "channel": _CHANNELS[contact.channel],
         "at": at,
@@ -309,7 +308,7 @@ def _contact(contact: pb.PriorContact) -> PriorContact:
         "direction": _DIRECTIONS[direction] if direction else Direction.OUTBOUND,
         "delivery": _DELIVERIES[contact.delivery] if contact.delivery else None,
         "account_ids": (),
-    }, fields_set)
+    }, set(_DIRECTED_CONTACT_FIELDS if direction else _CONTACT_FIELDS))
 
 
 def _hours(hours: pb.ContactHours) -> PreferredHours:
