@@ -213,9 +213,12 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_helper_that_dies_is_a_clear_error_and_writes_nothing(tmp_path: Path, inputs: dict[str, Path]) -> None:
+def test_a_helper_that_dies_is_a_clear_error_and_writes_nothing(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Enough chunks that some are still to come when the helpers die, however fast or slow each
+    # process is: with a few chunks, the helper may have finished its share before it is killed.
+    many = write_jsonl(tmp_path_factory.mktemp("many") / "cases.jsonl", [json.dumps(flat(case)) for case in synthetic_portfolio(3000, AS_OF, seed=6)])
     out = tmp_path / "decisions.jsonl"
-    command = ["decide", str(inputs["jsonl"]), "--out", str(out), "--workers", "2", "--rules", str(REPO / "rules"), "--as-of", AS_OF.isoformat()]
+    command = ["decide", str(many), "--out", str(out), "--workers", "2", "--rules", str(REPO / "rules"), "--as-of", AS_OF.isoformat()]
     result = subprocess.run([sys.executable, "-c", DIES, *command], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "a worker process died" in result.stderr

@@ -20,6 +20,11 @@ server's user can enter, and every worker the list of all slots' sockets
   remaining deadline, at most PEER_SECONDS) costs the caller nothing but time:
   the part is decided locally. The caller sees a complete answer, or
   DEADLINE_EXCEEDED as before when its own deadline passes.
+- A DecideStream spreads the same way a run of more than STREAM_SPREAD_ABOVE
+  of the messages already waiting (transport.streams reads ahead), with one
+  as_of and no explain: sent as internal DecideBatch parts marked with
+  METHOD_KEY, so that a sibling names and logs each case as a stream message
+  ("case.", DecideStream), and each answer is what the message alone would get.
 - An internal call is never spread again, and the public port never takes
   one: internal calls arrive on a second grpc.Server listening on the peer
   socket only, so no metadata from an outside caller can make a call internal.
@@ -66,9 +71,14 @@ log = logging.getLogger(__name__)
 # cases the fixed cost is under 1 % of the work, while a smaller batch is answered soon anyway
 # and, on a server whose workers are all busy, spreading only adds CPU.
 SPREAD_ABOVE = 150
+# A DecideStream spreads the messages already waiting (at most transport.streams.READ_AHEAD):
+# fewer cases per call than a batch, but a stream's answers would otherwise all come from one
+# core. A run of this many or fewer is decided where it arrived.
+STREAM_SPREAD_ABOVE = 16
 PEER_SECONDS = 60.0  # a sibling's longest time for its part when the caller gave no deadline
 POLICY_KEY = "cse-peer-policy"  # the receiving worker's policy fingerprint
 OFFSET_KEY = "cse-peer-offset"  # where the part begins in the caller's batch, for field names
+METHOD_KEY = "cse-peer-method"  # "DecideStream": the part is messages of a stream, each case named "case."
 _TRACE_KEYS = ("traceparent", "tracestate")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -101,6 +111,10 @@ class Siblings:
     def worth_spreading(self, request: pb.DecideBatchRequest) -> bool:
         return bool(self._others) and not request.explain and len(request.cases) > self._spread_above
 
+    def worth_spreading_run(self, count: int) -> bool:
+        """Whether `count` consecutive stream messages without explain, at one as_of, are spread."""
+        return bool(self._others) and count > STREAM_SPREAD_ABOVE
+
     def _method(self, path: Path) -> grpc.UnaryUnaryMultiCallable:
         """The DecideBatch of the sibling at `path`; one channel each, kept (it reconnects to a replacement)."""
         with self._lock:
@@ -118,10 +132,12 @@ class Siblings:
             return method
 
     def spread(
-        self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: Any, decide_locally: Callable[[range], None]
+        self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: Any,
+        decide_locally: Callable[[range], None], method: str = "DecideBatch",
     ) -> None:
         """Decide `request` into `response`: the first part here, the others by the siblings,
-        each part a sibling does not answer in full decided here too, in the request's order."""
+        each part a sibling does not answer in full decided here too, in the request's order.
+        `method` "DecideStream": the cases are messages of a stream (named and logged as such)."""
         own, *rest = parts(len(request.cases), 1 + len(self._others))
         remaining = context.time_remaining()
         timeout = PEER_SECONDS if remaining is None else min(remaining, PEER_SECONDS)
@@ -131,7 +147,7 @@ class Siblings:
         try:
             for part, path in zip(rest, self._others):
                 piece = pb.DecideBatchRequest(cases=request.cases[part.start:part.stop], as_of=request.as_of)
-                metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), *trace]
+                metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), (METHOD_KEY, method), *trace]
                 sent.append((part, self._method(path).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
             decide_locally(own)
             for part, call in sent:
@@ -192,7 +208,10 @@ class PeerService:
                 code = "INVALID_ARGUMENT"
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{OFFSET_KEY} must be a case index, got {offset[:20]!r}")
             response = pb.DecideBatchResponse()
-            self._servicer.decide_cases(engine, request, response, context, range(len(request.cases)), int(offset))
+            if metadata.get(METHOD_KEY) == "DecideStream":
+                self._servicer.decide_stream_cases(engine, request, response, context, range(len(request.cases)))
+            else:
+                self._servicer.decide_cases(engine, request, response, context, range(len(request.cases)), int(offset))
             code = "OK"
             return response
         finally:

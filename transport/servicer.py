@@ -12,11 +12,12 @@ generated add_..._to_server, whose handlers let grpc parse.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from engine.bulk import decide_one, decide_snapshot
@@ -38,7 +39,7 @@ from transport.decision_log import DecisionLog
 from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data
-from transport.streams import StreamLimits
+from transport.streams import READ_AHEAD, StreamLimits
 
 RequestT = TypeVar("RequestT", bound=Message)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
@@ -203,25 +204,76 @@ class CollectionStrategyServicer:
             result.error.CopyFrom(case_error(error.problems, prefix.rstrip(".")))
 
     def DecideStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideStreamResponse]:
-        """Answer each case as it comes, tagged with its case_id."""
+        """Answer each case as it comes, tagged with its case_id, in the order of the messages.
+        The messages already waiting are taken together, and a run of them with one as_of and no
+        explain, long enough, is decided as a batch spread over the sibling workers
+        (transport.batch_spread): at one instant when the messages give none."""
 
         def answer(engine: StrategyEngine, request: pb.DecideStreamRequest) -> pb.DecideStreamResponse:
             response = pb.DecideStreamResponse()
             self._result(engine, request.case, request, "case.", "DecideStream", response.result)
             return response
 
-        yield from self._stream(pb.DecideStreamRequest, answer, requests, context)
+        def answers(engine: StrategyEngine, chunk: list[pb.DecideStreamRequest]) -> Iterator[pb.DecideStreamResponse]:
+            for (explain, _), grouped in itertools.groupby(chunk, _stream_terms):
+                run = list(grouped)
+                if self._siblings is not None and not explain and self._siblings.worth_spreading_run(len(run)):
+                    yield from self._spread_run(self._siblings, engine, run, context)
+                else:
+                    yield from map(functools.partial(answer, engine), run)
+
+        most = READ_AHEAD if self._siblings is not None else 1  # alone, nothing is gained by waiting for more
+        yield from self._stream(pb.DecideStreamRequest, answers, requests, context, most)
+
+    def _spread_run(
+        self, siblings: Siblings, engine: StrategyEngine, run: list[pb.DecideStreamRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.DecideStreamResponse]:
+        """The answers to `run`, consecutive messages with one as_of and no explain, decided as a
+        batch spread over the siblings; each message's answer as it would be alone."""
+        batch = pb.DecideBatchRequest(cases=[request.case for request in run])
+        if run[0].HasField("as_of"):
+            batch.as_of.CopyFrom(run[0].as_of)
+        else:
+            batch.as_of.GetCurrentTime()  # one instant for the run, however it is spread
+        decided = pb.DecideBatchResponse()
+        siblings.spread(engine, batch, decided, context, functools.partial(self.decide_stream_cases, engine, batch, decided, context), "DecideStream")
+        for result in decided.results:
+            response = pb.DecideStreamResponse()
+            response.result.CopyFrom(result)
+            yield response
+
+    def decide_stream_cases(
+        self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: grpc.ServicerContext, cases: range
+    ) -> None:
+        """Decide request.cases[cases], messages of a stream, into response.results in order: each
+        named and logged as DecideStream names and logs a message's case."""
+        add = response.results.add
+        for index in cases:
+            if not context.is_active():  # deadline passed or client gone: stop working for nobody
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.cases)} messages taken together")
+            self._result(engine, request.cases[index], request, "case.", "DecideStream", add())
 
     def _stream(
-        self, request_type: type[RequestT], answer: Callable[[StrategyEngine, RequestT], Message], requests: Iterator[bytes], context: grpc.ServicerContext
+        self, request_type: type[RequestT], answers: Callable[[StrategyEngine, list[RequestT]], Iterator[Message]], requests: Iterator[bytes],
+        context: grpc.ServicerContext, most: int = 1,
     ) -> Iterator[Message]:
-        """A stream's answers, one per message, under the stream limits. A message that does not
-        decode ends the stream with INVALID_ARGUMENT: with no id to tag an answer with, the
-        caller could not tell which request it answered."""
+        """A stream's answers, one per message in order, under the stream limits; `answers` gets the
+        messages already waiting, at most `most` at a time. A message that does not decode ends the
+        stream with INVALID_ARGUMENT once those before it are answered: with no id to tag an answer
+        with, the caller could not tell which request it answered."""
         with self._streams.admitted(context):
             engine = self._registry.current.engine  # one policy version for the whole stream
-            for number, data in enumerate(self._streams.messages(requests, context), start=1):
-                yield answer(engine, parse_request(request_type, data, context, f"message {number} of the stream"))
+            number = 0
+            for chunk in self._streams.chunks(requests, context, most):
+                parsed: list[RequestT] = []
+                for data in chunk:
+                    number += 1
+                    try:
+                        parsed.append(request_type.FromString(data))
+                    except DecodeError:
+                        yield from answers(engine, parsed)
+                        parse_request(request_type, data, context, f"message {number} of the stream")  # raises INVALID_ARGUMENT
+                yield from answers(engine, parsed)
 
     # --- a person with several accounts ---------------------------------------------
 
@@ -291,10 +343,11 @@ class CollectionStrategyServicer:
     def DecideDebtorStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideDebtorStreamResponse]:
         """Answer each debtor as it comes, tagged with its debtor_id, under DecideStream's limits."""
 
-        def answer(engine: StrategyEngine, request: pb.DecideDebtorStreamRequest) -> pb.DecideDebtorStreamResponse:
-            return pb.DecideDebtorStreamResponse(result=self._debtor_result(engine, request.debtor, request, "debtor.", "DecideDebtorStream"))
+        def answers(engine: StrategyEngine, chunk: list[pb.DecideDebtorStreamRequest]) -> Iterator[pb.DecideDebtorStreamResponse]:
+            for request in chunk:
+                yield pb.DecideDebtorStreamResponse(result=self._debtor_result(engine, request.debtor, request, "debtor.", "DecideDebtorStream"))
 
-        yield from self._stream(pb.DecideDebtorStreamRequest, answer, requests, context)
+        yield from self._stream(pb.DecideDebtorStreamRequest, answers, requests, context)
 
     @_parsed(pb.GetPolicyRequest)
     def GetPolicy(self, request: pb.GetPolicyRequest, context: grpc.ServicerContext) -> pb.GetPolicyResponse:
@@ -324,6 +377,11 @@ class CollectionStrategyServicer:
             response.last_refusal.reason = refusal.reason
             response.last_refusal.at.FromDatetime(refusal.at)
         return response
+
+
+def _stream_terms(request: pb.DecideStreamRequest) -> tuple[bool, bytes | None]:
+    """What a run of stream messages decided together shares: explain, and as_of (None: unset)."""
+    return request.explain, request.as_of.SerializeToString() if request.HasField("as_of") else None
 
 
 def _period(effective: Effective | None) -> pb.EffectivePeriod | None:

@@ -12,9 +12,11 @@ call, health checks included, time out. Two limits keep a thread free:
   saying so, freeing its place.
 
 grpc's request iterator cannot be waited on with a timeout, so each stream's
-messages are read on a helper thread of its own, one message at a time (it
-never reads ahead of the handler, which keeps HTTP/2 flow control working).
-The helper ends with its stream.
+messages are read on a helper thread of its own. It reads at most READ_AHEAD
+messages ahead of the handler: a caller that sends faster than it is answered
+is still held back by HTTP/2 flow control, and the handler can take every
+message already waiting at once (`StreamLimits.chunks`) instead of one thread
+handoff each way per message. The helper ends with its stream.
 """
 
 from __future__ import annotations
@@ -32,44 +34,62 @@ from transport import metrics
 from transport.errors import parse_request
 
 _END = object()  # the caller closed its side of the stream
+# Messages read ahead of the handler, at most: enough for a chunk worth spreading over the
+# sibling workers (transport.servicer), few enough that a fast caller waits for its answers.
+READ_AHEAD = 64
 
 
 class _Reader:
-    """Reads a stream's messages on a helper thread, each one when the handler asks for it."""
+    """Reads a stream's messages on a helper thread, up to READ_AHEAD before the handler takes them."""
 
     def __init__(self, messages: Iterator[Any]):
         self._messages = messages
-        self._asks: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
-        self._asked = False
+        # Each item: a message, _END, or the error that ended the reading (a cancel).
+        self._waiting: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD)
+        self._closed = False
+        self._error: BaseException | None = None  # met while taking what was waiting: raised at the next wait
         threading.Thread(target=self._read, name="stream-reader", daemon=True).start()
 
     def _read(self) -> None:
-        while self._asks.get():
+        while not self._closed:
             try:
                 message = next(self._messages, _END)
                 if message is _END:
                     # grpc reports a cancel in two steps, first as the end of the
                     # messages: asking once more raises if it was a cancel.
                     next(self._messages, _END)
-                self._answers.put((message, None))
             except Exception as error:  # the caller cancelled or went away: the handler raises it
-                self._answers.put((None, error))
+                self._waiting.put(error)
+                return
+            self._waiting.put(message)  # blocks while READ_AHEAD wait: the caller is held back
+            if message is _END:
                 return
 
     def next(self, timeout: float) -> Any:
         """The next message or _END; raises queue.Empty when none came within `timeout`."""
-        if not self._asked:
-            self._asks.put(True)
-            self._asked = True
-        message, error = self._answers.get(timeout=timeout)
-        self._asked = False
-        if error is not None:
-            raise error
-        return message
+        if self._error is not None:
+            raise self._error
+        item = self._waiting.get(timeout=timeout)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def waiting(self) -> Any:
+        """The next message or _END if one is already read, else None (an error is kept for `next`)."""
+        try:
+            item = self._waiting.get_nowait()
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            self._error = item
+            return None
+        return item
 
     def close(self) -> None:
-        self._asks.put(False)  # the helper ends once a read in progress returns (the call is over by then)
+        """The helper ends once a read in progress returns (the call is over by then)."""
+        self._closed = True
+        while self.waiting() is not None:  # a helper blocked on a full queue puts its message and sees the close
+            pass
 
 
 class StreamLimits:
@@ -104,6 +124,12 @@ class StreamLimits:
 
     def messages(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
         """The stream's messages as they come; DEADLINE_EXCEEDED when the caller stays silent too long."""
+        for chunk in self.chunks(requests, context, 1):
+            yield from chunk
+
+    def chunks(self, requests: Iterator[Any], context: grpc.ServicerContext, most: int) -> Iterator[list[Any]]:
+        """The stream's messages in order, in lists of at most `most`: a first message waited for (the
+        caller may stay silent idle_seconds, then DEADLINE_EXCEEDED), then those already read after it."""
         reader = _Reader(requests)
         try:
             while True:
@@ -117,7 +143,15 @@ class StreamLimits:
                     )
                 if message is _END:
                     return
-                yield message
+                chunk = [message]
+                while len(chunk) < most:
+                    message = reader.waiting()
+                    if message is None or message is _END:
+                        break
+                    chunk.append(message)
+                yield chunk
+                if message is _END:
+                    return
         finally:
             reader.close()
 
