@@ -33,7 +33,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any, NamedTuple, Protocol
 
-from engine.authoring.simulate_input import ATTRIBUTE_PREFIX, Payload, csv_columns, read_cases, read_raw_cases
+from engine.authoring.simulate_input import ATTRIBUTE_PREFIX, Payload, case_data, csv_columns, read_cases, read_raw_cases
 from engine.bulk import BOOLEAN_COLUMNS, INTEGER_COLUMNS
 from engine.snapshot import CaseSnapshot
 
@@ -70,6 +70,12 @@ def read(path: Path) -> Iterator[tuple[int, Payload]]:
         flat = _flat_columns()
         return ((number, _case_from_record(record, flat)) for number, record in _parquet_records(path))
     return read_cases(path)
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each line of a JSON Lines file that is not blank; a line
+    that is not JSON as the Invalid naming it (field "line"), never dropped."""
+    return ((line, case_data(line, text)) for line, text in read_cases(path))
 
 
 class ParquetRow(NamedTuple):

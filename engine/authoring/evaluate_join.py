@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.authoring import bulk_files
+from engine.authoring.simulate_input import Invalid
 from engine.authoring.outcomes import Outcome, Promise, RefusedRow
 
 BULK, DECISION_LOG = "bulk", "decision_log"
@@ -128,24 +128,17 @@ def read_decisions(path: Path) -> tuple[str, list[DecidedCase | RefusedDecision]
         return BULK, [_from_flat(number, row) for number, row in enumerate(table.to_pylist(), start=1)]
     rows: list[DecidedCase | RefusedDecision] = []
     kinds: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as error:
-                rows.append(RefusedDecision(line, None, "line", f"not valid JSON: {error.msg} (column {error.colno})"))
-                continue
-            if not isinstance(data, dict):
-                rows.append(RefusedDecision(line, None, "line", "is not an object (one decision per line)"))
-                continue
-            if isinstance(data.get("decision"), dict):
-                kinds.add(DECISION_LOG)
-                rows.extend(_from_record(line, data))
-            else:
-                kinds.add(BULK)
-                rows.append(_from_flat(line, data))
+    for line, data in bulk_files.json_lines(path):
+        if isinstance(data, Invalid):
+            rows.append(RefusedDecision(*data))
+        elif not isinstance(data, dict):
+            rows.append(RefusedDecision(line, None, "line", "is not an object (one decision per line)"))
+        elif isinstance(data.get("decision"), dict):
+            kinds.add(DECISION_LOG)
+            rows.extend(_from_record(line, data))
+        else:
+            kinds.add(BULK)
+            rows.append(_from_flat(line, data))
     if len(kinds) > 1:
         raise ValueError(f"{path}: mixes decision-log records and `decide` rows; evaluate one kind at a time")
     return (kinds.pop() if kinds else BULK), rows

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.authoring import bulk_files
+from engine.authoring.simulate_input import Invalid
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 OUTCOME_COLUMNS = (
@@ -121,16 +122,8 @@ def read_outcomes(path: Path) -> Iterator[Outcome | RefusedOutcome]:
 
 
 def _json_lines(path: Path) -> Iterator[Outcome | RefusedOutcome]:
-    with path.open(encoding="utf-8") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as error:
-                yield RefusedOutcome(line, None, "line", f"not valid JSON: {error.msg} (column {error.colno})")
-                continue
-            yield parse_outcome(line, data)
+    for line, data in bulk_files.json_lines(path):
+        yield RefusedOutcome(*data) if isinstance(data, Invalid) else parse_outcome(line, data)
 
 
 def _csv(path: Path) -> Iterator[Outcome | RefusedOutcome]:
