@@ -36,7 +36,7 @@ from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
 from transport import proto_json
 from transport.grpc_server import RunningServer, ServerConfig, start_server
-from tests.conftest import without_ids
+from tests.conftest import write_policy, without_ids
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "client_examples"
@@ -64,8 +64,7 @@ rules:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     rules = tmp_path_factory.mktemp("rules")
-    (rules / "strategies").mkdir()
-    (rules / "strategies" / "smoke.yaml").write_text(textwrap.dedent(POLICY).lstrip(), encoding="utf-8")
+    write_policy(rules, POLICY, "smoke.yaml")
     running = start_server(ServerConfig(port=0, rules_dir=rules, reuse_port=False, http_port=0, reload_seconds=0))
     yield running
     running.stop(0)

@@ -5,7 +5,6 @@ and a case that does not carry them as the policy declares is INVALID_ARGUMENT
 from __future__ import annotations
 
 import json
-import textwrap
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from grpc_status import rpc_status
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from collection_strategy.v1 import collection_strategy_pb2_grpc as pb_grpc
+from tests.conftest import write_policy
 from transport.grpc_server import RunningServer, ServerConfig, start_server
 
 SERVICE = "collection_strategy.v1.CollectionStrategyService"
@@ -55,8 +55,7 @@ LIKELY = {"risk_score": {"integer": "120"}, "pay_chance": {"number": 0.85}, "sal
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     rules = tmp_path_factory.mktemp("rules")
-    (rules / "strategies").mkdir()
-    (rules / "strategies" / "scored.yaml").write_text(textwrap.dedent(POLICY).lstrip(), encoding="utf-8")
+    write_policy(rules, POLICY, "scored.yaml")
     running = start_server(ServerConfig(port=0, rules_dir=rules, reuse_port=False, http_port=0, reload_seconds=0))
     yield running
     running.stop(0)
