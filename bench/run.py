@@ -7,6 +7,9 @@
 1. In process: decisions per second through the whole engine with the
    durable_rules matcher, beside the same compiled policy evaluated as plain
    Python predicates (the floor for Python here), and the matchers alone.
+1b. The floor under P1 (bench/bench_floor.py): what a unary Decide costs per decision
+   whatever our code does while durable_rules is the matcher (parse, match, answer,
+   count), beside the P1 target, with the plain-Python matcher's match.
 2. Arrangements and history: the time per decision of a case with an active
    instalment plan and 20 prior contacts, beside the same case with neither,
    in R interleaved rounds of K decisions each (the order alternating between
@@ -48,7 +51,7 @@
 11. Hot swap (bench/bench_swap.py): a real server with 2 workers under unary load from 16
    callers; throughput per 250 ms, failed calls and the time from the check's end to every
    connection on the new version (P5).
-Sections (--only): in-process, arrangements, debtors, grpc, grpc-debtors, grpc-http, build, bulk, spark, decision-log, swap.
+Sections (--only): in-process, floor, arrangements, debtors, grpc, grpc-debtors, grpc-http, build, bulk, spark, decision-log, swap.
 The machine is noisy: compare the ratios, which are measured minutes apart at most.
 """
 
@@ -608,7 +611,7 @@ def http_beside_grpc(rounds: int, calls: int) -> None:
     print("target: HTTP at most 1.3x gRPC (the JSON parsing and printing, and waitress's HTTP/1.1, against grpc's C core).")
 
 
-SECTIONS = ("in-process", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http", "build", "bulk", "spark", "decision-log", "swap")
+SECTIONS = ("in-process", "floor", "arrangements", "debtors", "grpc", "grpc-debtors", "grpc-http", "build", "bulk", "spark", "decision-log", "swap")
 OPT_IN = ("spark",)  # run only when asked: two Spark JVMs
 
 
@@ -632,6 +635,10 @@ def main() -> None:
     sections = [name for name in args.only or [name for name in SECTIONS if name not in OPT_IN] if not (args.skip_grpc and (name.startswith("grpc") or name == "swap"))]
     if "in-process" in sections:
         in_process(args.cases)
+    if "floor" in sections:
+        from bench_floor import floor  # bench/ is on the path: this script's folder
+
+        floor(min(args.cases, 3000), min(args.rounds, 5))
     if "arrangements" in sections:
         arrangement_cost(args.rounds, args.repeat)
     if "debtors" in sections:
