@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Callable, Sequence
@@ -73,7 +73,10 @@ def decide_debtor(engine: StrategyEngine, debtor: DebtorSnapshot, as_of: datetim
         log.exception("fault combining a debtor's accounts")  # no debtor data in logs
     reason = system_reason("DEBTOR_FAULT", reason_language(debtor.language))
     accounts = tuple(
-        Decision(account.account_id, Action.NO_CONTACT.value, None, None, None, None, (reason,), (), (), engine.ref, as_of, as_of + DEFAULT_REVIEW)
+        Decision.made(
+            case_id=account.account_id, action=Action.NO_CONTACT.value, channel=None, window=None, offer=None, template=None, reasons=(reason,),
+            fired_rules=(), vetoes=(), policy=engine.ref, as_of=as_of, next_review_at=as_of + DEFAULT_REVIEW,
+        )
         for account in debtor.accounts
     )
     return _nobody(debtor, engine.ref, as_of, reason, accounts, None)
@@ -175,8 +178,8 @@ def _score(value: str | None) -> Decimal:
 
 
 def _no_contact(decision: Decision, reason: Reason) -> Decision:
-    return replace(
-        decision, action=Action.NO_CONTACT.value, channel=None, window=None, offer=None, template=None,
+    return decision.amended(
+        action=Action.NO_CONTACT.value, channel=None, window=None, offer=None, template=None,
         window_constraints=(), required_disclosures=(), reasons=(reason, *decision.reasons),
     )
 
@@ -186,7 +189,7 @@ def _waits(decision: Decision, lead: Decision, language: str) -> Decision:
     assert lead.window is not None
     reason = Reason("DEBTOR_ONE_CONTACT", text("DEBTOR_ONE_CONTACT", language, lead=lead.case_id))
     waiting = _no_contact(decision, reason)
-    return replace(waiting, vetoes=(*decision.vetoes, Veto(decision.reasons[0].code, "debtor/one-contact", reason.text)), next_review_at=lead.window.end)
+    return waiting.amended(vetoes=(*decision.vetoes, Veto(decision.reasons[0].code, "debtor/one-contact", reason.text)), next_review_at=lead.window.end)
 
 
 def _waiting(decision: Decision) -> bool:

@@ -95,15 +95,7 @@ class Account(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Account:
-        exponent = currency_exponent(self.currency)
-        if -self.amount_due.as_tuple().exponent > exponent:  # type: ignore[operator]
-            raise _FieldError("amount_due", f"has more decimal places than {self.currency} allows ({exponent})")
-        as_of = (info.context or {}).get("as_of")
-        _check_contacts(self.prior_contacts, "prior_contacts", as_of, account_level=True)
-        if as_of is not None and self.payment.last_payment_at and self.payment.last_payment_at > as_of:
-            raise _FieldError("payment.last_payment_at", "is later than as_of")
-        for index, arrangement in enumerate(self.arrangements):
-            check_arrangement(arrangement, f"arrangements[{index}]", self.currency, exponent, as_of)
+        check_account(self, (info.context or {}).get("as_of"))
         return self
 
 
@@ -133,33 +125,58 @@ class DebtorSnapshot(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> DebtorSnapshot:
-        if self.region and not is_subdivision(f"{self.country}-{self.region}"):
-            raise _FieldError("region", f"{shown(self.region)} is not a subdivision of {self.country} (ISO 3166-2)")
-        _check_contacts(self.contacts, "contacts", (info.context or {}).get("as_of"), account_level=False)
-        seen: dict[str, int] = {}
-        for index, account in enumerate(self.accounts):
-            where = f"accounts[{index}]"
-            if account.account_id in seen:
-                raise _FieldError(f"{where}.account_id", f"is listed twice (also accounts[{seen[account.account_id]}]): list each account once")
-            seen[account.account_id] = index
-            if account.debtor_id not in (None, "", self.debtor_id):
-                raise _FieldError(f"{where}.debtor_id", f"is {shown(account.debtor_id)}, not this debtor's {self.debtor_id}: decide each person's accounts together")
-            if account.country and country_code(account.country) != self.country:
-                raise _FieldError(f"{where}.country", f"is {shown(account.country)}, but the debtor lives in {self.country}: a person has one country")
-            for key, value in account.attributes.items():
-                if self.attributes.get(key, value) != value:
-                    raise _FieldError(f"{where}.attributes", f"key {shown(key)} contradicts the debtor's attribute of that name")
-            for key, given in account.inputs.items():
-                if key in self.inputs and (type(self.inputs[key]), self.inputs[key]) != (type(given), given):
-                    raise _FieldError(f"{where}.inputs.{key}", "contradicts the debtor's input of that name: give it once, for the person or for each account")
-        for index, contact in enumerate(self.contacts):
-            unknown = [account_id for account_id in contact.account_ids if account_id not in seen]
-            if unknown:
-                raise _FieldError(f"contacts[{index}].account_ids", f"names {shown(unknown[0])}, which is not one of the debtor's accounts")
-        total = len(self.contacts) + sum(len(account.prior_contacts) for account in self.accounts)
-        if total > MAX_DEBTOR_CONTACTS:
-            raise _FieldError("contacts", f"the debtor and the accounts list {total} contacts; at most {MAX_DEBTOR_CONTACTS} in all")
+        check_debtor(self, (info.context or {}).get("as_of"))
         return self
+
+
+def check_account(account: Account, as_of: datetime | None) -> None:
+    """What an account's fields must agree on: the amount has no more places than the
+    currency's minor units, nothing happened after as_of, its own contacts name no
+    accounts, arrangements agree with the account (check_arrangement). Raises a
+    ValueError naming the field (transport/debtor_reader.py reuses it)."""
+    exponent = currency_exponent(account.currency)
+    if -account.amount_due.as_tuple().exponent > exponent:  # type: ignore[operator]
+        raise _FieldError("amount_due", f"has more decimal places than {account.currency} allows ({exponent})")
+    _check_contacts(account.prior_contacts, "prior_contacts", as_of, account_level=True)
+    if as_of is not None and account.payment.last_payment_at and account.payment.last_payment_at > as_of:
+        raise _FieldError("payment.last_payment_at", "is later than as_of")
+    for index, arrangement in enumerate(account.arrangements):
+        check_arrangement(arrangement, f"arrangements[{index}]", account.currency, exponent, as_of)
+
+
+def check_debtor(debtor: DebtorSnapshot, as_of: datetime | None) -> None:
+    """What a debtor's fields must agree on: the region lies in the country, no contact with
+    the person is after as_of, each account is listed once and is this person's (same
+    debtor, same country, no attribute or input contradicting the person's), a person-level
+    contact names only the debtor's accounts, and the contacts in all are within
+    MAX_DEBTOR_CONTACTS. Each account's own rules are check_account's. Raises a
+    ValueError naming the field (transport/debtor_reader.py reuses it)."""
+    if debtor.region and not is_subdivision(f"{debtor.country}-{debtor.region}"):
+        raise _FieldError("region", f"{shown(debtor.region)} is not a subdivision of {debtor.country} (ISO 3166-2)")
+    _check_contacts(debtor.contacts, "contacts", as_of, account_level=False)
+    seen: dict[str, int] = {}
+    for index, account in enumerate(debtor.accounts):
+        where = f"accounts[{index}]"
+        if account.account_id in seen:
+            raise _FieldError(f"{where}.account_id", f"is listed twice (also accounts[{seen[account.account_id]}]): list each account once")
+        seen[account.account_id] = index
+        if account.debtor_id not in (None, "", debtor.debtor_id):
+            raise _FieldError(f"{where}.debtor_id", f"is {shown(account.debtor_id)}, not this debtor's {debtor.debtor_id}: decide each person's accounts together")
+        if account.country and country_code(account.country) != debtor.country:
+            raise _FieldError(f"{where}.country", f"is {shown(account.country)}, but the debtor lives in {debtor.country}: a person has one country")
+        for key, value in account.attributes.items():
+            if debtor.attributes.get(key, value) != value:
+                raise _FieldError(f"{where}.attributes", f"key {shown(key)} contradicts the debtor's attribute of that name")
+        for key, given in account.inputs.items():
+            if key in debtor.inputs and (type(debtor.inputs[key]), debtor.inputs[key]) != (type(given), given):
+                raise _FieldError(f"{where}.inputs.{key}", "contradicts the debtor's input of that name: give it once, for the person or for each account")
+    for index, contact in enumerate(debtor.contacts):
+        unknown = [account_id for account_id in contact.account_ids if account_id not in seen]
+        if unknown:
+            raise _FieldError(f"contacts[{index}].account_ids", f"names {shown(unknown[0])}, which is not one of the debtor's accounts")
+    total = len(debtor.contacts) + sum(len(account.prior_contacts) for account in debtor.accounts)
+    if total > MAX_DEBTOR_CONTACTS:
+        raise _FieldError("contacts", f"the debtor and the accounts list {total} contacts; at most {MAX_DEBTOR_CONTACTS} in all")
 
 
 def _check_contacts(contacts: list[PriorContact], where: str, as_of: datetime | None, account_level: bool) -> None:

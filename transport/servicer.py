@@ -37,6 +37,7 @@ from transport.batch_spread import Siblings
 from transport.case_reader import read_case
 from transport.decision_log import DecisionLog
 from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
+from transport.debtor_reader import read_debtor
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data
 from transport.streams import READ_AHEAD, StreamLimits
@@ -281,10 +282,13 @@ class CollectionStrategyServicer:
         """Decide one person; raises InvalidSnapshot with fields named from the request root."""
         as_of = as_of_from(request)
         try:
-            too_long = oversized(debtor)
-            if too_long:
-                raise InvalidSnapshot(too_long)
-            snapshot = check_debtor_inputs(parse_debtor(debtor_data(debtor), as_of), engine.policy.inputs)
+            read = read_debtor(debtor, as_of)  # None: the validated path decides it, or names what is wrong
+            if read is None:
+                too_long = oversized(debtor)
+                if too_long:
+                    raise InvalidSnapshot(too_long)
+                read = parse_debtor(debtor_data(debtor), as_of)
+            snapshot = check_debtor_inputs(read, engine.policy.inputs)
         except InvalidSnapshot as error:
             raise InvalidSnapshot(_rooted(field_prefix, error.problems)) from None
         decision = decide_debtor(engine, snapshot, as_of, explain=request.explain)
