@@ -23,12 +23,12 @@ import gzip
 import logging
 import logging.handlers
 import os
-import queue
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,7 +127,11 @@ class DecisionLog:
         self.written, self.dropped, self.failed = (metrics.DECISION_LOG_RECORDS.labels(outcome) for outcome in ("written", "dropped", "failed"))
         self.sink = sink
         self.keep = None if keep is None else keep_paths(keep)  # None: snapshots whole, for replay
-        self.queue: queue.Queue[str] = queue.Queue(capacity)
+        # A deque, not a queue.Queue: the writer polls, so the Queue's lock and wake-up per record
+        # (about 3 µs) bought nothing. Appends from several threads may pass the check together:
+        # the bound is then exceeded by at most one record per thread.
+        self.capacity = capacity
+        self.queue: deque[str] = deque()
         self.closing = threading.Event()
         self.writer = threading.Thread(target=self._write, name="decision-log", daemon=True)
         self.writer.start()
@@ -136,14 +140,10 @@ class DecisionLog:
         """Log a decision; never blocks: a full queue drops it, counted. The record is made
         here, as text: holding the snapshot and decision objects until the writer runs would
         keep thousands of objects alive for the garbage collector to walk, which costs more."""
-        if self.queue.full():
+        if len(self.queue) >= self.capacity:
             self.dropped.inc()
             return
-        line = record(decision_id, method, snapshot, decision, self.keep)
-        try:
-            self.queue.put_nowait(line)
-        except queue.Full:
-            self.dropped.inc()
+        self.queue.append(record(decision_id, method, snapshot, decision, self.keep))
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued (within `timeout`) and stop the writer."""
@@ -164,8 +164,8 @@ class DecisionLog:
         entries: list[str] = []
         try:
             while len(entries) < BATCH:
-                entries.append(self.queue.get_nowait())
-        except queue.Empty:
+                entries.append(self.queue.popleft())
+        except IndexError:  # empty
             pass
         return entries
 
