@@ -8,6 +8,7 @@ directories are a usage error (exit 2), never a silent choice of one.
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,4 +72,15 @@ def positive_days(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (1 or more)")
+    return value
+
+
+def instant(text: str) -> datetime:
+    """An argparse type: an ISO 8601 instant that must carry its offset (--as-of)."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant such as 2026-11-24T10:00:00+01:00") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. 2026-11-24T10:00:00+01:00")
     return value

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from engine.authoring import bulk_files, progress, workers as processes
+from engine.authoring.arguments import instant  # the one reader of --as-of
 from engine.authoring.simulate_input import Invalid, Payload, case_data
 from engine.authoring.work_load import QueueLoad, WorkTally, format_load, load_dicts, queue_load
 from engine.bulk import DECISION_COLUMNS, REFUSAL_COLUMNS, Refusal, decided_row
@@ -146,8 +147,7 @@ def decide_file(
             else:
                 decisions.write(chunk.decisions)
             refusals.write(chunk.refusals)
-            work.items.update(chunk.work.items)
-            work.urgent.update(chunk.work.urgent)
+            work.merge(chunk.work)
             decided, refused = decided + chunk.decided, refused + len(chunk.refusals)
             if progress is not None:
                 progress.update(chunk.decided + len(chunk.refusals))
@@ -188,8 +188,6 @@ def _workers(text: str) -> int:
 
 def register(subparsers: Any) -> None:
     """Add `decide` to the `collection-strategy` command line."""
-    from engine.authoring.simulate import instant  # the one reader of --as-of
-
     parser = subparsers.add_parser(
         "decide",
         help="decide every case of a file (JSON Lines, CSV or Parquet) at one instant and write one flat row per decision; "

@@ -29,7 +29,8 @@ from typing import Any, Callable, Iterable, Iterator
 from engine.authoring import progress
 from engine.authoring.portfolio import synthetic_portfolio
 from engine.authoring.portfolio_debtors import synthetic_debtors
-from engine.authoring.simulate import csv_columns, instant, row_from_case
+from engine.authoring.arguments import instant
+from engine.authoring.simulate_input import csv_columns, row_from_case
 
 
 def _spoil_amount(case: dict[str, Any]) -> None:

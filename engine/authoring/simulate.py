@@ -20,7 +20,8 @@ engine/authoring/simulate_html.py (its templates in engine/authoring/report/temp
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
 over processes (engine/authoring/workers.py), each building its engine once and
-deciding cases in chunks. A case is validated and decided by engine.bulk.decide_one,
+deciding cases in chunks, each chunk's cases tallied where they are decided (the
+caller merges the tallies, simulate_report.Tally.merge). A case is validated and decided by engine.bulk.decide_one,
 as the `decide` command, DecideBatch and the Spark job do, so they all agree.
 """
 
@@ -33,10 +34,11 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 from engine.authoring import progress, simulate_debtor_run, workers as processes
+from engine.authoring.arguments import instant
 from engine.bulk import decide_one
 from engine.engine import StrategyEngine
 from engine.errors import InvalidSnapshot, PolicyError
@@ -91,8 +93,11 @@ class _Decider:
         self.grace = dict(self.engine.policy.posting_grace)
         self.other_grace = dict(self.other.policy.posting_grace) if self.other else self.grace
 
-    def chunk(self, items: list[tuple[int, Payload]]) -> list[Decided | Invalid]:
-        return [self.one(line, payload) for line, payload in items]
+    def chunk(self, items: list[tuple[int, Payload]]) -> Tally:
+        """A chunk's cases decided and tallied here, in the worker: the reader only merges."""
+        tally = Tally()
+        tally.add([self.one(line, payload) for line, payload in items])
+        return tally
 
     def one(self, line: int, payload: Payload) -> Decided | Invalid:
         data = case_data(line, payload)  # a CSV row's cells or a JSON line made a case here, in the worker
@@ -130,16 +135,21 @@ class _Decider:
         return result._replace(baseline_action=other.action, baseline_channel=channel, baseline_arrangement=baseline)
 
 
-_worker: _Decider | None = None
+_worker: _Decider | str | None = None
 
 
 def _start_worker(rules_dir: str, compare_dir: str | None, as_of: datetime) -> None:
     global _worker
-    _worker = _Decider(Path(rules_dir), Path(compare_dir) if compare_dir else None, as_of)
+    try:
+        _worker = _Decider(Path(rules_dir), Path(compare_dir) if compare_dir else None, as_of)
+    except PolicyError as error:
+        # The caller loads the same rules and reports them; a traceback from here would only repeat it.
+        _worker = f"the worker could not load the rules: {error}"
 
 
-def _decide_chunk(items: list[tuple[int, Payload]]) -> list[Decided | Invalid]:
-    assert _worker is not None, "the worker was not started"
+def _decide_chunk(items: list[tuple[int, Payload]]) -> Tally:
+    if not isinstance(_worker, _Decider):
+        raise RuntimeError(_worker or "the worker was not started")
     return _worker.chunk(items)
 
 
@@ -164,17 +174,22 @@ def simulate(
         raise ValueError("as_of must carry a time zone offset")
     workers = max(1, workers or 1)
     started = time.perf_counter()
-    # Build here first: a rules directory that does not load fails before any worker starts.
-    engines = (build_engine(rules_dir), build_engine(compare_dir) if compare_dir else None)
+    built: list[tuple[StrategyEngine, StrategyEngine | None]] = []
+
+    def own() -> Callable[[list[tuple[int, Payload]]], Tally]:
+        # This process decides too. It builds its engines once the helpers are starting (they
+        # build theirs meanwhile), before the first case is read: rules that do not load stop here.
+        built.append((build_engine(rules_dir), build_engine(compare_dir) if compare_dir else None))
+        return _Decider(rules_dir, compare_dir, as_of, built[0]).chunk
+
     tally = Tally()
     chunks = processes.chunks(read_raw_cases(cases_path), workers, CHUNK)
     initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
-    own = lambda: _Decider(rules_dir, compare_dir, as_of, engines).chunk  # noqa: E731 - this process decides too
-    for results in processes.spread(_decide_chunk, chunks, workers, _start_worker, initargs, local=own):
-        tally.add(results)
+    for part in processes.spread(_decide_chunk, chunks, workers, _start_worker, initargs, local=own):
+        tally.merge(part)  # in file order (spread keeps it), so the report is the one of a single tally
         if shown is not None:  # a progress bar (engine/authoring/progress.py)
-            shown.update(len(results))
-    return build_report(tally, rules_dir, cases_path, compare_dir, engines, as_of, workers, time.perf_counter() - started)
+            shown.update(part.total)
+    return build_report(tally, rules_dir, cases_path, compare_dir, built[0], as_of, workers, time.perf_counter() - started)
 
 
 def simulate_debtors(
@@ -234,17 +249,6 @@ def exports_link(html_path: Path, folder: Path) -> str:
 
 
 # --- command line -------------------------------------------------------------------------------
-
-
-def instant(text: str) -> datetime:
-    """An argparse type: an ISO 8601 instant that must carry its offset."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant such as 2026-11-24T10:00:00+01:00") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} needs a time zone offset, e.g. 2026-11-24T10:00:00+01:00")
-    return value
 
 
 def register(subparsers: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
@@ -180,7 +181,13 @@ arrangement_order = _in_order(list(ARRANGEMENT_STATES))
 
 
 class Tally:
-    """Counts results as they arrive, in file order."""
+    """Counts results as they arrive, in file order.
+
+    A worker tallies the rows of its chunk and the reader `merge`s the chunks' tallies
+    in file order: the same counts, the same examples (the first ones of the file) and
+    the same order among ties (first seen first) as one tally of every row. So the
+    reader, the run's one serial part, adds up a few counters per chunk, not every row.
+    A tally pickles (a helper sends it back): no lambdas in its defaultdicts."""
 
     def __init__(self) -> None:
         self.total = 0
@@ -201,7 +208,7 @@ class Tally:
         self.arrangement_pairs: Counter[tuple[str, str]] = Counter()
         self.moved_by_arrangement: Counter[str] = Counter()
         self.changed_any = 0
-        self.arms: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        self.arms: defaultdict[str, defaultdict[str, Counter[str]]] = defaultdict(partial(defaultdict, Counter))
         self.work = WorkTally()
 
     def add(self, results: list[Decided | Invalid]) -> None:
@@ -211,6 +218,31 @@ class Tally:
                 self._invalid(result)
             else:
                 self._decided(result)
+
+    def merge(self, later: Tally) -> None:
+        """Add `later`, the tally of the rows that follow this one's in the file."""
+        self.total += later.total
+        self.changed_any += later.changed_any
+        counters: tuple[tuple[Counter[Any], Counter[Any]], ...] = (
+            (self.actions, later.actions), (self.channels, later.channels), (self.rules, later.rules), (self.vetoes, later.vetoes),
+            (self.vetoed_cases, later.vetoed_cases), (self.invalid_fields, later.invalid_fields), (self.action_pairs, later.action_pairs),
+            (self.channel_pairs, later.channel_pairs), (self.arrangement_pairs, later.arrangement_pairs),
+            (self.moved_by_arrangement, later.moved_by_arrangement),
+        )
+        for counts, more in counters:
+            counts.update(more)  # a name first seen in `later` goes after this tally's: first seen, first among ties
+        for rows, more_rows in ((self.segments, later.segments), (self.buckets, later.buckets), (self.arrangements, later.arrangements)):
+            for row, more in more_rows.items():
+                rows[row].update(more)
+        for experiment, arms in later.arms.items():
+            for arm, more in arms.items():
+                self.arms[experiment][arm].update(more)
+        # Examples are the file's first ones: this tally's, then `later`'s while there is room.
+        self.invalid_examples.extend(later.invalid_examples[:EXAMPLES - len(self.invalid_examples)])
+        for moves, more_moves in ((self.action_moves, later.action_moves), (self.channel_moves, later.channel_moves)):
+            for pair, cases in more_moves.items():
+                moves[pair].extend(cases[:EXAMPLES - len(moves[pair])])
+        self.work.merge(later.work)
 
     def _invalid(self, result: Invalid) -> None:
         self.invalid_fields[result.field] += 1

@@ -61,6 +61,11 @@ class WorkTally:
         due_in = _instant(due) - _instant(row["as_of"]) if queue and due and row.get("as_of") else None
         self.add(str(row.get("action")), queue, row.get("work_priority"), due_in)
 
+    def merge(self, later: WorkTally) -> None:
+        """Add the counts of another tally (a worker's chunk)."""
+        self.items.update(later.items)
+        self.urgent.update(later.urgent)
+
     @property
     def reviews(self) -> int:
         return sum(self.items.values())
