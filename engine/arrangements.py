@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 from engine.history import was_delivered
@@ -48,6 +49,9 @@ DEFAULT_POSTING_GRACE = {
     PaymentMethod.OTHER: 2,
 }
 MISSES_TO_BREAK_A_PLAN = 2
+_NOTHING = Decimal(0)
+_DUE_DATE = attrgetter("due_date")
+_CONFIRM = Action.CONFIRM_ARRANGEMENT  # a module constant: an Enum member read off its class costs a descriptor call, here per contact
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,8 @@ def business_days_after(day: date, count: int, is_business_day: Callable[[date],
 
 def business_days_between(start: date, end: date, is_business_day: Callable[[date], bool]) -> int:
     """Business days after `start`, up to and including `end`."""
-    return sum(1 for offset in range(1, (end - start).days + 1) if is_business_day(start + timedelta(days=offset)))
+    # The days as ordinals, mapped in C: a late plan may be months late, and only is_business_day need be Python.
+    return sum(map(is_business_day, map(date.fromordinal, range(start.toordinal() + 1, end.toordinal() + 1))))
 
 
 def judge(
@@ -94,8 +99,8 @@ def judge(
     posting_grace: dict[PaymentMethod, int],
 ) -> Verdict:
     """The verdict on one arrangement on the debtor's local date `today`."""
-    scheduled = sum((instalment.amount for instalment in schedule), Decimal(0))
-    paid = sum((payment.amount for payment in payments), Decimal(0))
+    scheduled = sum([instalment.amount for instalment in schedule], _NOTHING)
+    paid = sum([payment.amount for payment in payments], _NOTHING)
     counted = tuple(range(len(payments)))
     if status is ArrangementStatus.CANCELLED:
         return Verdict(ArrangementState.CANCELLED, paid=paid, scheduled=scheduled, counted=counted)
@@ -113,9 +118,9 @@ def judge(
     in_grace = False
     next_due: int | None = None
     first_late: date | None = None
-    for instalment in sorted(schedule, key=lambda item: item.due_date):
+    for instalment in sorted(schedule, key=_DUE_DATE):
         due_so_far += instalment.amount
-        on_time = sum((amount for day, amount in paid_on if day <= instalment.due_date), Decimal(0))
+        on_time = sum([amount for day, amount in paid_on if day <= instalment.due_date], _NOTHING) if paid_on else _NOTHING
         if on_time >= due_so_far:
             continue  # covered in time
         if today <= instalment.due_date:
@@ -146,9 +151,11 @@ def judge(
 def arrangement_facts(
     arrangements: Sequence[Any], contacts: Sequence[Any], as_of: datetime, today: date,
     local_date: Callable[[datetime], date], is_business_day: Callable[[date], bool], posting_grace: dict[PaymentMethod, int],
+    traced: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The facts of the current arrangement (the one agreed last, cancelled ones only
-    when nothing else is left) and the verdict on each arrangement, for the trace."""
+    when nothing else is left) and the verdict on each arrangement, for the trace
+    (with `traced` false, no verdicts: a decision without a trace reads none)."""
     facts: dict[str, Any] = {}
     verdicts = [
         judge(item.type, item.status, item.schedule, item.payments, item.method, today, local_date, is_business_day, posting_grace) for item in arrangements
@@ -159,7 +166,7 @@ def arrangement_facts(
             "paid": str(verdict.paid), "scheduled": str(verdict.scheduled), "arrears": str(verdict.arrears), "payments_counted": list(verdict.counted),
         }
         for item, verdict in zip(arrangements, verdicts)
-    ]
+    ] if traced else []
     if not arrangements:
         return facts, trace
     facts["arrangements.broken"] = sum(1 for verdict in verdicts if verdict.state is ArrangementState.BROKEN)
@@ -167,7 +174,7 @@ def arrangement_facts(
     index = max(candidates, key=lambda position: arrangements[position].agreed_at)
     current, verdict = arrangements[index], verdicts[index]
     confirmed = any(
-        contact.action is Action.CONFIRM_ARRANGEMENT and contact.at >= current.agreed_at and was_delivered(contact) for contact in contacts
+        contact.action is _CONFIRM and contact.at >= current.agreed_at and was_delivered(contact) for contact in contacts
     )
     facts.update({
         "arrangement.type": current.type.value,

@@ -28,6 +28,7 @@ OUTCOME_KEYS = {
 }
 ZERO_COUNTS = {key: 0 for keys in PERIOD_KEYS.values() for _, key in keys} | {key: 0 for keys in OUTCOME_KEYS.values() for key in keys}
 THIRTY_DAYS = CONTACT_PERIODS["last_30d"]
+_INBOUND = Direction.INBOUND  # a module constant: an Enum member read off its class costs a descriptor call
 
 
 @dataclass(frozen=True)
@@ -63,21 +64,22 @@ def count_contacts(contacts: Sequence[Any], as_of: datetime, facts: dict[str, An
     last_outcome: Outcome | None = None
     last_channel = Channel.SMS
     for contact in contacts:
-        if contact.direction is Direction.INBOUND:  # the debtor's own contact: not an attempt of ours
+        if contact.direction is _INBOUND:  # the debtor's own contact: not an attempt of ours
             continue
-        age = as_of - contact.at
+        at, channel, outcome = contact.at, contact.channel, contact.outcome  # each read once: this loop runs per contact
+        age = as_of - at
         if age < THIRTY_DAYS:
-            for length, key in periods[contact.channel]:
+            for length, key in periods[channel]:
                 if age < length:
                     facts[key] += 1
-            for key in outcomes[(contact.outcome, contact.channel)]:
+            for key in outcomes[(outcome, channel)]:
                 facts[key] += 1
         if not last:
             continue
-        if last_contact is None or contact.at >= last_contact:
-            last_contact, last_outcome, last_channel = contact.at, contact.outcome, contact.channel
-        if contact.outcome in CONVERSATION_OUTCOMES and (last_conversation is None or contact.at > last_conversation):
-            last_conversation = contact.at
+        if last_contact is None or at >= last_contact:
+            last_contact, last_outcome, last_channel = at, outcome, channel
+        if outcome in CONVERSATION_OUTCOMES and (last_conversation is None or at > last_conversation):
+            last_conversation = at
     if last_contact is not None and last_outcome is not None:
         facts["hours_since_last_contact"] = int((as_of - last_contact).total_seconds() // 3600)
         facts["last_outcome"] = OUTCOME_TEXT[last_outcome]

@@ -230,13 +230,16 @@ def contact_counts(contacts: Sequence[Any], as_of: datetime, need: FactNeed | No
     """The facts counted over the contacts with a person: attempts per channel and
     period, outcomes, the last contact, failed deliveries, the debtor's own contacts
     (with `need`, only those it asks for)."""
-    need = need or ALL_FACTS
     facts: dict[str, Any] = {}
+    _count_into(facts, contacts, as_of, need or ALL_FACTS)
+    return facts
+
+
+def _count_into(facts: dict[str, Any], contacts: Sequence[Any], as_of: datetime, need: FactNeed) -> None:
     if need.counting.zero or need.last_contact:
         count_contacts(contacts, as_of, facts, need.counting, need.last_contact)
     if need.reach or need.failed:
         facts.update(reach_facts(contacts, as_of, reach=need.reach, failed=need.failed))
-    return facts
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,7 @@ class CaseContext:
     zones: tuple[ZoneInfo, ...]
     facts: dict[str, Any]
     language: str  # the reasons' language (snapshot.reason_language), worked out once per case
-    judged: tuple[dict[str, Any], ...] | None = ()  # the verdict on each arrangement; None: not judged, as no rule reads them
+    judged: tuple[dict[str, Any], ...] | None = ()  # the verdict on each arrangement; None: not judged yet (`arrangements` judges them)
     person_contacts: Sequence[Any] = ()  # every contact with the person: caps and quiet periods count these
     posting_grace: Mapping[PaymentMethod, int] = field(default_factory=dict)
 
@@ -280,6 +283,29 @@ def _calendar(country: str, region: str | None, year: int) -> frozenset[date]:
     return frozenset()  # no calendar for this country: no public holidays known
 
 
+# The flags' facts by the flags' values: cases share a few sets (none set, the usual
+# consents). Bounded: breathing-space dates make the legal flags' values many.
+_FLAG_FACTS: dict[tuple[Any, ...], dict[str, bool]] = {}
+_MAX_FLAG_FACTS = 4096
+
+
+def flag_facts(snapshot: CaseSnapshot) -> dict[str, bool]:
+    """consent.*, gdpr.* and legal.*: each true-or-false flag of the snapshot (shared: not to be changed)."""
+    key = (*snapshot.consents.__dict__.values(), *snapshot.gdpr.__dict__.values(), *snapshot.legal.__dict__.values())
+    found = _FLAG_FACTS.get(key)
+    if found is None:
+        found = {
+            f"{prefix}.{name}": value
+            for prefix, flags in (("consent", snapshot.consents), ("gdpr", snapshot.gdpr), ("legal", snapshot.legal))
+            for name, value in flags.__dict__.items()
+            if isinstance(value, bool)
+        }
+        if len(_FLAG_FACTS) >= _MAX_FLAG_FACTS:
+            _FLAG_FACTS.clear()
+        _FLAG_FACTS[key] = found
+    return found
+
+
 def derive(
     snapshot: CaseSnapshot, as_of: datetime, posting_grace: dict[PaymentMethod, int] | None = None, person: Person | None = None,
     need: FactNeed | None = None,
@@ -307,10 +333,7 @@ def derive(
             facts[name] = value
     if snapshot.preferred_channel:
         facts["preferred_channel"] = CHANNEL_TEXT[snapshot.preferred_channel]
-    for prefix, flags in (("consent", snapshot.consents), ("gdpr", snapshot.gdpr), ("legal", snapshot.legal)):
-        for name, value in flags.__dict__.items():
-            if isinstance(value, bool):
-                facts[f"{prefix}.{name}"] = value
+    facts.update(flag_facts(snapshot))
     for key, value in snapshot.attributes.items():
         facts[ATTRIBUTE_PREFIX + key] = value
     for key, item in snapshot.inputs.items():
@@ -344,17 +367,18 @@ def derive(
     if person:
         facts.update(person.facts)
     else:
-        facts.update(contact_counts(snapshot.prior_contacts, as_of, need))
+        _count_into(facts, snapshot.prior_contacts, as_of, need)
         facts.update(_one_account(snapshot))
     if need.steps is None or need.steps:
         facts.update(step_facts(snapshot.prior_contacts, as_of, zones, need.steps))
     facts["third_party_collector"] = snapshot.third_party_collector
     judged: tuple[dict[str, Any], ...] | None = ()
     if snapshot.arrangements and need.arrangements:
-        found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts)
+        traced = need is ALL_FACTS  # only a full derive's verdicts are read (explain's trace); others are judged again if asked
+        found, verdicts = judged_arrangements(snapshot, as_of, zones, posting_grace or {}, snapshot.prior_contacts, traced)
         facts["broken_promises"] = found.pop("arrangements.broken")  # the engine's own verdict replaces the caller's counter
         facts.update(found)
-        judged = tuple(verdicts)
+        judged = tuple(verdicts) if traced else None
     elif snapshot.arrangements:  # not judged: the caller's counter is not the fact rules would see, so none is given
         del facts["broken_promises"]
         judged = None
@@ -366,16 +390,18 @@ def _one_account(snapshot: CaseSnapshot) -> dict[str, Any]:
 
 
 def judged_arrangements(
-    snapshot: CaseSnapshot, as_of: datetime, zones: tuple[ZoneInfo, ...], posting_grace: dict[PaymentMethod, int], contacts: Sequence[Any] = ()
+    snapshot: CaseSnapshot, as_of: datetime, zones: tuple[ZoneInfo, ...], posting_grace: dict[PaymentMethod, int], contacts: Sequence[Any] = (),
+    traced: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The arrangement facts and verdicts on the debtor's local calendar (the first
-    possible zone's date; business days skip weekends and public holidays)."""
+    possible zone's date; business days skip weekends and public holidays); with
+    `traced` false, the facts alone."""
     local_date: Callable[[datetime], date] = (lambda instant: instant.astimezone(zones[0]).date()) if zones else (lambda instant: instant.date())
 
-    def is_business_day(day: date) -> bool:
-        return day.weekday() < 5 and not is_public_holiday(snapshot.country, snapshot.region, day)
+    def is_business_day(day: date) -> bool:  # is_public_holiday without its call: this runs per day of a late plan
+        return day.weekday() < 5 and day not in _calendar(snapshot.country, snapshot.region, day.year)
 
-    return arrangement_facts(snapshot.arrangements, contacts, as_of, local_date(as_of), local_date, is_business_day, posting_grace)
+    return arrangement_facts(snapshot.arrangements, contacts, as_of, local_date(as_of), local_date, is_business_day, posting_grace, traced)
 
 
 ALL_FACTS = FactNeed()  # derive everything: explain, the authoring tools, a policy reading a fact no group knows

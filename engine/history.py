@@ -17,14 +17,17 @@ from zoneinfo import ZoneInfo
 
 from engine.policy.ir import Step
 from engine.vocabulary import FAILED_DELIVERIES, REACHED_OUTCOMES, Action, Channel, Delivery, Direction
+from engine.zones import distinct_clocks
 
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+# Members as module constants: an Enum member read off its class costs a descriptor call, and these run per contact.
+_INBOUND, _DELIVERED = Direction.INBOUND, Delivery.DELIVERED
 THIRTY_DAYS = timedelta(days=30)
 _AT = attrgetter("at")
 
 
 def is_outbound(contact: Any) -> bool:
-    return contact.direction is not Direction.INBOUND
+    return contact.direction is not _INBOUND
 
 
 def was_delivered(contact: Any) -> bool:
@@ -34,7 +37,7 @@ def was_delivered(contact: Any) -> bool:
 def _reached(attempt: Any) -> bool:
     """An attempt of ours reached the debtor: its delivery says so or, without one, its outcome."""
     if attempt.delivery is not None:
-        return attempt.delivery is Delivery.DELIVERED
+        return attempt.delivery is _DELIVERED
     return attempt.outcome in REACHED_OUTCOMES
 
 
@@ -69,18 +72,28 @@ def step_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInf
     last_by_action: dict[Action, datetime] = {}
     for contact in contacts:
         action = contact.action
-        if action is not None and (actions is None or action in actions) and contact.at > last_by_action.get(action, EARLIEST) and was_delivered(contact):
+        if action is None or (actions is not None and action not in actions) or contact.direction is _INBOUND:
+            continue
+        # was_delivered, its outbound test done above: this runs per contact
+        if contact.at > last_by_action.get(action, EARLIEST) and _reached(contact):
             last_by_action[action] = contact.at
     if not last_by_action:
         return {}
+    if len(zones) < 2:  # one clock (most cases): no fewest to find
+        clock = zones[0] if zones else timezone.utc
+        today = as_of.astimezone(clock).date()
+        return {_STEP_KEYS[action]: (today - at.astimezone(clock).date()).days for action, at in last_by_action.items()}
+    instants = (as_of, *last_by_action.values())
+    zones = distinct_clocks(tuple(zones), min(instants), max(instants))  # the same fewest days, from fewer zones
     # local_days_between for each action, with as_of's local dates worked out once.
-    today = [(zone, as_of.astimezone(zone).date()) for zone in zones or (timezone.utc,)]
-    return {_STEP_KEYS[action]: min((day - at.astimezone(zone).date()).days for zone, day in today) for action, at in last_by_action.items()}
+    todays = [(zone, as_of.astimezone(zone).date()) for zone in zones]
+    return {_STEP_KEYS[action]: min((day - at.astimezone(zone).date()).days for zone, day in todays) for action, at in last_by_action.items()}
 
 
 _STEP_KEYS = {action: f"history.{action.value.lower()}.days_since_delivered" for action in Action}
 # Each channel's fact names, written once: Enum.value is a slow lookup on a path run per case.
 _FAILED_KEYS = {channel: (f"failed.{channel.value}.last_30d", f"failed.{channel.value}.in_a_row") for channel in Channel}
+_NO_FAILURES = {key: 0 for keys in _FAILED_KEYS.values() for key in keys}
 
 
 def reach_facts(contacts: Sequence[Any], as_of: datetime, reach: bool = True, failed: bool = True) -> dict[str, Any]:
@@ -105,10 +118,9 @@ def reach_facts(contacts: Sequence[Any], as_of: datetime, reach: bool = True, fa
         # A channel without a failed delivery has none in the last 30 days and none in a row:
         # only a failing channel's attempts are gathered and put in order.
         failing = {contact.channel for contact in contacts if contact.delivery in FAILED_DELIVERIES and is_outbound(contact)}
-        for channel, (last_30d, in_a_row) in _FAILED_KEYS.items():
-            if channel not in failing:
-                facts[last_30d] = facts[in_a_row] = 0
-                continue
+        facts.update(_NO_FAILURES)  # every channel's, in order: a failing channel's counts replace its zeros
+        for channel in failing:
+            last_30d, in_a_row = _FAILED_KEYS[channel]
             # sorted is stable: contacts at the same instant keep the caller's order
             attempts = sorted((contact for contact in contacts if contact.channel == channel and is_outbound(contact)), key=_AT)
             facts[last_30d] = sum(1 for contact in attempts if contact.delivery in FAILED_DELIVERIES and as_of - contact.at < THIRTY_DAYS)
