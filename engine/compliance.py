@@ -70,6 +70,7 @@ class Compliance:
         self._order = {rule_id: index for index, rule_id in enumerate(self._rules)}
         self.scoped_rules = tuple(ScopedRule(rule.id, AllOf((_scope(pack), rule.condition))) for pack in self.packs for rule in pack.rules)
         self._placed = lru_cache(maxsize=4096)(self._for_place)
+        self._placed_channel = lru_cache(maxsize=4096)(self._for_place_channel)
         self.dated = any(pack.effective for pack in self.packs)
         # Each pack rule's periods: its pack's and its own (both must hold); undated rules are absent.
         self.periods = {
@@ -81,6 +82,9 @@ class Compliance:
 
     def _for_place(self, country: str, region: str | None) -> tuple[Pack, ...]:
         return tuple(pack for pack in self.packs if pack.applies_to(country, region))
+
+    def _for_place_channel(self, country: str, region: str | None, channel: Channel) -> ChannelRules:
+        return channel_rules(self._placed(country, region), channel)
 
     def in_force(self, country: str, region: str | None, when: When | None = None) -> tuple[Pack, ...]:
         """The packs for a place, in force at `when`. Without `when`, every pack of
@@ -107,36 +111,63 @@ class Compliance:
 
     def guards(self, matched_ids: Sequence[str]) -> list[GuardRule]:
         """The pack rules among the matched rule ids, in pack order."""
-        ordered = sorted((rule_id for rule_id in matched_ids if rule_id in self._order), key=self._order.__getitem__)  # no Python key function per rule
+        ordered = sorted(filter(self._order.__contains__, matched_ids), key=self._order.__getitem__)  # no Python code per rule
         return [self._rules[rule_id] for rule_id in ordered]
 
     def shaping(self, context: CaseContext, channel: Channel) -> Shaping:
+        """The packs' hours, caps and quiet periods for one channel, and the case's own
+        limits (its preferred hours, a Breathing Space ahead) on top of them."""
         snapshot = context.snapshot
-        packs = self.for_case(context)
-        hours_rules = [rule for pack in packs if not pack.fallback for rule in pack.hours if channel in rule.channels]
-        if not hours_rules:  # fallback packs speak only where no other pack does
-            hours_rules = [rule for pack in packs if pack.fallback for rule in pack.hours if channel in rule.channels]
-        hours = reduce(ContactHours.intersect, (rule.hours for rule in hours_rules)) if hours_rules else BASELINE_HOURS
-        constraints: list[tuple[str, dict[str, str]]] = [(rule.id, rule.reason) for rule in hours_rules]
+        if self.dated:
+            rules = channel_rules(self.for_case(context), channel)
+        else:  # the same for every case of the place: worked out once
+            rules = self._placed_channel(snapshot.country, snapshot.region, channel)
+        hours = rules.shaping.hours
+        added: list[tuple[str, dict[str, str]]] = []
         if snapshot.preferred_hours:
             preferred = ContactHours(snapshot.preferred_hours.opens, snapshot.preferred_hours.closes, frozenset(), False)
             hours = hours.intersect(preferred)
-            constraints.append(("debtor/preferred-hours", {"en": "Only within the hours the debtor asked to be contacted in.", "pl": "Tylko w godzinach wskazanych przez dłużnika."}))
+            added.append(("debtor/preferred-hours", {"en": "Only within the hours the debtor asked to be contacted in.", "pl": "Tylko w godzinach wskazanych przez dłużnika."}))
         not_before: datetime | None = None
-        for cap in (cap for pack in packs for cap in pack.caps if channel in cap.channels):
+        for cap in rules.caps:
             release = cap_release(cap, context)
             if release:
                 not_before = max(not_before or release, release)
-                constraints.append((cap.id, cap.reason))
-        for quiet in (quiet for pack in packs for quiet in pack.quiet if channel in quiet.channels):
+                added.append((cap.id, cap.reason))
+        for quiet in rules.quiet:
             release = quiet_release(quiet, context)
             if release and release > context.as_of:
                 not_before = max(not_before or release, release)
-                constraints.append((quiet.id, quiet.reason))
+                added.append((quiet.id, quiet.reason))
         not_after = moratorium_ahead(context)
         if not_after:
-            constraints.append(("debtor/breathing-space-ahead", BREATHING_SPACE_AHEAD))
-        return Shaping(hours, not_before, not_after, tuple(constraints))
+            added.append(("debtor/breathing-space-ahead", BREATHING_SPACE_AHEAD))
+        if not added:  # the place's shaping as it is (most cases)
+            return rules.shaping
+        return Shaping(hours, not_before, not_after, rules.shaping.constraints + tuple(added))
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """What the packs in force say of one channel whatever the case: its hours (as
+    `shaping`, with no case's limits yet), and the caps and quiet periods that may hold it back."""
+
+    shaping: Shaping
+    caps: tuple[CapRule, ...]
+    quiet: tuple[QuietRule, ...]
+
+
+def channel_rules(packs: Sequence[Pack], channel: Channel) -> ChannelRules:
+    """The packs' rules for one channel. Fallback packs set hours only where no other pack does."""
+    hours_rules = [rule for pack in packs if not pack.fallback for rule in pack.hours if channel in rule.channels]
+    if not hours_rules:
+        hours_rules = [rule for pack in packs if pack.fallback for rule in pack.hours if channel in rule.channels]
+    hours = reduce(ContactHours.intersect, (rule.hours for rule in hours_rules)) if hours_rules else BASELINE_HOURS
+    return ChannelRules(
+        Shaping(hours, None, None, tuple((rule.id, rule.reason) for rule in hours_rules)),
+        tuple(cap for pack in packs for cap in pack.caps if channel in cap.channels),
+        tuple(quiet for pack in packs for quiet in pack.quiet if channel in quiet.channels),
+    )
 
 
 BREATHING_SPACE_AHEAD = {

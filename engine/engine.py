@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from engine import guardrails
 from engine.compliance import Compliance, ScopedRule, When, when_of
@@ -63,6 +63,7 @@ class StrategyEngine:
         self._rules = {rule.id: rule for rule in policy.rules}
         self._posting_grace = dict(policy.posting_grace)
         self._shortest = {channel: timedelta(minutes=minutes) for channel, minutes in policy.shortest_window}
+        self._review_after = {rule.review_in_days: timedelta(days=rule.review_in_days) for rule in policy.rules if rule.review_in_days is not None}
         # The periods of dated rules (a pack rule's include its pack's); none dated: no filter runs.
         self._periods: dict[str, tuple[Effective, ...]] = {rule.id: (rule.effective,) for rule in policy.rules if rule.effective} | self.compliance.periods
         self.work_plan = policy.work  # the queues review decisions go to (engine/policy/work.py)
@@ -122,25 +123,24 @@ class StrategyEngine:
         matched = self._matcher.matching(context.facts)
         if self._periods:  # exact after matching: each rule matches on its own
             matched = _in_force(matched, self._periods, when_of(context.as_of, context.zones))
-        fired = sorted((rule_id for rule_id in matched if rule_id in self._rank), key=self._rank.__getitem__)
+        fired = sorted(filter(self._rank.__contains__, matched), key=self._rank.__getitem__)
         guards = self.compliance.guards(matched)
+        held = _Held(guards)
         vetoes: list[Veto] = []
         decision: Decision | None = None
         chosen: Rule | None = None
-        route = next((guard for guard in guards if guard.route), None)
-        blocks = [guard for guard in guards if guard.block]
-        if route:
-            decision = self._routed(route, context, fired, vetoes)
+        if held.route:
+            decision = self._routed(held.route, context, fired, vetoes)
         else:
-            requirements = [guard for guard in guards if guard.requires]
             for rule_id in fired:
-                found = self._try(self._rules[rule_id], context, fired, vetoes, blocks, requirements)
+                found = self._try(self._rules[rule_id], context, fired, vetoes, held.blocks, held.requirements)
                 if found:
                     decision, chosen = found
                     break
-            replacing = next((guard for guard in guards if decision and guard.replace and Action(decision.action) in guard.replace.actions), None)
-            if decision and replacing:
-                decision = self._replaced(decision, replacing, context)
+            if decision and chosen:
+                replacing = next((guard for guard in held.replacements if chosen.action in guard.replace.actions), None)  # type: ignore[union-attr]
+                if replacing:
+                    decision = self._replaced(decision, replacing, context)
         if decision is None:
             if fired:
                 reason = system_reason("ALL_CANDIDATES_VETOED", context.language)
@@ -151,7 +151,7 @@ class StrategyEngine:
         changes: dict[str, Any] = {}
         if decision.channel is not None:
             language = context.language
-            disclosures = [Reason(code, _text(guard.reason, language)) for guard in guards for code in guard.disclose]
+            disclosures = [Reason(code, _text(guard.reason, language)) for guard in held.disclosing for code in guard.disclose]
             if disclosures or decision.required_disclosures:
                 changes["required_disclosures"] = tuple(dict.fromkeys(disclosures))
         warnings = guardrails.data_warnings(context)
@@ -165,7 +165,7 @@ class StrategyEngine:
             changes["trace"] = self._trace(context, fired, guards, decision)
         if changes:
             decision = decision.amended(**changes)
-        return Judged(decision, context, chosen, tuple(blocks))
+        return Judged(decision, context, chosen, tuple(held.blocks))
 
     def _try(
         self, rule: Rule, context: CaseContext, fired: list[str], vetoes: list[Veto], blocks: list[GuardRule], requirements: list[GuardRule],
@@ -174,11 +174,13 @@ class StrategyEngine:
         """The decision this rule's candidate makes (and the rule that made it: the
         candidate's, or the step taken instead), or None when guardrails remove it.
         `replacing`: the requirements whose `instead` step this candidate already is."""
-        removed = guardrails.action_vetoes(context, rule.id, rule.action) + _pack_action_vetoes(rule, blocks, context.language)
+        removed = guardrails.action_vetoes(context, rule.id, rule.action)
+        if blocks:
+            removed += _pack_action_vetoes(rule, blocks, context.language)
         if removed:
             vetoes += removed
             return None
-        unmet = _unmet(rule, context, [guard for guard in requirements if guard.id not in replacing])
+        unmet = _unmet(rule, context, [guard for guard in requirements if guard.id not in replacing] if replacing else requirements)
         if unmet:
             guard, last = unmet
             need = guard.requires
@@ -197,7 +199,9 @@ class StrategyEngine:
             vetoes.append(Veto(rule.id, "no-channel", text("guardrail.no-channel", context.language)))
         best: tuple[Channel, Window, Any] | None = None
         for channel in channels:
-            veto = guardrails.channel_veto(context, rule.id, channel) or _pack_channel_veto(rule.id, channel, blocks, context.language)
+            veto = guardrails.channel_veto(context, rule.id, channel)
+            if veto is None and blocks:
+                veto = _pack_channel_veto(rule.id, channel, blocks, context.language)
             if veto:
                 vetoes.append(veto)
                 continue
@@ -214,8 +218,8 @@ class StrategyEngine:
             # channel among those open on the earliest local day any of them is.
             if best is None or window.local_start[:10] < best[1].local_start[:10]:
                 best = (channel, window, shaping)
-            if not rule.same_day_order or best[1].local_start[:10] == _local_day(context):
-                break
+            if not rule.same_day_order or best[1].start == context.as_of or best[1].local_start[:10] == _local_day(context):
+                break  # (a window open now is open today)
         if best is not None:
             channel, window, shaping = best
             constraints = tuple(Reason(rule_id, _text(texts, context.language)) for rule_id, texts in shaping.constraints)
@@ -247,7 +251,7 @@ class StrategyEngine:
             reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
         else:
             offer = None
-        review = timedelta(days=rule.review_in_days) if rule.review_in_days is not None else DEFAULT_REVIEW
+        review = self._review_after[rule.review_in_days] if rule.review_in_days is not None else DEFAULT_REVIEW
         return Decision.made(
             case_id=snapshot.case_id,
             action=_ACTION_TEXT[rule.action],
@@ -340,16 +344,38 @@ class StrategyEngine:
         }
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(NamedTuple):
     """A case's decision with the facts and the rule that made it (None: no rule's
-    candidate survived); `fault`: the engine failed and the decision is NO_CONTACT."""
+    candidate survived); `fault`: the engine failed and the decision is NO_CONTACT.
+    A NamedTuple, as immutable as a frozen dataclass and cheaper to build, once per decision."""
 
     decision: Decision
     context: CaseContext | None
     rule: Rule | None
     blocks: tuple[GuardRule, ...] = ()  # the pack blocks that held for the case
     fault: bool = False
+
+
+class _Held:
+    """The pack rules that hold for a case, sorted by what they do (in pack order)."""
+
+    def __init__(self, guards: list[GuardRule]):
+        self.route: GuardRule | None = None  # the first that takes the case out of automated collection
+        self.blocks: list[GuardRule] = []
+        self.requirements: list[GuardRule] = []
+        self.replacements: list[GuardRule] = []
+        self.disclosing: list[GuardRule] = []
+        for guard in guards:
+            if guard.route and self.route is None:
+                self.route = guard
+            if guard.block:
+                self.blocks.append(guard)
+            if guard.requires:
+                self.requirements.append(guard)
+            if guard.replace:
+                self.replacements.append(guard)
+            if guard.disclose:
+                self.disclosing.append(guard)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from engine.decision import Reason
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -124,5 +126,7 @@ def text(key: str, language: str, **values: object) -> str:
     return texts.get(language, texts["en"]).format(**values)
 
 
+# Kept: the same few reasons end many decisions (bounded: codes and languages are few).
+@lru_cache(maxsize=256)
 def system_reason(code: str, language: str) -> Reason:
     return Reason(code, text(code, language))

@@ -9,9 +9,10 @@ stay right across daylight-saving changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from bisect import bisect_right
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from engine.decision import Window
@@ -51,7 +52,7 @@ def next_window(
         start, end = common
         end = min(end, not_after) if not_after else end
         if end - start >= shortest:
-            return _window(start, end, zones)
+            return _window(start, end, zones, moment)
         moment = end  # closed from `end`: the walk moves to the next opening
 
 
@@ -65,9 +66,10 @@ def _first_common_opening(
     """The earliest instant from `moment`, before `limit`, at which every zone is
     open, and the first instant after it at which one of them closes.
 
-    Each zone's openings are walked once, in order: when the openings in hand
-    have no instant in common, the zone that opens last is closed until it
-    opens, so nothing common begins earlier and the walk moves there. Many zones
+    Each zone's openings (its kept days, _horizon) are walked forward: when the
+    openings in hand have no instant in common, the zone that opens last is
+    closed until it opens, so nothing common begins earlier and the walk moves
+    there, each zone to its first opening that ends after that instant. Many zones
     far apart (Antarctica) thus cost one pass over each zone's days, not one
     per closing of any zone; and when their clocks are spread too far apart
     to be open at once, the two or three that show it are walked first, alone.
@@ -81,19 +83,21 @@ def _first_common_opening(
         if common is None:
             return None
         moment = common[0]
-    walks = [_openings(moment, zone, country, region, hours) for zone in zones]
-    held = [next(walk, None) for walk in walks]
+    days = [_horizon(moment.astimezone(zone).date(), zone, country, region, hours) for zone in zones]
     while True:
-        if any(opening is None for opening in held):
-            return None  # a zone has no opening within the horizon
-        start = max(moment, *(opens for opens, _ in held))  # type: ignore[misc]
-        end = min(closes for _, closes in held)  # type: ignore[misc]
+        held = []
+        for openings in days:
+            opening = _first_ending_after(moment, openings)
+            if opening is None:
+                return None  # a zone has no opening within the horizon
+            held.append(opening)
+        start = max(moment, max(held)[0])  # the opening that begins last
+        end = min(map(_CLOSES, held))
         if start < end:
             return (start, end) if start < limit else None
         if start >= limit:
             return None
         moment = start
-        held = [_next_ending_after(moment, opening, walk) for opening, walk in zip(held, walks)]
 
 
 def _spread_out(moment: datetime, zones: tuple[ZoneInfo, ...], hours: ContactHours) -> tuple[ZoneInfo, ...] | None:
@@ -128,14 +132,6 @@ def _seconds(moment: time) -> int:
     return moment.hour * 3600 + moment.minute * 60 + moment.second
 
 
-def _openings(moment: datetime, zone: ZoneInfo, country: str, region: str | None, hours: ContactHours) -> Iterator[tuple[datetime, datetime]]:
-    """One zone's openings that end after `moment` (the first may have begun
-    before), day by day over the horizon and two days more."""
-    for opening in _horizon(moment.astimezone(zone).date(), zone, country, region, hours):
-        if opening[1] > moment:
-            yield opening
-
-
 # The openings of a zone's local days depend only on the zone, the place (its
 # holidays), the hours and the first day: computed once per local day and kept,
 # they serve every request of that day in that place (as_of is the server's clock,
@@ -152,12 +148,13 @@ def _horizon(first_day: date, zone: ZoneInfo, country: str, region: str | None, 
     return tuple(openings)
 
 
-def _next_ending_after(
-    moment: datetime, opening: tuple[datetime, datetime] | None, walk: Iterator[tuple[datetime, datetime]]
-) -> tuple[datetime, datetime] | None:
-    while opening is not None and opening[1] <= moment:
-        opening = next(walk, None)
-    return opening
+def _first_ending_after(moment: datetime, openings: tuple[tuple[datetime, datetime], ...]) -> tuple[datetime, datetime] | None:
+    """The first of a zone's openings (in order, none overlapping) that ends after `moment`."""
+    index = bisect_right(openings, moment, key=_CLOSES)
+    return openings[index] if index < len(openings) else None
+
+
+_CLOSES = itemgetter(1)
 
 
 def _local_instant(day: date, moment: time, zone: ZoneInfo) -> datetime:
@@ -181,18 +178,27 @@ def _local_instant(day: date, moment: time, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(high, timezone.utc)
 
 
-def _window(start: datetime, end: datetime, zones: tuple[ZoneInfo, ...]) -> Window:
+def _window(start: datetime, end: datetime, zones: tuple[ZoneInfo, ...], moment: datetime) -> Window:
     """The window told in the first zone, the debtor's most likely clock
-    (engine.zones.possible_zones puts it first), with every zone it is lawful in."""
+    (engine.zones.possible_zones puts it first), with every zone it is lawful in.
+    A bound other than `moment` (where the search began) is an opening's or a
+    moratorium's, the same for many requests: its local text is kept."""
     zone = zones[0]
     return Window(
         start=start.astimezone(timezone.utc),
         end=end.astimezone(timezone.utc),
         time_zone=str(zone),
-        local_start=start.astimezone(zone).isoformat(),
-        local_end=end.astimezone(zone).isoformat(),
+        local_start=start.astimezone(zone).isoformat() if start == moment else _local_text(start, zone),
+        local_end=_local_text(end, zone),
         zones=_names(zones),
     )
+
+
+# Bounded: the keys are the openings of the days in use (and moratorium starts).
+@lru_cache(maxsize=4096)
+def _local_text(instant: datetime, zone: ZoneInfo) -> str:
+    """The instant on the zone's clock, in ISO 8601 with its offset (datetime.isoformat)."""
+    return instant.astimezone(zone).isoformat()
 
 
 @lru_cache(maxsize=1024)

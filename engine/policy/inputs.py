@@ -16,6 +16,7 @@ import difflib
 from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
+from operator import is_
 from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -125,14 +126,19 @@ def check_inputs(snapshot: CaseSnapshot, inputs: tuple[Input, ...]) -> CaseSnaps
 
 
 def _unchanged(values: Mapping[str, Any], given: Mapping[str, Any]) -> bool:
-    # Types too: 87 == 87.0, but an integer given for a number must become a number.
-    return values.keys() == given.keys() and all(type(value) is type(given[name]) and value == given[name] for name, value in values.items())
+    # The very objects given: typed gives a value already of its type back as it is, and
+    # anything new (87.0 for an integer given for a number, a date for its text) is a change.
+    return values.keys() == given.keys() and all(map(is_, values.values(), given.values()))
 
 
 def checked(given: Mapping[str, Any], inputs: tuple[Input, ...], where: str) -> tuple[dict[str, Any], list[FieldProblem]]:
     """The given inputs in their declared types, and the problems with them (`where`: the field's path)."""
-    declared = {item.name: item for item in inputs}
-    problems = [FieldProblem(f"{where}.{item.name}", f"is required by this policy: {describe(item)}") for item in inputs if item.required and item.name not in given]
+    declared: dict[str, Input] = {}
+    problems: list[FieldProblem] = []
+    for declared_input in inputs:
+        declared[declared_input.name] = declared_input
+        if declared_input.required and declared_input.name not in given:
+            problems.append(FieldProblem(f"{where}.{declared_input.name}", f"is required by this policy: {describe(declared_input)}"))
     values: dict[str, Any] = {}
     for name, value in given.items():
         item = declared.get(name)
