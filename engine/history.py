@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 from engine.policy.ir import Step
 from engine.vocabulary import FAILED_DELIVERIES, REACHED_OUTCOMES, Action, Channel, Delivery, Direction
-from engine.zones import distinct_clocks
 
 EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
 # Members as module constants: an Enum member read off its class costs a descriptor call, and these run per contact.
@@ -83,8 +82,6 @@ def step_facts(contacts: Sequence[Any], as_of: datetime, zones: Sequence[ZoneInf
         clock = zones[0] if zones else timezone.utc
         today = as_of.astimezone(clock).date()
         return {_STEP_KEYS[action]: (today - at.astimezone(clock).date()).days for action, at in last_by_action.items()}
-    instants = (as_of, *last_by_action.values())
-    zones = distinct_clocks(tuple(zones), min(instants), max(instants))  # the same fewest days, from fewer zones
     # local_days_between for each action, with as_of's local dates worked out once.
     todays = [(zone, as_of.astimezone(zone).date()) for zone in zones]
     return {_STEP_KEYS[action]: min((day - at.astimezone(zone).date()).days for zone, day in todays) for action, at in last_by_action.items()}

@@ -82,30 +82,6 @@ def _same_clock(zone: str, other: str, year: int) -> bool:
     return True
 
 
-def distinct_clocks(zones: tuple[ZoneInfo, ...], first: datetime, last: datetime) -> tuple[ZoneInfo, ...]:
-    """The zones less each one keeping the clock of a zone before it from `first`
-    to `last`: an instant between them has the same local date and time in the
-    zones left as in all of them (a US debtor without a state: 29 zones, 8 clocks).
-    All the zones when the instants are not within last's (UTC) year and the year
-    before, or that year is not within a year of today's."""
-    year = last.astimezone(timezone.utc).year
-    # Only for the years live decisions are made in: working out a year's clocks scans it once per
-    # pair of zones (tens of ms for the US), which a caller choosing as_of's year must not make us repeat.
-    if abs(year - datetime.now(timezone.utc).year) > 1 or year <= 1970 or first < datetime(year - 1, 1, 1, tzinfo=timezone.utc):
-        return zones
-    return _distinct_clocks(zones, year)
-
-
-@lru_cache(maxsize=1024)  # per place and year (3 years of them): the zone pairs compared are cached by _same_clock
-def _distinct_clocks(zones: tuple[ZoneInfo, ...], year: int) -> tuple[ZoneInfo, ...]:
-    """One zone per clock kept all through `year` and the year before, each the first keeping it."""
-    kept: list[ZoneInfo] = []
-    for zone in zones:
-        if not any(_same_clock(str(zone), str(other), year) and _same_clock(str(zone), str(other), year - 1) for other in kept):
-            kept.append(zone)
-    return tuple(kept)
-
-
 def _offset(instant: datetime, zone: ZoneInfo) -> timedelta | None:
     return instant.astimezone(zone).utcoffset()
 

@@ -5,18 +5,13 @@
   flag of the snapshot; other values get their own; the store stays bounded.
 - A decision without a trace does not build the verdicts on the arrangements;
   asking the context for them still gives the full derive's.
-- Days since a step, the fewest over the zones a debtor may be in, are counted
-  over one zone per clock (engine.zones.distinct_clocks, for instants within
-  this year and the one before): the same fewest as over every zone, as each
-  zone left out keeps the clock of a kept one through both years.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,9 +20,7 @@ from engine.authoring.portfolio import synthetic_portfolio
 from engine.facts import derive, flag_facts
 from engine.registry import load_rules
 from engine.engine import StrategyEngine
-from engine.history import local_days_between
 from engine.snapshot import CaseSnapshot, Consents, GdprFlags, LegalFlags, parse_snapshot
-from engine.zones import _distinct_clocks, _possible_zones, distinct_clocks
 from tests.conftest import AS_OF, REPO
 
 BASE = parse_snapshot(next(iter(synthetic_portfolio(1, AS_OF, seed=3))), AS_OF)
@@ -88,50 +81,3 @@ def test_a_decision_without_a_trace_judges_the_arrangements_only_when_asked():
         assert narrow.judged is None  # not built on the way
         assert full.judged is not None and narrow.arrangements == full.arrangements == full.judged
         assert all(narrow.facts[path] == full.facts[path] for path in narrow.facts if path.startswith("arrangement") or path == "broken_promises")
-
-
-# Places whose zones keep fewer clocks than they are many (and one with a zone per clock).
-PLACES = [("US", None), ("US", "IN"), ("AU", None), ("CA", None), ("RU", None), ("BR", None), ("MX", None), ("PL", None)]
-
-
-THIS_YEAR = datetime.now(timezone.utc).year
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    place=st.sampled_from(PLACES),
-    later=st.datetimes(datetime(THIS_YEAR - 1, 1, 1), datetime(THIS_YEAR + 1, 12, 31, 23, 59), timezones=st.just(timezone.utc)),
-    back=st.timedeltas(timedelta(0), timedelta(days=730)),
-)
-def test_the_fewest_local_days_over_one_zone_per_clock_are_over_every_zone(place, later, back):
-    zones = _possible_zones(*place, None, 0)
-    earlier = later - back
-    kept = distinct_clocks(zones, earlier, later)
-    assert set(kept) <= set(zones) and kept[0] == zones[0]  # the most likely clock stays first
-    assert local_days_between(earlier, later, kept) == local_days_between(earlier, later, zones)
-
-
-def test_clocks_are_merged_only_where_they_were_compared():
-    us = _possible_zones("US", None, None, 0)
-    later = datetime(THIS_YEAR, 6, 1, 9, tzinfo=timezone.utc)
-    assert len(distinct_clocks(us, datetime(THIS_YEAR - 1, 1, 1, tzinfo=timezone.utc), later)) < len(us)  # 8 in 2026: ET, CT, MT, Arizona, PT, Alaska, Adak, Hawaii
-    assert distinct_clocks(us, datetime(THIS_YEAR - 2, 12, 31, 23, tzinfo=timezone.utc), later) == us  # before the year ahead of later's: all of them
-    far = datetime(THIS_YEAR + 40, 6, 1, tzinfo=timezone.utc)
-    assert distinct_clocks(us, far - timedelta(days=1), far) == us  # a year callers choose: not worked out
-
-
-# Years after clocks changed (Indiana 2006-2007, Russia 2014, Mexico 2022): zones that keep one clock
-# in the year but not in the year before must stay apart.
-@pytest.mark.parametrize("place, year", [(("US", None), 2008), (("US", "IN"), 2007), (("US", "IN"), 2008), (("US", None), 2026), (("RU", None), 2015), (("MX", None), 2023)])
-def test_each_zone_left_out_keeps_the_clock_of_a_kept_one_through_both_years(place, year):
-    zones = _possible_zones(*place, None, 0)
-    first, last = datetime(year - 1, 1, 1, tzinfo=timezone.utc), datetime(year, 12, 31, 23, tzinfo=timezone.utc)
-    kept = _distinct_clocks(zones, year)
-    instants = [first + timedelta(hours=hours) for hours in range(0, int((last - first).total_seconds() // 3600), 5)]
-
-    def offsets(zone: Any) -> list[Any]:
-        return [instant.astimezone(zone).utcoffset() for instant in instants]
-
-    kept_offsets = [offsets(zone) for zone in kept]
-    for zone in set(zones) - set(kept):
-        assert offsets(zone) in kept_offsets, f"{zone} left out, but no kept zone keeps its clock in {year - 1}-{year}"
