@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from engine import guardrails
-from engine.bundle import bundle_digest
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
 from engine.isolation import try_rules
@@ -46,6 +45,7 @@ STRATEGY_DIR = "strategies"
 SETTLE_ATTEMPTS = 5
 COMPLIANCE_DIR = "compliance"
 WARM_UP_COUNTRIES = 32
+BUNDLE_DIR = ".bundle"  # engine.bundle.BUNDLE_DIR (tests/test_startup_imports.py holds them equal)
 
 # An acceptance check reads the rules directory and the engine built from it and
 # returns the reasons to refuse it (none: accept).
@@ -172,8 +172,19 @@ class PolicyRegistry:
 def rules_fingerprint(rules_dir: Path) -> str:
     """The rules files' fingerprint, and their approved bundle's if any (`<fingerprint>+<bundle>`):
     an approval changes no rules file, yet the rules must be looked at again (engine/bundle.py)."""
-    approvals = bundle_digest(rules_dir)
+    approvals = _bundle_digest(rules_dir)
     return f"{fingerprint(rules_dir)}+{approvals}" if approvals else fingerprint(rules_dir)
+
+
+def _bundle_digest(rules_dir: Path) -> str:
+    """engine.bundle.bundle_digest, imported only for a folder with a bundle: that module loads
+    the signing library (`cryptography`), which rules without a bundle never need, and every
+    `simulate`, `decide` and worker start would otherwise pay for."""
+    if not (rules_dir / BUNDLE_DIR).is_dir():
+        return ""  # what bundle_digest says of a folder without one
+    from engine.bundle import bundle_digest
+
+    return bundle_digest(rules_dir)
 
 
 def _versions(engine: StrategyEngine) -> dict[str, tuple[str, str]]:

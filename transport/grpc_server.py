@@ -26,7 +26,6 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
 from engine.authoring.acceptance import acceptance_checks
-from engine.bundle import require_approved
 from engine.handover import FOLLOW_SECONDS, FollowingRegistry, Handover
 from engine.last_good import LastGoodRules
 from engine.registry import PolicyRegistry
@@ -238,7 +237,11 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
     _check_http(config)
     streams = _stream_limits(config)
     keep = LastGoodRules(config.keep_dir) if config.keep_dir else None
-    checks = [*acceptance_checks(), *([require_approved(config.trusted_keys)] if config.trusted_keys else [])]
+    checks = acceptance_checks()
+    if config.trusted_keys:  # imported only here: engine.bundle loads the signing library, which unsigned rules never need
+        from engine.bundle import require_approved
+
+        checks.append(require_approved(config.trusted_keys))
     if registry is None:
         registry = FollowingRegistry(config.rules_dir, Handover(config.handover)) if config.handover else PolicyRegistry(config.rules_dir, checks=checks, keep=keep)
     decisions = DecisionLog(sink_from(config.decision_log), config.decision_log_keep) if config.decision_log else None

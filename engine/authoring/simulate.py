@@ -16,7 +16,9 @@ often each was contacted a week and against the caps of the packs in force
 This module decides and runs the command line. Reading a file is
 engine/authoring/simulate_input.py, counting engine/authoring/simulate_report.py, the text summary
 engine/authoring/simulate_text.py, the HTML page and its exported tables
-engine/authoring/simulate_html.py (its templates in engine/authoring/report/templates/).
+engine/authoring/simulate_html.py (its templates in engine/authoring/report/templates/), imported
+only by a run that writes a page or its tables (--html, --export): jinja2 and the page's
+modules are otherwise a start-up cost of the one process that reads the file.
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
 over processes (engine/authoring/workers.py), each building its engine once and
@@ -45,8 +47,6 @@ from engine.errors import InvalidSnapshot, PolicyError
 from engine.facts import judged_arrangements
 from engine.registry import build_engine
 from engine.authoring.simulate_debtor_report import DebtorSimulationReport, DebtorTally, build_debtor_report
-from engine.authoring.report.exports import write_tables
-from engine.authoring.simulate_html import debtor_page, render_debtor_html, render_html, render_page, simulation_page
 from engine.authoring.simulate_input import DEBTORS, Invalid, Payload, case_data, case_from_row, csv_columns, form_of, read_cases, read_raw_cases, row_from_case
 from engine.authoring.simulate_report import NO_ARRANGEMENT, NO_CHANNEL, Decided, SimulationReport, Tally, build_report
 from engine.authoring.simulate_text import format_debtor_summary, format_summary
@@ -214,10 +214,10 @@ def simulate_debtors(
     chunks = processes.chunks(read_cases(debtors_path), workers, DEBTOR_CHUNK)
     initargs = (str(rules_dir), as_of, days, at_review)
     own = lambda: simulate_debtor_run.DebtorRunner(rules_dir, as_of, days, at_review, engine).chunk  # noqa: E731 - this process runs persons too
-    for runs in processes.spread(simulate_debtor_run.run_chunk, chunks, workers, simulate_debtor_run.start_worker, initargs, local=own):
-        tally.add(runs)
+    for part in processes.spread(simulate_debtor_run.run_chunk, chunks, workers, simulate_debtor_run.start_worker, initargs, local=own):
+        tally.merge(part)  # in file order, as for cases: the report is the one of a single tally
         if shown is not None:
-            shown.update(len(runs))
+            shown.update(part.total)
     return build_debtor_report(tally, rules_dir, debtors_path, engine, as_of, days, workers, time.perf_counter() - started, at_review)
 
 
@@ -233,11 +233,29 @@ def write_outputs(
         if html_path is None:
             return None
         export_dir = html_path.with_name(f"{html_path.stem}_files")
+    # Imported here: the page's modules and jinja2 are for a run that asks for a page or its tables.
+    from engine.authoring.report.exports import write_tables
+    from engine.authoring.simulate_html import debtor_page, render_page, simulation_page
+
     page = debtor_page(report) if isinstance(report, DebtorSimulationReport) else simulation_page(report)
     write_tables(page.tables, export_dir)
     if html_path:
         html_path.write_text(render_page(page, exports_link(html_path, export_dir)), encoding="utf-8")
     return export_dir
+
+
+def render_html(report: SimulationReport, exports: str | None = None) -> str:
+    """The cases' page (engine/authoring/simulate_html.py, imported only when a page is asked for)."""
+    from engine.authoring import simulate_html
+
+    return simulate_html.render_html(report, exports)
+
+
+def render_debtor_html(report: DebtorSimulationReport, exports: str | None = None) -> str:
+    """The debtors' page (engine/authoring/simulate_html.py, imported only when a page is asked for)."""
+    from engine.authoring import simulate_html
+
+    return simulate_html.render_debtor_html(report, exports)
 
 
 def exports_link(html_path: Path, folder: Path) -> str:

@@ -4,20 +4,29 @@ The humane promise is a promise to a person, not to an account: how many times
 a week one person is contacted, however many accounts they have, and whether
 any cap of the packs in force was exceeded for anyone. The figures per person
 come from engine/authoring/simulate_debtor_run.py; this module adds them up.
+
+Each worker tallies the persons it ran (`DebtorTally`) and the reader merges the
+tallies in file order, as simulate_report.Tally does for cases: a tally holds
+counts, not persons, so what comes back from a worker and what the reader adds
+up is a few counters per chunk, however many persons and days it ran.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from engine.authoring.simulate_debtor_run import PersonRun
 from engine.authoring.simulate_input import Invalid
 from engine.authoring.simulate_report import EXAMPLES, NO_CHANNEL, action_order, channel_order, policy_of
+
+if TYPE_CHECKING:  # the runner tallies with this module: imported at run time, the two would import each other
+    from engine.authoring.simulate_debtor_run import CapSeen, PersonRun
 
 # Persons by their number of accounts, in these groups.
 ACCOUNT_GROUPS: tuple[tuple[str, int, int], ...] = (("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4-5", 4, 5), ("6-10", 6, 10), (">10", 11, 10**6))
@@ -37,15 +46,22 @@ class Distribution:
 
 
 def distribution(values: Sequence[int]) -> Distribution:
-    ordered = sorted(values)
+    return distribution_of(Counter(values))
+
+
+def distribution_of(counts: Counter[int]) -> Distribution:
+    """The distribution of the values counted in `counts` (value -> persons with it)."""
+    persons = sum(counts.values())
+    values = sorted(value for value, count in counts.items() if count)
+    ends = list(itertools.accumulate(counts[value] for value in values))  # persons with this value or less
 
     def rank(share: float) -> int:
-        return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0
+        # The value at nearest rank ceil(share * persons) of the values in order.
+        return values[bisect.bisect_left(ends, max(1, math.ceil(share * persons)))] if persons else 0
 
-    counts = Counter(ordered)
-    top = ordered[-1] if ordered else 0
+    top = values[-1] if values else 0
     return Distribution(
-        len(ordered), rank(0.5), rank(0.9), rank(0.99), top, round(sum(ordered) / len(ordered), 3) if ordered else 0.0,
+        persons, rank(0.5), rank(0.9), rank(0.99), top, round(sum(value * count for value, count in counts.items()) / persons, 3) if persons else 0.0,
         {str(count): counts[count] for count in range(top + 1)},
     )
 
@@ -134,18 +150,65 @@ def _group(accounts: int) -> str:
     return next(label for label, low, high in ACCOUNT_GROUPS if low <= accounts <= high)
 
 
+class CapTally:
+    """One cap's counts over the persons it is in force for (CapFigures without the cap's rule)."""
+
+    def __init__(self) -> None:
+        self.persons = 0
+        self.contacts = 0
+        self.most = 0
+        self.persons_over = 0
+        self.contacts_over = 0
+        self.examples: list[str] = []  # debtor ids of persons taken over it, the first in the file
+
+    def add(self, debtor_id: str, seen: CapSeen) -> None:
+        self.persons += 1
+        self.contacts += seen.contacts
+        self.most = max(self.most, seen.most)
+        if seen.over:
+            self.persons_over += 1
+            self.contacts_over += seen.over
+            if len(self.examples) < EXAMPLES:
+                self.examples.append(debtor_id)
+
+    def merge(self, later: CapTally) -> None:
+        self.persons += later.persons
+        self.contacts += later.contacts
+        self.most = max(self.most, later.most)
+        self.persons_over += later.persons_over
+        self.contacts_over += later.contacts_over
+        self.examples.extend(later.examples[:EXAMPLES - len(self.examples)])
+
+
 class DebtorTally:
-    """Adds up the persons as their runs arrive, in file order."""
+    """Adds up the persons as their runs arrive, in file order.
+
+    A worker tallies the persons of its chunk and the reader `merge`s the chunks'
+    tallies in file order: the same counts, the same examples (the first of the file)
+    and the same order among ties (first seen first) as one tally of every person.
+    A tally pickles (a worker sends it back): no lambdas in its defaultdicts."""
 
     def __init__(self) -> None:
         self.total = 0
-        self.runs: list[PersonRun] = []  # without their daily lists, which are counted as they arrive
         self.decisions = 0
         self.actions: Counter[str] = Counter()
         self.channels: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
         self.invalid_fields: Counter[str] = Counter()
         self.invalid_examples: list[dict[str, Any]] = []
+        self.persons = 0
+        self.accounts = 0
+        self.by_accounts: Counter[int] = Counter()  # accounts -> persons
+        self.several_currencies = 0
+        self.contacts = 0
+        self.covering_several = 0
+        self.week: Counter[int] = Counter()  # the most contacts in 7 days -> persons
+        self.week_by_group: defaultdict[str, Counter[int]] = defaultdict(Counter)  # the same by ACCOUNT_GROUPS
+        self.channel_contacts: Counter[str] = Counter()
+        self.channel_most: Counter[str] = Counter()  # the most with one person in 7 days
+        self.caps: dict[str, CapTally] = {}
+        self.persons_over = 0  # persons taken over any cap
+        self.over_persons: list[tuple[str, tuple[CapSeen, ...]]] = []  # the first of them in the file: (debtor id, caps they went over)
 
     def add(self, results: Sequence[PersonRun | Invalid]) -> None:
         for result in results:
@@ -155,22 +218,58 @@ class DebtorTally:
                 if len(self.invalid_examples) < EXAMPLES:
                     self.invalid_examples.append(result._asdict())
             else:
-                self.decisions += len(result.actions)
-                self.actions.update(result.actions)
-                self.channels.update(result.channels)
-                self.reasons.update(result.reasons)
-                self.runs.append(result._replace(actions=(), channels=(), reasons=()))
+                self._person(result)
+
+    def _person(self, run: PersonRun) -> None:
+        self.decisions += len(run.actions)
+        self.actions.update(run.actions)
+        self.channels.update(run.channels)
+        self.reasons.update(run.reasons)
+        self.persons += 1
+        self.accounts += run.accounts
+        self.by_accounts[run.accounts] += 1
+        self.several_currencies += run.currencies > 1
+        self.contacts += run.contacts
+        self.covering_several += run.covering_several
+        self.week[run.week_most] += 1
+        self.week_by_group[_group(run.accounts)][run.week_most] += 1
+        for channel, made, seen in run.channel_most:
+            self.channel_contacts[channel] += made
+            self.channel_most[channel] = max(self.channel_most[channel], seen)
+        for cap in run.caps:
+            self.caps.setdefault(cap.cap, CapTally()).add(run.debtor_id, cap)
+        over = tuple(cap for cap in run.caps if cap.over)
+        if over:
+            self.persons_over += 1
+            if len(self.over_persons) < EXAMPLES:
+                self.over_persons.append((run.debtor_id, over))
+
+    def merge(self, later: DebtorTally) -> None:
+        """Add `later`, the tally of the persons that follow this one's in the file."""
+        for name in ("total", "decisions", "persons", "accounts", "several_currencies", "contacts", "covering_several", "persons_over"):
+            setattr(self, name, getattr(self, name) + getattr(later, name))
+        counters: tuple[tuple[Counter[Any], Counter[Any]], ...] = (
+            (self.actions, later.actions), (self.channels, later.channels), (self.reasons, later.reasons), (self.invalid_fields, later.invalid_fields),
+            (self.by_accounts, later.by_accounts), (self.week, later.week), (self.channel_contacts, later.channel_contacts),
+        )
+        for counts, more in counters:
+            counts.update(more)  # a name first seen in `later` goes after this tally's: first seen, first among ties
+        for group, week in later.week_by_group.items():
+            self.week_by_group[group].update(week)
+        for channel, seen in later.channel_most.items():
+            self.channel_most[channel] = max(self.channel_most[channel], seen)
+        for cap, counted in later.caps.items():
+            self.caps.setdefault(cap, CapTally()).merge(counted)
+        # Examples are the file's first ones: this tally's, then `later`'s while there is room.
+        self.invalid_examples.extend(later.invalid_examples[:EXAMPLES - len(self.invalid_examples)])
+        self.over_persons.extend(later.over_persons[:EXAMPLES - len(self.over_persons)])
 
 
 def build_debtor_report(
     tally: DebtorTally, rules_dir: Path, path: Path, engine: Any, as_of: datetime, days: int, workers: int, seconds: float, at_review: bool = False
 ) -> DebtorSimulationReport:
-    runs, actions, channels = tally.runs, tally.actions, tally.channels
-    by_group: defaultdict[str, list[int]] = defaultdict(list)
-    for run in runs:
-        by_group[_group(run.accounts)].append(run.week_most)
-    caps = _caps(runs, engine)
-    over = [run for run in runs if any(seen.over for seen in run.caps)]
+    actions, channels = tally.actions, tally.channels
+    caps = _caps(tally.caps, engine)
     return DebtorSimulationReport(
         debtors_file=str(path),
         rules=str(rules_dir),
@@ -181,24 +280,24 @@ def build_debtor_report(
         seconds=round(seconds, 3),
         total=tally.total,
         invalid=sum(tally.invalid_fields.values()),
-        persons=len(runs),
-        accounts=sum(run.accounts for run in runs),
-        persons_by_accounts={str(count): persons for count, persons in sorted(Counter(run.accounts for run in runs).items())},
-        persons_with_several_currencies=sum(1 for run in runs if run.currencies > 1),
+        persons=tally.persons,
+        accounts=tally.accounts,
+        persons_by_accounts={str(count): persons for count, persons in sorted(tally.by_accounts.items())},
+        persons_with_several_currencies=tally.several_currencies,
         decisions=tally.decisions,
         by_action={name: actions[name] for name in action_order(actions)},
         by_channel={name: channels[name] for name in channel_order(channels)},
         by_reason=dict(tally.reasons.most_common()),
-        contacts=sum(run.contacts for run in runs),
-        contacts_covering_several_accounts=sum(run.covering_several for run in runs),
-        contacts_per_person_week=distribution([run.week_most for run in runs]),
-        week_by_accounts={label: distribution(by_group[label]) for label, _, _ in ACCOUNT_GROUPS if by_group[label]},
-        channels=_channels(runs, caps),
+        contacts=tally.contacts,
+        contacts_covering_several_accounts=tally.covering_several,
+        contacts_per_person_week=distribution_of(tally.week),
+        week_by_accounts={label: distribution_of(tally.week_by_group[label]) for label, _, _ in ACCOUNT_GROUPS if tally.week_by_group.get(label)},
+        channels=_channels(tally.channel_contacts, tally.channel_most, caps),
         caps=caps,
-        persons_over_a_cap=len(over),
+        persons_over_a_cap=tally.persons_over,
         over_examples=[
-            {"debtor_id": run.debtor_id, "cap": seen.cap, "most": seen.most, "first_over": seen.first_over}
-            for run in over[:EXAMPLES] for seen in run.caps if seen.over
+            {"debtor_id": debtor_id, "cap": seen.cap, "most": seen.most, "first_over": seen.first_over}
+            for debtor_id, over in tally.over_persons for seen in over
         ],
         invalid_by_field=dict(tally.invalid_fields.most_common()),
         invalid_examples=tally.invalid_examples,
@@ -207,31 +306,19 @@ def build_debtor_report(
     )
 
 
-def _caps(runs: Sequence[PersonRun], engine: Any) -> list[CapFigures]:
+def _caps(counted: dict[str, CapTally], engine: Any) -> list[CapFigures]:
     rules = {cap.id: cap for pack in engine.compliance.packs for cap in pack.caps}
-    figures: dict[str, CapFigures] = {}
-    for run in runs:
-        for seen in run.caps:
-            cap = rules[seen.cap]
-            row = figures.setdefault(seen.cap, CapFigures(seen.cap, channel_order(c.value for c in cap.channels), cap.max, cap.period.days, 0, 0, 0, 0, 0, []))
-            row.persons += 1
-            row.contacts += seen.contacts
-            row.most = max(row.most, seen.most)
-            if seen.over:
-                row.persons_over += 1
-                row.contacts_over += seen.over
-                if len(row.examples) < EXAMPLES:
-                    row.examples.append(run.debtor_id)
-    return sorted(figures.values(), key=lambda row: (row.max / row.period_days, row.cap))
+    figures = [
+        CapFigures(
+            name, channel_order(c.value for c in rules[name].channels), rules[name].max, rules[name].period.days,
+            cap.persons, cap.contacts, cap.most, cap.persons_over, cap.contacts_over, cap.examples,
+        )
+        for name, cap in counted.items()
+    ]
+    return sorted(figures, key=lambda row: (row.max / row.period_days, row.cap))
 
 
-def _channels(runs: Sequence[PersonRun], caps: Sequence[CapFigures]) -> dict[str, ChannelFigures]:
-    contacts: Counter[str] = Counter()
-    most: Counter[str] = Counter()
-    for run in runs:
-        for channel, made, seen in run.channel_most:
-            contacts[channel] += made
-            most[channel] = max(most[channel], seen)
+def _channels(contacts: Counter[str], most: Counter[str], caps: Sequence[CapFigures]) -> dict[str, ChannelFigures]:
     figures = {}
     for channel in channel_order(contacts):
         if channel == NO_CHANNEL:

@@ -50,6 +50,7 @@ from engine.history import is_outbound
 from engine.authoring.portfolio_contacts import attempt_result
 from engine.registry import build_engine
 from engine.authoring.simulate_input import Invalid, Payload
+from engine.authoring.simulate_debtor_report import DebtorTally
 from engine.authoring.simulate_report import NO_CHANNEL
 from engine.snapshot import PriorContact
 from engine.vocabulary import Action, Channel, Direction
@@ -174,8 +175,11 @@ class DebtorRunner:
         self.engine = engine or build_engine(rules_dir)
         self.as_of, self.days, self.at_review = as_of, days, at_review
 
-    def chunk(self, items: list[tuple[int, Payload]]) -> list[PersonRun | Invalid]:
-        return [self.one(line, payload) for line, payload in items]
+    def chunk(self, items: list[tuple[int, Payload]]) -> DebtorTally:
+        """A chunk's persons run and tallied here, in the worker: the reader only merges."""
+        tally = DebtorTally()
+        tally.add([self.one(line, payload) for line, payload in items])
+        return tally
 
     def one(self, line: int, payload: Payload) -> PersonRun | Invalid:
         if isinstance(payload, Invalid):
@@ -208,6 +212,6 @@ def start_worker(rules_dir: str, as_of: datetime, days: int, at_review: bool) ->
     _runner = DebtorRunner(Path(rules_dir), as_of, days, at_review)
 
 
-def run_chunk(items: list[tuple[int, Payload]]) -> list[PersonRun | Invalid]:
+def run_chunk(items: list[tuple[int, Payload]]) -> DebtorTally:
     assert _runner is not None, "the worker was not started"
     return _runner.chunk(items)

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
-
-import jinja2
-from markupsafe import Markup, escape
+from typing import TYPE_CHECKING, Any
 
 from engine.authoring.report.tables import Table, Value
+
+if TYPE_CHECKING:
+    import jinja2
+    from markupsafe import Markup
 
 __all__ = ["breakable", "cell", "render", "tables_of"]
 
@@ -34,6 +35,8 @@ _BREAKS = ("_", "/", ".")
 
 def breakable(text: str) -> Markup:
     """Text the browser may wrap after each underscore, slash or dot (OFFER_PAYMENT_PLAN, pl/draft-act-calls)."""
+    from markupsafe import Markup, escape
+
     return Markup("".join(str(escape(part)) + ("<wbr>" if part[-1:] in _BREAKS else "") for part in re.split(r"(?<=[_/.])", text)))
 
 
@@ -53,6 +56,10 @@ def cell(value: Value, kind: str) -> str:
 
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
+    # Imported here, with the templates: a module that builds tables without rendering them
+    # (or a command run without --html) does not pay for jinja2.
+    import jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("engine.authoring.report", "templates"),
         autoescape=True,
