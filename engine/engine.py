@@ -251,7 +251,7 @@ class StrategyEngine:
             reasons += [Reason("OFFER_ADJUSTED", note) for note in notes]
         else:
             offer = None
-        review = self._review_after[rule.review_in_days] if rule.review_in_days is not None else DEFAULT_REVIEW
+        review = DEFAULT_REVIEW if rule.review_in_days is None else self._review_after.get(rule.review_in_days) or timedelta(days=rule.review_in_days)
         return Decision.made(
             case_id=snapshot.case_id,
             action=_ACTION_TEXT[rule.action],

@@ -130,7 +130,7 @@ class DecisionLog:
         # A deque, not a queue.Queue: the writer polls, so the Queue's lock and wake-up per record
         # (about 3 µs) bought nothing. Appends from several threads may pass the check together:
         # the bound is then exceeded by at most one record per thread.
-        self.capacity = capacity
+        self.capacity = capacity if capacity > 0 else sys.maxsize  # as queue.Queue: none given, no bound
         self.queue: deque[str] = deque()
         self.closing = threading.Event()
         self.writer = threading.Thread(target=self._write, name="decision-log", daemon=True)
