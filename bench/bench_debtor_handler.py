@@ -23,28 +23,13 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_handler import _Context  # noqa: E402  # bench/ is on the path: this script's folder
+
 AS_OF = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
-
-
-class _Context:
-    """Enough of grpc.ServicerContext for a unary DecideDebtor that succeeds."""
-
-    def is_active(self) -> bool:
-        return True
-
-    def abort(self, code: Any, details: str) -> None:
-        raise RuntimeError(f"{code}: {details}")
-
-    def set_trailing_metadata(self, metadata: Any) -> None:
-        pass
-
-    def code(self) -> None:
-        return None
 
 
 def measure(debtors: int, rounds: int) -> dict[str, list[float]]:

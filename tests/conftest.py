@@ -66,3 +66,36 @@ def _clear_ids(message: Any) -> None:
         elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
             for item in value if field.is_repeated else [value]:
                 _clear_ids(item)
+
+
+FINAL_NOTICE_THEN = "      action: FINAL_NOTICE\n      channel: [letter, email]\n      template: final-notice\n"
+
+
+def final_notice_as_reminder(directory: Path) -> Path:
+    """A copy of the shipped rules under `directory` with one change: the final notice becomes a
+    plain reminder, so that many cases move (a baseline for simulate's comparison)."""
+    import shutil
+
+    rules = directory / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    policy = rules / "strategies" / "default.yaml"
+    text = policy.read_text(encoding="utf-8")
+    assert text.count(FINAL_NOTICE_THEN) == 1
+    policy.write_text(text.replace(FINAL_NOTICE_THEN, FINAL_NOTICE_THEN.replace("FINAL_NOTICE", "SEND_REMINDER")), encoding="utf-8")
+    return rules
+
+
+def call_every_day_rules(directory: Path) -> Path:
+    """The shipped packs under `directory` with a strategy that calls every person every day, without pacing."""
+    import shutil
+
+    shutil.copytree(REPO / "rules" / "compliance", directory / "compliance")
+    write_policy(directory, """\
+        policy: call-every-day
+        version: "1"
+        debtor: {bundle: [[CALL]]}
+        rules:
+          - {id: call, priority: 10, when: {}, then: {action: CALL, channel: phone}, reason: x}
+        """)
+    return directory
+

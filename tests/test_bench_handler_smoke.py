@@ -25,7 +25,7 @@ def test_the_stage_profiler_prints_every_stage_and_the_handler_cpu_against_p1() 
         raise
     assert process.returncode == 0, err[-2000:]
     for stage in ("proto->dict", "pydantic", "facts", "fact JSON", "matching", "compliance", "window", "offers",
-                  "engine bookkeeping", "decision->proto", "metrics", "servicer other", "handler CPU per decision"):
+                  "engine bookkeeping", "decision->proto", "metrics", "servicer other", "handler CPU per decision", "call around the engine"):
         assert stage in out, stage
     assert "P1 handler CPU per decision:" in out and "target <= 150 us" in out
 

@@ -13,7 +13,6 @@ that hangs fails the test instead of CI."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -23,12 +22,11 @@ import pytest
 
 from engine.authoring.portfolio import synthetic_portfolio
 from engine.authoring.simulate_report import EXAMPLES
-from tests.conftest import REPO
+from tests.conftest import REPO, final_notice_as_reminder
 
 AS_OF = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 COUNT = 1500  # fifteen chunks of 100: the helper and the caller each tally several
 BAD_EVERY = 50  # an invalid line every 50: 30 of them, more than EXAMPLES, in every chunk
-FINAL_NOTICE_THEN = "      action: FINAL_NOTICE\n      channel: [letter, email]\n      template: final-notice\n"
 TIMEOUT = 600
 
 REPORT = """
@@ -96,13 +94,7 @@ def cases_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped rules with the final notice a plain reminder: many cases move."""
-    rules = tmp_path_factory.mktemp("baseline") / "rules"
-    shutil.copytree(REPO / "rules", rules)
-    policy = rules / "strategies" / "default.yaml"
-    text = policy.read_text(encoding="utf-8")
-    assert text.count(FINAL_NOTICE_THEN) == 1
-    policy.write_text(text.replace(FINAL_NOTICE_THEN, FINAL_NOTICE_THEN.replace("FINAL_NOTICE", "SEND_REMINDER")), encoding="utf-8")
-    return rules
+    return final_notice_as_reminder(tmp_path_factory.mktemp("baseline"))
 
 
 @pytest.fixture(scope="module")

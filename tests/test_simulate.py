@@ -22,11 +22,10 @@ from engine.authoring.simulate import SimulationReport, current_arrangement_stat
 from engine.authoring.simulate_report import ARRANGEMENT_STATES
 from engine.snapshot import parse_snapshot
 from engine.vocabulary import PaymentMethod
-from tests.conftest import REPO, write_policy
+from tests.conftest import REPO, final_notice_as_reminder, write_policy
 
 AS_OF = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
 COUNT = 300
-FINAL_NOTICE_THEN = "      action: FINAL_NOTICE\n      channel: [letter, email]\n      template: final-notice\n"
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +46,7 @@ def cases_file(tmp_path_factory: pytest.TempPathFactory, cases: list[dict[str, A
 @pytest.fixture(scope="module")
 def changed_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped rules with one change, the baseline: the final notice becomes a plain reminder."""
-    rules = tmp_path_factory.mktemp("changed") / "rules"
-    shutil.copytree(REPO / "rules", rules)
-    policy = rules / "strategies" / "default.yaml"
-    text = policy.read_text(encoding="utf-8")
-    assert text.count(FINAL_NOTICE_THEN) == 1
-    policy.write_text(text.replace(FINAL_NOTICE_THEN, FINAL_NOTICE_THEN.replace("FINAL_NOTICE", "SEND_REMINDER")), encoding="utf-8")
-    return rules
+    return final_notice_as_reminder(tmp_path_factory.mktemp("changed"))
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
-import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from engine.authoring.simulate_debtor_report import distribution
 from engine.authoring.simulate_debtor_run import measure
 from engine.authoring.simulate_input import CASES, DEBTORS, form_of
 from engine.snapshot import PriorContact
-from tests.conftest import REPO
+from tests.conftest import REPO, call_every_day_rules
 
 AS_OF = datetime.fromisoformat("2026-11-24T10:00:00+01:00")  # a Tuesday, 10:00 in Warsaw
 SHIPPED_CAPS = {"pl/draft-act-calls", "pl/draft-act-sms", "us/reg-f-seven-calls-in-seven-days", "us-ma/cmr-7-04-two-in-seven-days"}
@@ -131,17 +129,7 @@ def test_distribution_uses_nearest_ranks_and_counts_every_person() -> None:
 @pytest.fixture(scope="module")
 def permissive_rules(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped packs under a strategy that calls every day about every account, without pacing."""
-    rules = tmp_path_factory.mktemp("permissive")
-    shutil.copytree(REPO / "rules" / "compliance", rules / "compliance")
-    (rules / "strategies").mkdir()
-    (rules / "strategies" / "policy.yaml").write_text(textwrap.dedent("""\
-        policy: call-every-day
-        version: "1"
-        debtor: {bundle: [[CALL]]}
-        rules:
-          - {id: call, priority: 10, when: {}, then: {action: CALL, channel: phone}, reason: x}
-        """), encoding="utf-8")
-    return rules
+    return call_every_day_rules(tmp_path_factory.mktemp("permissive"))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import random
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +37,7 @@ from engine.authoring.simulate_debtor_report import Distribution, distribution_o
 from engine.authoring.simulate_report import EXAMPLES
 from engine.last_good import fingerprint
 from engine.registry import PolicyRegistry
-from tests.conftest import REPO
+from tests.conftest import REPO, call_every_day_rules
 
 AS_OF = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 TIMEOUT = 600
@@ -235,17 +234,7 @@ BAD_EVERY = 6  # an invalid line every 6: more than EXAMPLES, in every chunk
 @pytest.fixture(scope="module")
 def call_every_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped packs under a strategy that calls every person every day."""
-    rules = tmp_path_factory.mktemp("call-every-day")
-    shutil.copytree(REPO / "rules" / "compliance", rules / "compliance")
-    (rules / "strategies").mkdir()
-    (rules / "strategies" / "policy.yaml").write_text(textwrap.dedent("""\
-        policy: call-every-day
-        version: "1"
-        debtor: {bundle: [[CALL]]}
-        rules:
-          - {id: call, priority: 10, when: {}, then: {action: CALL, channel: phone}, reason: x}
-        """), encoding="utf-8")
-    return rules
+    return call_every_day_rules(tmp_path_factory.mktemp("call-every-day"))
 
 
 @pytest.fixture(scope="module")
