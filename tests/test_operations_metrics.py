@@ -58,7 +58,9 @@ def test_build_info_zero_counters_and_last_reload_gauges(tmp_path: Path) -> None
             "engine_version": metadata.version("collection-strategy-engine"), "policy_hash": first_hash,
             "holidays_version": metadata.version("holidays"), "tzdata_version": metadata.version("tzdata"),
         }
-        samples = wait_until(metrics_port, "collection_build_info", 1, **build)
+        wait_until(metrics_port, "collection_build_info", 1, **build)
+        # Every worker's: the gauge is the least over the live workers, and a worker still starting has not set it.
+        samples = wait_until(metrics_port, "collection_last_reload_success", 1)
         for method in METHODS:  # before any call, every code (as go-grpc-prometheus), so an alert's rate sees the first error
             rpc = {"grpc_type": "bidi_stream" if method.endswith("Stream") else "unary", "grpc_service": SERVICE, "grpc_method": method}
             for code in ("OK", "INVALID_ARGUMENT", "INTERNAL", "UNAVAILABLE"):

@@ -245,9 +245,11 @@ def start_server(config: ServerConfig, registry: PolicyRegistry | None = None, t
     if registry is None:
         registry = FollowingRegistry(config.rules_dir, Handover(config.handover)) if config.handover else PolicyRegistry(config.rules_dir, checks=checks, keep=keep)
     decisions = DecisionLog(sink_from(config.decision_log), config.decision_log_keep) if config.decision_log else None
-    _publish_policy(registry)
+    # The series at zero and the load's outcome before the build it serves: a scrape that sees
+    # a worker's build sees them too.
     metrics.start_at_zero()
     metrics.reloaded(registry.last_refusal is None)  # a start on the kept version, the rules refused, is not a success
+    _publish_policy(registry)
     observer = DecisionObserver(SERVICE_NAME, tracer)  # gRPC and HTTP calls alike
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
