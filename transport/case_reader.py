@@ -183,8 +183,11 @@ _NANOS_PER_SECOND = 1_000_000_000
 _at_second = datetime.fromtimestamp
 # A contact's fields set, one set shared by every contact read: frozen models never change
 # it, model_copy copies it, and a set per contact cost a quarter of the model's making.
-_CONTACT_FIELDS = {"channel", "at", "outcome", "action", "template", "delivery"}  # always given by snapshot_data
-_DIRECTED_CONTACT_FIELDS = _CONTACT_FIELDS | {"direction"}
+# Keyed by (has a direction, names accounts); the rest is always given by snapshot_data.
+_CONTACT_FIELDS = {
+    (directed, named): {"channel", "at", "outcome", "action", "template", "delivery"} | ({"direction"} if directed else set()) | ({"account_ids"} if named else set())
+    for directed in (False, True) for named in (False, True)
+}
 _ALL_CASE_FIELDS = frozenset(READ_FIELDS[CaseSnapshot])
 _ALL_PAYMENT_FIELDS = frozenset(READ_FIELDS[PaymentBehaviour])
 _ARRANGEMENT_FIELDS = frozenset(READ_FIELDS[Arrangement]) - {"status", "method"}  # always given by snapshot_data
@@ -313,8 +316,10 @@ def _seen_template(template: str) -> None:
     _TEMPLATES_SEEN.add(template)
 
 
-def _contact(contact: pb.PriorContact) -> PriorContact:
-    if contact.account_ids:  # a case's contacts never name accounts (check_case)
+def _contact(contact: pb.PriorContact, account_ids: tuple[str, ...] = ()) -> PriorContact:
+    """`account_ids`: the accounts a person's contact was about, checked by the debtor
+    reader; a case's contacts never name accounts (check_case)."""
+    if contact.account_ids and not account_ids:
         raise _Decline("account_ids")
     at = _instant(contact, "at")
     if at is None:
@@ -332,8 +337,8 @@ def _contact(contact: pb.PriorContact) -> PriorContact:
         "template": template or None,
         "direction": _DIRECTIONS[direction] if direction else Direction.OUTBOUND,
         "delivery": _DELIVERIES[contact.delivery] if contact.delivery else None,
-        "account_ids": (),
-    }, _DIRECTED_CONTACT_FIELDS if direction else _CONTACT_FIELDS)
+        "account_ids": account_ids,
+    }, _CONTACT_FIELDS[bool(direction), bool(account_ids)])
 
 
 def _hours(hours: pb.ContactHours) -> PreferredHours:

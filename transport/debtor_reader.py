@@ -240,13 +240,7 @@ def _person_contact(contact: pb.PriorContact) -> PriorContact:
     """A person-level contact: a case's contact, and the accounts it was about (empty: all).
     Which accounts those are is check_debtor's rule."""
     ids = contact.account_ids
-    if not ids:
-        return _contact(contact)
     pattern, longest, most = _CONTACT_ACCOUNT
     if len(ids) > most or not all(len(account_id) <= longest and pattern.fullmatch(account_id) for account_id in ids):
         raise _Decline("account_ids")
-    unnamed = pb.PriorContact()  # read by _contact without its accounts (a few µs; the fields are the case's)
-    unnamed.CopyFrom(contact)
-    unnamed.ClearField("account_ids")
-    read = _contact(unnamed)
-    return _built(PriorContact, {**read.__dict__, "account_ids": tuple(ids)}, read.model_fields_set | {"account_ids"})
+    return _contact(contact, tuple(ids))
