@@ -25,6 +25,14 @@ server's user can enter, and every worker the list of all slots' sockets
   as_of and no explain: sent as internal DecideBatch parts marked with
   METHOD_KEY, so that a sibling names and logs each case as a stream message
   ("case.", DecideStream), and each answer is what the message alone would get.
+- A stream's part goes only where it helps: the part carries the sender's open
+  streams (STREAMS_KEY), and a sibling with as many streams of its own open
+  refuses it with RESOURCE_EXHAUSTED without deciding (its core is as busy with
+  streams as the sender's: a part there only adds the cost of sending it). The
+  sender decides the part itself and sends that sibling no stream part for
+  REST_SECONDS. So streams spread from a worker with more of them to one with
+  fewer (one stream alone on two workers, three against one), and two workers
+  with two streams each decide their own.
 - An internal call is never spread again, and the public port never takes
   one: internal calls arrive on a second grpc.Server listening on the peer
   socket only, so no metadata from an outside caller can make a call internal.
@@ -49,6 +57,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,10 +84,14 @@ SPREAD_ABOVE = 150
 # fewer cases per call than a batch, but a stream's answers would otherwise all come from one
 # core. A run of this many or fewer is decided where it arrived.
 STREAM_SPREAD_ABOVE = 16
+# After a sibling refused a stream part as busy: no stream part is sent to it for this long
+# (a refusal costs a call for nothing; the streams on each worker change slowly).
+REST_SECONDS = 1.0
 PEER_SECONDS = 60.0  # a sibling's longest time for its part when the caller gave no deadline
 POLICY_KEY = "cse-peer-policy"  # the receiving worker's policy fingerprint
 OFFSET_KEY = "cse-peer-offset"  # where the part begins in the caller's batch, for field names
 METHOD_KEY = "cse-peer-method"  # "DecideStream": the part is messages of a stream, each case named "case."
+STREAMS_KEY = "cse-peer-streams"  # a stream's part: how many streams the sender has open
 _TRACE_KEYS = ("traceparent", "tracestate")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -107,13 +120,22 @@ class Siblings:
         self._spread_above = spread_above
         self._channels: dict[Path, grpc.UnaryUnaryMultiCallable] = {}
         self._lock = threading.Lock()
+        self._resting: dict[Path, float] = {}  # a sibling that refused a stream part as busy: until when (monotonic)
 
     def worth_spreading(self, request: pb.DecideBatchRequest) -> bool:
         return bool(self._others) and not request.explain and len(request.cases) > self._spread_above
 
     def worth_spreading_run(self, count: int) -> bool:
-        """Whether `count` consecutive stream messages without explain, at one as_of, are spread."""
-        return bool(self._others) and count > STREAM_SPREAD_ABOVE
+        """Whether `count` consecutive stream messages without explain, at one as_of, are spread
+        (a sibling that lately refused a stream part as busy is not asked)."""
+        return count > STREAM_SPREAD_ABOVE and bool(self._helpers("DecideStream"))
+
+    def _helpers(self, method: str) -> list[Path]:
+        """The siblings a part of `method` may go to: all of them for a batch; for a stream, those not resting."""
+        if method != "DecideStream" or not self._resting:
+            return self._others
+        now = time.monotonic()
+        return [path for path in self._others if self._resting.get(path, 0.0) <= now]
 
     def _method(self, path: Path) -> grpc.UnaryUnaryMultiCallable:
         """The DecideBatch of the sibling at `path`; one channel each, kept (it reconnects to a replacement)."""
@@ -133,27 +155,32 @@ class Siblings:
 
     def spread(
         self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: Any,
-        decide_locally: Callable[[range], None], method: str = "DecideBatch",
+        decide_locally: Callable[[range], None], method: str = "DecideBatch", streams_open: int = 0,
     ) -> None:
         """Decide `request` into `response`: the first part here, the others by the siblings,
         each part a sibling does not answer in full decided here too, in the request's order.
-        `method` "DecideStream": the cases are messages of a stream (named and logged as such)."""
-        own, *rest = parts(len(request.cases), 1 + len(self._others))
+        `method` "DecideStream": the cases are messages of a stream (named and logged as such),
+        sent with `streams_open`, this worker's open streams, for the sibling to judge."""
+        helpers = self._helpers(method)
+        own, *rest = parts(len(request.cases), 1 + len(helpers))
         remaining = context.time_remaining()
         timeout = PEER_SECONDS if remaining is None else min(remaining, PEER_SECONDS)
         trace = _trace_context(context)
         fingerprint = policy_fingerprint(engine)
-        sent: list[tuple[range, Any]] = []
+        sent: list[tuple[range, Path, Any]] = []
         try:
-            for part, path in zip(rest, self._others):
+            for part, path in zip(rest, helpers):
                 piece = pb.DecideBatchRequest(cases=request.cases[part.start:part.stop], as_of=request.as_of)
                 metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), (METHOD_KEY, method), *trace]
-                sent.append((part, self._method(path).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
+                if method == "DecideStream":
+                    metadata.append((STREAMS_KEY, str(streams_open)))
+                sent.append((part, path, self._method(path).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
             decide_locally(own)
-            for part, call in sent:
-                _collect(part, call, response, decide_locally)
+            for part, path, call in sent:
+                if _collect(part, call, response, decide_locally) == "RESOURCE_EXHAUSTED" and method == "DecideStream":
+                    self._resting[path] = time.monotonic() + REST_SECONDS
         finally:
-            for _, call in sent:
+            for _, _, call in sent:
                 call.cancel()  # the caller went away or its deadline passed: the siblings stop too
 
 
@@ -171,21 +198,25 @@ def _trace_context(context: Any) -> list[tuple[str, str]]:
     return [(key, value) for key, value in (invocation() if invocation else ()) if key in _TRACE_KEYS]
 
 
-def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_locally: Callable[[range], None]) -> None:
-    """A sibling's answer for `part` appended to `response`; the part decided here when there is no complete one."""
+def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_locally: Callable[[range], None]) -> str | None:
+    """A sibling's answer for `part` appended to `response`; the part decided here when there is no
+    complete one. Returns why the sibling did not decide it (a status code's name), else None."""
     before = len(response.results)
     try:
         response.MergeFromString(call.result())  # repeated fields append: the part's results after those before
         if len(response.results) - before == len(part):
-            return
+            return None
         why = f"{len(response.results) - before} results for {len(part)} cases"
     except grpc.RpcError as error:
         why = error.code().name if isinstance(error, grpc.Call) else type(error).__name__
     except (grpc.FutureCancelledError, DecodeError) as error:
         why = type(error).__name__
     del response.results[before:]
-    log.info("a sibling did not decide %d cases (%s); deciding them here", len(part), why, extra={"event": "peer_part_local", "code": why})
+    # A sibling busy with streams of its own refusing a stream's part is expected (then rested): not worth an info line.
+    level = logging.DEBUG if why == "RESOURCE_EXHAUSTED" else logging.INFO
+    log.log(level, "a sibling did not decide %d cases (%s); deciding them here", len(part), why, extra={"event": "peer_part_local", "code": why})
     decide_locally(part)
+    return why
 
 
 class PeerService:
@@ -198,6 +229,11 @@ class PeerService:
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
         call, code = self._observer.begin("DecideBatch", {key: metadata[key] for key in _TRACE_KEYS if key in metadata}), "UNKNOWN"
         try:
+            if metadata.get(METHOD_KEY) == "DecideStream":  # refused before any work when it would not help
+                sender, own = metadata.get(STREAMS_KEY, ""), self._servicer.streams_open
+                if sender.isdigit() and own >= int(sender[:9]):
+                    code = "RESOURCE_EXHAUSTED"
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"this worker has {own} streams of its own open, the sender {sender[:9]}: decide the part there")
             request = parse_request(pb.DecideBatchRequest, data, context)
             engine = self._registry.current.engine
             if metadata.get(POLICY_KEY) != policy_fingerprint(engine):

@@ -119,6 +119,11 @@ class CollectionStrategyServicer:
         self._log = decision_log
         self._siblings = siblings  # the other workers a large batch is spread over (transport.batch_spread)
 
+    @property
+    def streams_open(self) -> int:
+        """The streams open on this worker now: a sibling asked to decide a stream's part compares its own."""
+        return self._streams.open
+
     def _decide(
         self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, method: str, field_prefix: str = "case.", into: pb.Decision | None = None
     ) -> pb.Decision:
@@ -237,7 +242,8 @@ class CollectionStrategyServicer:
         else:
             batch.as_of.GetCurrentTime()  # one instant for the run, however it is spread
         decided = pb.DecideBatchResponse()
-        siblings.spread(engine, batch, decided, context, functools.partial(self.decide_stream_cases, engine, batch, decided, context), "DecideStream")
+        decide = functools.partial(self.decide_stream_cases, engine, batch, decided, context)
+        siblings.spread(engine, batch, decided, context, decide, "DecideStream", self._streams.open)
         for result in decided.results:
             response = pb.DecideStreamResponse()
             response.result.CopyFrom(result)

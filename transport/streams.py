@@ -101,6 +101,11 @@ class StreamLimits:
         self._open = 0
         self._lock = threading.Lock()
 
+    @property
+    def open(self) -> int:
+        """How many streams are open on this worker now (a sibling asked to help compares its own)."""
+        return self._open
+
     @contextlib.contextmanager
     def admitted(self, context: grpc.ServicerContext) -> Iterator[None]:
         """Hold a place for the stream while it runs; RESOURCE_EXHAUSTED at once when none is free."""
