@@ -185,7 +185,7 @@ COUNTERS = frozenset(path for path in FACT_TYPES if path.startswith(("contacts."
 STEPS = {f"history.{action.value.lower()}.days_since_delivered": action for action in Action if action.contacts}
 # With arrangements in the snapshot, broken_promises is the engine's count of broken ones.
 ARRANGEMENT = frozenset(path for path in FACT_TYPES if path.startswith("arrangement.")) | {"broken_promises"}
-GROUPED = LOCAL_CLOCK | BREATHING_SPACE_FACTS | LAST_CONTACT | REACH | FAILED | COUNTERS | STEPS.keys() | ARRANGEMENT
+GROUPED = LOCAL_CLOCK | BREATHING_SPACE_FACTS | LAST_CONTACT | REACH | FAILED | COUNTERS | frozenset(STEPS) | ARRANGEMENT
 
 
 @dataclass(frozen=True)
