@@ -76,7 +76,8 @@ def made(local):
             own[0] += time.thread_time() - started
     return timed_local
 
-workers.spread = lambda work, batches, count, start, start_args, local: spread(work, batches, count, start, start_args, local=made(local))
+# Whatever else spread takes (it changed), `local` is named: this runs old checkouts too (--against).
+workers.spread = lambda *args, local, **options: spread(*args, local=made(local), **options)
 try:
     runpy.run_module("engine.authoring.cli", run_name="__main__", alter_sys=True)
 finally:

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -179,16 +180,17 @@ def tagged(batch: list[int]) -> list[tuple[int, int]]:
     return [(os.getpid(), item) for item in batch]
 
 
-def no_setup() -> None:
-    """Nothing to build: the pool's initializer."""
+def tagging() -> Callable[[list[int]], list[tuple[int, int]]]:
+    """A spawned helper's work, made there: nothing to build."""
+    return tagged
 
 
 SPREAD = """
 import json, os
 from engine.authoring import workers
-from tests.test_bulk_decide import no_setup, tagged
+from tests.test_bulk_decide import tagged, tagging
 batches = [[index * 3 + offset for offset in range(3)] for index in range(60)]
-rows = [row for rows in workers.spread(tagged, batches, 2, no_setup, (), local=lambda: tagged) for row in rows]
+rows = [row for rows in workers.spread(batches, 2, local=tagging, make=tagging, make_args=()) for row in rows]
 print(json.dumps({"caller": os.getpid(), "rows": rows}))
 """
 

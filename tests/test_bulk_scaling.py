@@ -1,7 +1,7 @@
 """`decide` and `simulate` on more than one core: the caller (the process that reads and
-writes the files) does only the serial part, helpers start forked where that is safe,
-the output is the same bytes with 1 and 2 workers in every format, and a helper that
-dies is a clear error, never a hang (engine/authoring/workers.py).
+writes the files) does only the serial part, helpers are forked with the caller's
+engine where that is safe, the output is the same bytes with 1 and 2 workers in every
+format, and a helper that dies is a clear error, never a hang (engine/authoring/workers.py).
 
 Anything that starts worker processes runs in a subprocess with a timeout, so a pool
 that hangs fails the test instead of CI."""
@@ -9,12 +9,15 @@ that hangs fails the test instead of CI."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -131,22 +134,21 @@ def test_the_caller_makes_cases_only_of_the_rows_it_decides(tmp_path: Path, inpu
 MARK = "set by the test module"  # a forked helper has the caller's value, a spawned one imports this again
 
 
-def mark(batch: list[int]) -> list[str]:
-    """A helper's work: the value it sees, and a sign to the caller that it has worked."""
-    Path(os.environ["HELPER_WORKED"]).touch()
-    return [MARK for _ in batch]
-
-
-def mark_after_a_helper(batch: list[int]) -> list[str]:
-    """The caller's work: only once a helper has worked a batch, however slowly it started."""
+def mark(origin: str, batch: list[int]) -> list[tuple[bool, str, str]]:
+    """The work: whether a helper did it, who made the work, and the value it sees.
+    The caller works a batch only once a helper has worked one, however slowly it started."""
+    helper = multiprocessing.parent_process() is not None
+    if helper:
+        Path(os.environ["HELPER_WORKED"]).touch()
     deadline = time.monotonic() + TIMEOUT
-    while not Path(os.environ["HELPER_WORKED"]).exists() and time.monotonic() < deadline:
+    while not helper and not Path(os.environ["HELPER_WORKED"]).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    return [MARK for _ in batch]
+    return [(helper, origin, MARK) for _ in batch]
 
 
-def no_setup() -> None:
-    """Nothing to build."""
+def marking(origin: str) -> Callable[[list[int]], list[tuple[bool, str, str]]]:
+    """The work, made once by `origin` (the caller, or a spawned helper)."""
+    return partial(mark, origin)
 
 
 START = """
@@ -158,23 +160,27 @@ if {thread}:
     threading.Thread(target=stop.wait, daemon=True).start()
 here.MARK = "set by the caller"
 batches = [[item] for item in range(8)]
-marks = [item for items in workers.spread(here.mark, batches, 2, here.no_setup, (), local=lambda: here.mark_after_a_helper) for item in items]
-print(json.dumps({{"method": workers.start_method(), "helpers": sorted(set(marks) - {{"set by the caller"}})}}))
+parts = workers.spread(batches, 2, local=lambda: here.marking("made by the caller"), make=here.marking, make_args=("made by the helper",))
+rows = [row for rows in parts for row in rows]
+print(json.dumps({{"method": workers.start_method(), "helpers": sorted({{(origin, mark) for helper, origin, mark in rows if helper}})}}))
 """
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="helpers are forked on Linux only")
 @pytest.mark.parametrize(("thread", "method"), [(False, "fork"), (True, "spawn")])
-def test_a_helper_is_forked_from_a_caller_with_one_thread_else_spawned(tmp_path: Path, thread: bool, method: str) -> None:
-    """Forked, a helper skips a second start-up (imports, a second of CPU); with another
-    thread running it is spawned, as a fork would copy locks that thread may hold."""
+def test_a_helper_is_forked_with_the_callers_work_from_a_caller_with_one_thread_else_spawned(tmp_path: Path, thread: bool, method: str) -> None:
+    """Forked once the caller has made its work, a helper works with that very work (the
+    caller's engine): it imports and builds nothing. With another thread running it is
+    spawned, as a fork would copy locks that thread may hold, and makes its own."""
     environment = {**os.environ, "HELPER_WORKED": str(tmp_path / "worked")}
     result = subprocess.run([sys.executable, "-c", START.format(thread=thread)], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT, env=environment)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["method"] == method
-    # A forked helper saw the caller's value (only the caller's chunks show it otherwise).
-    assert answer["helpers"] == ([] if method == "fork" else ["set by the test module"])
+    if method == "fork":
+        assert answer["helpers"] == [["made by the caller", "set by the caller"]]
+    else:
+        assert answer["helpers"] == [["made by the helper", "set by the test module"]]
 
 
 def test_start_method_spawns_beside_another_thread() -> None:

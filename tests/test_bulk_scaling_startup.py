@@ -2,9 +2,9 @@
 (engine/authoring/cli.py, `COMMANDS`): `--help` imports none, and `simulate` or
 `decide` none of the others' (the linter, the evaluator, the bundle signer). The
 process that runs `simulate` or `decide` also reads and writes the files, the
-serial part of a run over many processes: its start-up is part of that, so their
-helpers are forked before those imports and import them at the same time
-(engine/authoring/workers.py, `start_early`).
+serial part of a run over many processes. Its helpers are forked once it has
+imported the command's modules and built its engine, and work with that engine
+(engine/authoring/workers.py): they import and build nothing.
 
 Each check runs the command line in a fresh interpreter (a subprocess with a
 timeout) and looks at sys.modules."""
@@ -81,27 +81,38 @@ class _Recorder:
 
 FORKS = """
 import json, os, sys
+from engine import registry
 from engine.authoring.cli import main
 
-module, argv = sys.argv[1], sys.argv[2:]
-caller, forks, fork = os.getpid(), [], os.fork
+module, log, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+caller, forks, fork, build = os.getpid(), [], os.fork, registry.build_engine
 
-def recorded():  # whether the caller had imported the command's module when it forked a helper
+def built():  # the processes that built an engine, one line each
+    with open(log, encoding="utf-8") as lines:
+        return ["caller" if int(line) == caller else "helper" for line in lines]
+
+def recorded():  # whether the caller had imported the command's module, and how many engines it had built, when it forked a helper
     if os.getpid() == caller:
-        forks.append(module in sys.modules)
+        forks.append([module in sys.modules, len(built())])
     return fork()
 
-os.fork = recorded
+def counted(*args, **options):  # written down in any process (a helper's memory is its own)
+    with open(log, "a", encoding="utf-8") as lines:
+        lines.write(f"{os.getpid()}\\n")
+    return build(*args, **options)
+
+open(log, "w").close()
+os.fork, registry.build_engine = recorded, counted
 code = main(argv)
-print(json.dumps({"code": code, "imported_at_fork": forks}))
+print(json.dumps({"code": code, "at_fork": forks, "built_by": built()}))
 """
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="helpers are forked on Linux only")
 @pytest.mark.parametrize("command", ["simulate", "decide"])
-def test_the_helper_is_forked_before_the_command_imports_its_modules(tmp_path: Path, command: str) -> None:
-    """The helper imports the command's modules while the caller does, and its work
-    is still that of a worker started with them: the same output as one worker."""
+def test_the_helper_is_forked_after_the_caller_built_its_engine_and_builds_none(tmp_path: Path, command: str) -> None:
+    """The helper decides with the caller's engine (no imports, no rules loaded a second
+    time), and its work is that of the caller: the same output as one worker."""
     cases = tmp_path / "cases.jsonl"
     cases.write_text("".join(json.dumps(case) + "\n" for case in synthetic_portfolio(300, AS_OF, seed=3)), encoding="utf-8")
     outputs = {}
@@ -109,11 +120,13 @@ def test_the_helper_is_forked_before_the_command_imports_its_modules(tmp_path: P
         out = tmp_path / f"out-{workers}.json" if command == "simulate" else tmp_path / f"out-{workers}.jsonl"
         options = ["--json", str(out)] if command == "simulate" else ["--out", str(out)]
         argv = [command, str(cases), *options, "--workers", workers, "--rules", str(REPO / "rules"), "--as-of", AS_OF.isoformat()]
-        result = subprocess.run([sys.executable, "-c", FORKS, COMMANDS[command].module, *argv], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+        log = str(tmp_path / f"built-{workers}.txt")
+        result = subprocess.run([sys.executable, "-c", FORKS, COMMANDS[command].module, log, *argv], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
         assert result.returncode == 0, result.stderr
         answer = json.loads(result.stdout.splitlines()[-1])
         assert answer["code"] == 0
-        assert answer["imported_at_fork"] == ([] if workers == "1" else [False]), answer
+        assert answer["at_fork"] == ([] if workers == "1" else [[True, 1]]), answer
+        assert answer["built_by"] == ["caller"], answer
         outputs[workers] = out.read_text(encoding="utf-8")
     if command == "simulate":  # the run's own figures aside
         reports = [json.loads(outputs[workers]) for workers in ("1", "2")]
@@ -130,33 +143,3 @@ def test_the_listed_help_is_the_commands_own(name: str) -> None:
     recorder = _Recorder()
     importlib.import_module(COMMANDS[name].module).register(recorder)
     assert recorder.helps == {name: COMMANDS[name].help}
-
-
-def doubled(batch: list[int]) -> list[int]:
-    """A helper's work (module-level: a task pickles by name)."""
-    return [2 * item for item in batch]
-
-
-def no_setup() -> None:
-    """Nothing to build."""
-
-
-MISMATCH = """
-import json
-import tests.test_bulk_scaling_startup as here
-from engine.authoring import workers
-
-workers.start_early(2, "json")  # two helpers, for a run that then asks for one
-methods, method = [], workers.start_method
-workers.start_method = lambda: methods.append(method()) or methods[-1]
-out = [item for items in workers.spread(here.doubled, [[1], [2], [3], [4], [5], [6]], 2, here.no_setup, (), local=lambda: here.doubled) for item in items]
-print(json.dumps({"out": out, "methods": methods, "left": workers._early is not None}))
-"""
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="helpers are forked on Linux only")
-def test_helpers_started_early_for_another_count_are_stopped_and_a_new_pool_still_forks() -> None:
-    """Left running, the early pool's thread would make the run's own helpers spawned (a second start-up each)."""
-    result = subprocess.run([sys.executable, "-c", MISMATCH], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.splitlines()[-1]) == {"out": [2, 4, 6, 8, 10, 12], "methods": ["fork"], "left": False}

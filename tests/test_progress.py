@@ -53,3 +53,22 @@ def test_portfolio_simulate_and_decide_draw_a_bar_on_a_terminal_only(tmp_path: P
 def test_no_color_draws_the_bar_in_plain_ascii(tmp_path: Path) -> None:
     drawn = _stderr_on_a_terminal([*CLI, "portfolio", "--count", "300", "--out", str(tmp_path / "c.jsonl")], tmp_path, {"NO_COLOR": "1"})
     assert "300/300" in drawn and "█" not in drawn and "#" in drawn
+
+
+def test_a_bar_on_a_terminal_starts_no_thread_so_helpers_are_still_forked() -> None:
+    # tqdm's monitor thread would make workers.start_method() answer "spawn": every helper
+    # of decide or simulate would then import and build everything again.
+    code = (
+        "import time\n"
+        "from engine.authoring import progress, workers\n"
+        "with progress.bar(10, ' rows') as shown:\n"
+        "    shown.update(1); time.sleep(0.2)\n"
+        "    print(workers.start_method())\n"
+    )
+    main, terminal = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120, check=True)
+    finally:
+        os.close(terminal)
+        os.close(main)
+    assert done.stdout.strip() == "fork"

@@ -90,22 +90,10 @@ def decide_chunk_with(engine: StrategyEngine, as_of: datetime, text: bulk_files.
     return Chunk(text(rows) if text else rows, len(rows), refusals, work)
 
 
-_worker: tuple[StrategyEngine, datetime, bulk_files.RowFormatter | None] | str | None = None
-
-
-def _start_worker(rules_dir: str, as_of: datetime, out_kind: str) -> None:
-    global _worker
-    try:
-        _worker = (build_engine(Path(rules_dir)), as_of, bulk_files.formatter(DECISION_COLUMNS, out_kind))
-    except PolicyError as error:
-        # The caller loads the same rules and reports them; a traceback from here would only repeat it.
-        _worker = f"the worker could not load the rules: {error}"
-
-
-def _decide_chunk(items: list[tuple[int, Item]]) -> Chunk:
-    if not isinstance(_worker, tuple):
-        raise RuntimeError(_worker or "the worker was not started")
-    return decide_chunk_with(*_worker, items)
+def worker(rules_dir: Path, as_of: datetime, out_kind: str, engine: StrategyEngine | None = None) -> Callable[[list[tuple[int, Item]]], Chunk]:
+    """A worker's work: its chunks decided with `engine` (built from `rules_dir` without one:
+    a spawned helper's), the decisions formatted for an `out_kind` file."""
+    return partial(decide_chunk_with, engine or build_engine(rules_dir), as_of, bulk_files.formatter(DECISION_COLUMNS, out_kind))
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -131,7 +119,7 @@ def decide_file(
 
     def own_work() -> Callable[[list[tuple[int, Item]]], Chunk]:
         built.append(build_engine(rules_dir))  # rules that do not load stop here, before anything is decided
-        return partial(decide_chunk_with, built[0], as_of, bulk_files.formatter(DECISION_COLUMNS, out_kind))
+        return worker(rules_dir, as_of, out_kind, built[0])
 
     partial_files = [path.with_name(path.name + ".partial") for path in (out, invalid)]
     # Written aside and renamed at the end: a run that fails leaves no half file to mistake for a whole one.
@@ -141,7 +129,7 @@ def decide_file(
     work = WorkTally()
     try:
         chunks = processes.chunks(bulk_files.read_raw(cases), workers, CHUNK)
-        for chunk in processes.spread(_decide_chunk, chunks, workers, _start_worker, (str(rules_dir), as_of, out_kind), local=own_work):
+        for chunk in processes.spread(chunks, workers, local=own_work, make=worker, make_args=(rules_dir, as_of, out_kind)):
             if isinstance(chunk.decisions, str):
                 decisions.write_text(chunk.decisions)
             else:

@@ -28,13 +28,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from engine.authoring import workers
 from engine.authoring.arguments import add_rules_argument, instant
 from engine.authoring.formats import POLICY_LANGUAGE_VERSION, Annotation, Format, add_format_option, engine_version, render
 from engine.shipped import default_rules_dir
@@ -71,7 +69,6 @@ COMMANDS: dict[str, Command] = {
     ),
     "outcomes": Command("engine.authoring.outcome_generator", "synthetic outcomes for decisions (the `decide` output or a decision log), with a known true effect for one arm"),
 }
-SPREAD = ("simulate", "decide")  # the commands that spread a file's rows over --workers processes
 
 
 def check(rules: Path, output_format: Format = "text") -> int:
@@ -159,28 +156,9 @@ def _command_named(argv: list[str]) -> str | None:
     return next((word for word in argv if not word.startswith("-")), None)
 
 
-def _workers_asked(argv: list[str]) -> int:
-    """The processes `--workers N` (or `--workers=N`) asks for, one per core without it;
-    1 when it is no number (the command's own parser then says why)."""
-    text = str(os.cpu_count() or 1)
-    for index, word in enumerate(argv):
-        if word == "--workers" and index + 1 < len(argv):
-            text = argv[index + 1]
-        elif word.startswith("--workers="):
-            text = word.partition("=")[2]
-    return int(text) if text.isdigit() else 1
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    chosen = _command_named(argv)
-    if chosen in SPREAD and not {"-h", "--help"} & set(argv):
-        # The helpers import the command's modules while this process does (engine/authoring/workers.py).
-        workers.start_early(_workers_asked(argv) - 1, COMMANDS[chosen].module)
-    try:
-        return _run(argv, chosen)
-    finally:
-        workers.stop_early()  # helpers the command did not take: it stopped before spreading its work
+    return _run(argv, _command_named(argv))
 
 
 def _run(argv: list[str], chosen: str | None) -> int:

@@ -23,6 +23,10 @@ def bar(total: int | None, unit: str) -> Any:
         return nullcontext()
     from tqdm import tqdm  # type: ignore[import-untyped]  # no type information shipped
 
+    # No monitor thread: a second thread makes decide and simulate spawn their helpers
+    # instead of forking them (engine/authoring/workers.py), each then paying a full start-up.
+    tqdm.monitor_interval = 0
+
     plain = bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
     return tqdm(total=total, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True, mininterval=0.5, ascii=plain or None)
 

@@ -135,22 +135,9 @@ class _Decider:
         return result._replace(baseline_action=other.action, baseline_channel=channel, baseline_arrangement=baseline)
 
 
-_worker: _Decider | str | None = None
-
-
-def _start_worker(rules_dir: str, compare_dir: str | None, as_of: datetime) -> None:
-    global _worker
-    try:
-        _worker = _Decider(Path(rules_dir), Path(compare_dir) if compare_dir else None, as_of)
-    except PolicyError as error:
-        # The caller loads the same rules and reports them; a traceback from here would only repeat it.
-        _worker = f"the worker could not load the rules: {error}"
-
-
-def _decide_chunk(items: list[tuple[int, Payload]]) -> Tally:
-    if not isinstance(_worker, _Decider):
-        raise RuntimeError(_worker or "the worker was not started")
-    return _worker.chunk(items)
+def decider(rules_dir: Path, compare_dir: Path | None, as_of: datetime) -> Callable[[list[tuple[int, Payload]]], Tally]:
+    """A spawned helper's work: its chunks decided and tallied with engines it builds."""
+    return _Decider(rules_dir, compare_dir, as_of).chunk
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -184,8 +171,7 @@ def simulate(
 
     tally = Tally()
     chunks = processes.chunks(read_raw_cases(cases_path), workers, CHUNK)
-    initargs = (str(rules_dir), str(compare_dir) if compare_dir else None, as_of)
-    for part in processes.spread(_decide_chunk, chunks, workers, _start_worker, initargs, local=own):
+    for part in processes.spread(chunks, workers, local=own, make=decider, make_args=(rules_dir, compare_dir, as_of)):
         tally.merge(part)  # in file order (spread keeps it), so the report is the one of a single tally
         if shown is not None:  # a progress bar (engine/authoring/progress.py)
             shown.update(part.total)
@@ -212,9 +198,8 @@ def simulate_debtors(
     engine = build_engine(rules_dir)  # here first: rules that do not load fail before any worker starts
     tally = DebtorTally()
     chunks = processes.chunks(read_cases(debtors_path), workers, DEBTOR_CHUNK)
-    initargs = (str(rules_dir), as_of, days, at_review)
     own = lambda: simulate_debtor_run.DebtorRunner(rules_dir, as_of, days, at_review, engine).chunk  # noqa: E731 - this process runs persons too
-    for part in processes.spread(simulate_debtor_run.run_chunk, chunks, workers, simulate_debtor_run.start_worker, initargs, local=own):
+    for part in processes.spread(chunks, workers, local=own, make=simulate_debtor_run.runner, make_args=(rules_dir, as_of, days, at_review)):
         tally.merge(part)  # in file order, as for cases: the report is the one of a single tally
         if shown is not None:
             shown.update(part.total)

@@ -39,7 +39,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from engine.debtor import decide_debtor
 from engine.debtor_snapshot import DebtorSnapshot, once, parse_debtor
@@ -204,14 +204,6 @@ class DebtorRunner:
         return run_person(self.engine, first, self.as_of, self.days, line, self.at_review)
 
 
-_runner: DebtorRunner | None = None
-
-
-def start_worker(rules_dir: str, as_of: datetime, days: int, at_review: bool) -> None:
-    global _runner
-    _runner = DebtorRunner(Path(rules_dir), as_of, days, at_review)
-
-
-def run_chunk(items: list[tuple[int, Payload]]) -> DebtorTally:
-    assert _runner is not None, "the worker was not started"
-    return _runner.chunk(items)
+def runner(rules_dir: Path, as_of: datetime, days: int, at_review: bool) -> Callable[[list[tuple[int, Payload]]], DebtorTally]:
+    """A spawned helper's work: its chunks' persons run and tallied with an engine it builds."""
+    return DebtorRunner(rules_dir, as_of, days, at_review).chunk

@@ -1,41 +1,47 @@
 """Spreading a file's rows over processes, results in the file's order.
 
-`simulate` and `decide` share it. The engine's durable_rules C code never
-releases the GIL, so the work goes to processes, each building its engine once
-in the pool's initializer and then working through chunks of rows. At most a
-few chunks per worker are in flight, so a large file is never all in memory,
-and the results come back in the order the chunks went out.
+`simulate` (cases and debtors) and `decide` share it. The engine's durable_rules C
+code never releases the GIL, so the work goes to processes, each working through
+chunks of rows with an engine built once. At most a few chunks per worker are in
+flight, so a large file is never all in memory, and the results come back in the
+order the chunks went out.
 
-The caller is one of the workers: with N workers it starts N - 1 processes,
-works a chunk itself whenever they have enough queued, and at the end takes
-back the chunks none of them has started. One worker means no process at all.
-The helpers are started first and the caller sets itself up (`local()`) while
-they start. (N processes beside a caller that only hands out chunks would pay
-one start-up more and leave the caller's engine idle.) What the caller does
-besides deciding (reading, writing, adding up) is the run's serial part, so the
-work handed out includes parsing the rows and formatting the results.
+The caller is one of the workers: with N workers it starts N - 1 helper processes,
+works a chunk itself whenever they have enough queued, and at the end takes back
+the chunks none of them has started. One worker means no process at all. (N
+processes beside a caller that only hands out chunks would pay one start-up more
+and leave the caller's engine idle.) What the caller does besides deciding
+(reading, writing, adding up) is the run's serial part, so the work handed out
+includes parsing the rows and formatting the results.
 
-How a helper starts (`start_method`): a spawned process imports everything
-again before it builds its engine, 1.1-1.3 s of CPU against 0.17 s forked
-(measured), an eighth of a helper's share of a 20,000-case run on two cores,
-spent while the caller already decides. So on Linux a helper is forked
-from the caller when that is safe: the caller runs one thread (a fork copies
-only the thread that forks, and with it any lock another thread held) and has
-not loaded gRPC (whose C threads Python cannot see). The helper still builds
-its own engine and uses none of the caller's C state. Anywhere else, spawn. multiprocessing
-flushes stdout and stderr before it forks, and a forked helper leaves with
-os._exit, so it writes nothing the caller had buffered.
+How a helper starts (`start_method`). On Linux, when it is safe, a helper is forked
+from the caller once the caller has built its work (`local()`: its engine), and
+works with the caller's very work object, inherited copy-on-write: it imports and
+builds nothing, and decides as the caller does. Safe means the caller runs one
+thread (a fork copies only the thread that forks, and with it any lock another
+thread held) and has not loaded gRPC (whose C threads Python cannot see). The
+engine's durable_rules rulesets are C memory with no thread of their own and no
+file or socket, each guarded by a Python lock that no thread holds at the fork:
+each process then decides with its own copy. Anywhere else a helper is spawned:
+it imports everything again and builds its own work (`set_up`), while the caller
+builds its own. multiprocessing flushes stdout and stderr before it forks, and a
+forked helper leaves with os._exit, so it writes nothing the caller had buffered.
 
-Started early (`start_early`): the command line forks the helpers before it imports
-the command's modules, and each helper imports them itself while the caller does.
-Those imports (about 0.9 s of CPU for `simulate`) were otherwise the largest serial
-part of a run: a helper forked after them had nothing to do until they were done.
-A helper started early builds its engine with the first chunk it gets (`_begun`).
+Measured (20,000 synthetic cases, `decide` and `simulate`, process CPU of a helper,
+two cores shared with other work). Before, the command line forked the helpers
+before its imports and each imported the command's modules and built its own
+engine (`start_early`, removed): per helper 0.59-0.76 s of imports, 0.15 s of
+engine and 0.06-0.07 s besides its chunks (pickles, pipes): 0.04-0.05 s per
+1,000 rows of the file. Forked after the build: 0 s, 0 s and 0.06-0.08 s, page
+faults included (about 5,700, 23 MB of pages copied: gc.freeze() before the fork
+changed neither). Spawned, a helper's start-up is 1.1-1.3 s of CPU. A progress
+bar on a terminal must not run a thread while the helpers start, or they are
+spawned (tqdm's monitor thread: engine/authoring/progress.py).
+bench/bench_bulk.py measures whole commands.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
 import multiprocessing
@@ -46,6 +52,8 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
+from engine.errors import PolicyError
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -53,8 +61,8 @@ Result = TypeVar("Result")
 # while the caller works, few enough that the caller does not wait long for the last ones.
 QUEUED_PER_HELPER = 2
 # Results held back (finished, waiting for an earlier chunk) per worker: the caller goes on
-# deciding while a helper starts (a second or two), yet a helper that stalls cannot make
-# it hold the whole file (64 chunks of 100 rows is a few megabytes).
+# deciding while a helper starts, yet a helper that stalls cannot make it hold the whole
+# file (64 chunks of 100 rows is a few megabytes).
 HELD_PER_WORKER = 32
 
 
@@ -77,94 +85,91 @@ def start_method() -> str:
     return "spawn"
 
 
+# --- in a helper ---------------------------------------------------------------------------------
+
+_work: Callable[[list[Any]], Any] | str | None = None  # what this helper does with a chunk, or why it cannot
+
+
+def set_up(make: Callable[..., Callable[[list[Any]], Any]], args: tuple[Any, ...]) -> None:
+    """A spawned helper's start: its work made once, by `make(*args)` (it builds its engine).
+    Rules that do not load leave the reason, which the helper's first chunk raises."""
+    global _work
+    try:
+        _work = make(*args)
+    except PolicyError as error:
+        # The caller loads the same rules and reports them; a traceback from here would only repeat it.
+        _work = f"the worker could not load the rules: {error}"
+
+
+def _work_on(batch: list[Item]) -> Any:
+    """A helper's task: one chunk, with the work it was set up (or forked) with."""
+    if not callable(_work):
+        raise RuntimeError(_work or "the worker was not started")
+    return _work(batch)
+
+
 def _ready() -> None:
     """A task that only makes the pool start a process."""
 
 
-_early: tuple[ProcessPoolExecutor, int] | None = None  # helpers started early, and how many, until a run takes them
+# --- in the caller -------------------------------------------------------------------------------
 
 
-def start_early(helpers: int, module: str) -> None:
-    """Fork `helpers` processes now, each importing `module`, for the next `spread` of
-    as many helpers to take. Only where a helper would be forked anyway (`start_method`):
-    a spawned helper imports everything in any case."""
-    global _early
-    if helpers < 1 or _early is not None or start_method() != "fork":
-        return
-    pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("fork"), initializer=importlib.import_module, initargs=(module,))
-    pool.submit(_ready)  # with fork, the first task forks every helper at once, before the pool's own thread starts
-    _early = (pool, helpers)
-
-
-def stop_early() -> None:
-    """Stop helpers started early that no run took (the command stopped before it spread any work)."""
-    global _early
-    if _early is not None:
-        _early[0].shutdown(cancel_futures=True)
-        _early = None
-
-
-def _take_early(helpers: int) -> ProcessPoolExecutor | None:
-    global _early
-    if _early is None:
-        return None
-    if _early[1] != helpers:  # not what this run asks for: stopped, so that its thread does not keep a new pool from forking
-        stop_early()
-        return None
-    pool, _early = _early[0], None
+def _helpers(count: int, method: str, make: Callable[..., Callable[[list[Any]], Any]], make_args: tuple[Any, ...]) -> ProcessPoolExecutor:
+    """`count` helper processes, started now: forked ones with the caller's `_work`, spawned ones set up by `make(*make_args)`."""
+    context = multiprocessing.get_context(method)
+    if method == "fork":
+        pool = ProcessPoolExecutor(count, mp_context=context)
+    else:
+        pool = ProcessPoolExecutor(count, mp_context=context, initializer=set_up, initargs=(make, make_args))
+    for _ in range(count):
+        # With fork, the first task forks every helper at once, before the pool's own thread starts.
+        pool.submit(_ready)
     return pool
 
 
-_started: tuple[Callable[..., None], tuple[Any, ...]] | None = None  # how this helper was set up, when it started early
-
-
-def _begun(start: Callable[..., None], start_args: tuple[Any, ...], work: Callable[[list[Item]], Result], batch: list[Item]) -> Result:
-    """`work` on `batch` in a helper started early: set up by `start(*start_args)` first, once."""
-    global _started
-    if _started != (start, start_args):
-        start(*start_args)
-        _started = (start, start_args)
-    return work(batch)
-
-
 def spread(
-    work: Callable[[list[Item]], Result],
     batches: Iterable[list[Item]],
     workers: int,
-    start: Callable[..., None],
-    start_args: tuple[Any, ...],
+    *,
     local: Callable[[], Callable[[list[Item]], Result]],
+    make: Callable[..., Callable[[list[Item]], Result]],
+    make_args: tuple[Any, ...],
 ) -> Iterator[Result]:
     """Every batch worked by one of `workers` workers, the results in the batches' order.
 
-    The caller is one: `local()` gives its own work (with the engine it built), and is
-    called once the others are starting. The others are `workers - 1` processes (forked
-    or spawned, `start_method`), each set up once by `start(*start_args)` (build the
-    engine there), doing `work`.
-    An executor, not a Pool: a process that dies raises BrokenProcessPool instead of hanging.
-    `work`, `start` and their arguments must pickle (module-level functions).
-    Helpers started early (`start_early`) are taken when there are as many."""
+    The caller is one: `local()` builds its work (its engine; rules that do not load
+    raise here, before any batch). The others are `workers - 1` helper processes:
+    forked after `local()`, working with the very same work (`start_method`), or
+    spawned before it and each set up by `make(*make_args)`, which must pickle
+    (module-level), as must the batches and results.
+    An executor, not a Pool: a process that dies raises BrokenProcessPool instead of hanging."""
+    global _work
     helpers = workers - 1
     if helpers < 1:
         yield from map(local(), batches)
         return
-    early = _take_early(helpers)
-    if early is not None:
-        pool = early
-        submit: Callable[[list[Item]], Future[Result]] = lambda batch: pool.submit(_begun, start, start_args, work, batch)  # noqa: E731
-    else:
-        context = multiprocessing.get_context(start_method())
-        pool = ProcessPoolExecutor(helpers, mp_context=context, initializer=start, initargs=start_args)
-        for _ in range(helpers):
-            pool.submit(_ready)  # every helper starts now, while the caller sets itself up
-        submit = lambda batch: pool.submit(work, batch)  # noqa: E731
-    with pool:
+    if start_method() == "fork":
         mine = local()
+        _work = mine  # what the helpers forked now inherit
+        try:
+            # Building started no thread (durable_rules starts none): else spawned after all.
+            pool = _helpers(helpers, start_method(), make, make_args)
+        finally:
+            _work = None  # the caller's engine is not kept past the run by this module
+    else:
+        pool = _helpers(helpers, "spawn", make, make_args)
+        try:
+            mine = local()  # while the helpers import and build theirs
+        except BaseException:  # rules that do not load: the helpers are stopped, not left to the interpreter's exit
+            pool.shutdown(cancel_futures=True)
+            raise
+    with pool:
         queued, held = QUEUED_PER_HELPER * helpers, HELD_PER_WORKER * workers
         pending: deque[tuple[Future[Result], list[Item]]] = deque()
         for batch in batches:
             if sum(not future.done() for future, _ in pending) < queued:
-                pending.append((submit(batch), batch))
+                pending.append((pool.submit(_work_on, batch), batch))
             else:  # the helpers have enough queued: the caller works this one
                 done: Future[Result] = Future()
                 done.set_result(mine(batch))
