@@ -155,28 +155,37 @@ START = """
 import json, threading
 import tests.test_bulk_scaling as here
 from engine.authoring import workers
-if {thread}:
-    stop = threading.Event()
+stop = threading.Event()
+if "{thread}" == "before":
     threading.Thread(target=stop.wait, daemon=True).start()
 here.MARK = "set by the caller"
 batches = [[item] for item in range(8)]
-parts = workers.spread(batches, 2, local=lambda: here.marking("made by the caller"), make=here.marking, make_args=("made by the helper",))
+
+def local():
+    if "{thread}" == "in local":  # building the work started a thread: no fork after all
+        threading.Thread(target=stop.wait, daemon=True).start()
+    return here.marking("made by the caller")
+
+parts = workers.spread(batches, 2, local=local, make=here.marking, make_args=("made by the helper",))
 rows = [row for rows in parts for row in rows]
-print(json.dumps({{"method": workers.start_method(), "helpers": sorted({{(origin, mark) for helper, origin, mark in rows if helper}})}}))
+helpers = sorted({{(origin, mark) for helper, origin, mark in rows if helper}})
+print(json.dumps({{"method": workers.start_method(), "helpers": helpers, "work kept": workers._work is not None}}))
 """
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="helpers are forked on Linux only")
-@pytest.mark.parametrize(("thread", "method"), [(False, "fork"), (True, "spawn")])
-def test_a_helper_is_forked_with_the_callers_work_from_a_caller_with_one_thread_else_spawned(tmp_path: Path, thread: bool, method: str) -> None:
+@pytest.mark.parametrize(("thread", "method"), [("none", "fork"), ("before", "spawn"), ("in local", "spawn")])
+def test_a_helper_is_forked_with_the_callers_work_from_a_caller_with_one_thread_else_spawned(tmp_path: Path, thread: str, method: str) -> None:
     """Forked once the caller has made its work, a helper works with that very work (the
-    caller's engine): it imports and builds nothing. With another thread running it is
-    spawned, as a fork would copy locks that thread may hold, and makes its own."""
+    caller's engine): it imports and builds nothing. With another thread running, before the
+    work is made or started by making it, it is spawned, as a fork would copy locks that
+    thread may hold, and makes its own. The caller's work is not kept past the run."""
     environment = {**os.environ, "HELPER_WORKED": str(tmp_path / "worked")}
     result = subprocess.run([sys.executable, "-c", START.format(thread=thread)], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT, env=environment)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert answer["method"] == method
+    assert not answer["work kept"]
     if method == "fork":
         assert answer["helpers"] == [["made by the caller", "set by the caller"]]
     else:

@@ -1,10 +1,13 @@
 """A stream's part goes to a sibling only where it helps (transport/batch_spread.py): a sibling with as
-many streams of its own open as the sender refuses it with RESOURCE_EXHAUSTED without deciding; the
+many streams of its own deciding as the sender refuses it with RESOURCE_EXHAUSTED without deciding; the
 sender then decides the part itself and sends that sibling no stream part for REST_SECONDS. A batch's
 parts are sent as before."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -42,10 +45,10 @@ class PeerContext:
 
 
 class Servicer:
-    """A worker with `streams_open` streams of its own, recording the cases it decides."""
+    """A worker with `streams_busy` streams of its own, recording the cases it decides."""
 
-    def __init__(self, streams_open: int) -> None:
-        self.streams_open = streams_open
+    def __init__(self, streams_busy: int) -> None:
+        self.streams_busy = streams_busy
         self.decided: list[int] = []
 
     def decide_stream_cases(self, engine: Any, request: Any, response: pb.DecideBatchResponse, context: Any, cases: range) -> None:
@@ -73,10 +76,10 @@ def stream_part(count: int) -> bytes:
 
 @pytest.mark.parametrize(("own", "sender"), [(2, "2"), (3, "2"), (1, "1")])
 def test_a_sibling_with_as_many_streams_as_the_sender_refuses_a_stream_part_without_deciding(own: int, sender: str) -> None:
-    servicer = Servicer(streams_open=own)
+    servicer = Servicer(streams_busy=own)
     context = PeerContext(part_metadata(sender))
     peer = PeerService(servicer, SimpleNamespace(current=SimpleNamespace(engine=ENGINE)), Observer())  # type: ignore[arg-type]
-    with pytest.raises(Aborted, match=f"this worker has {own} streams of its own open, the sender {sender}"):
+    with pytest.raises(Aborted, match=f"this worker has {own} streams of its own deciding, the sender {sender}"):
         peer.decide_part(stream_part(20), context)  # type: ignore[arg-type]
     assert context.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert servicer.decided == []
@@ -84,7 +87,7 @@ def test_a_sibling_with_as_many_streams_as_the_sender_refuses_a_stream_part_with
 
 @pytest.mark.parametrize(("own", "sender"), [(0, "1"), (1, "3"), (2, None)])  # None: a sender from before the rule
 def test_a_sibling_with_fewer_streams_than_the_sender_decides_its_part(own: int, sender: str | None) -> None:
-    servicer = Servicer(streams_open=own)
+    servicer = Servicer(streams_busy=own)
     peer = PeerService(servicer, SimpleNamespace(current=SimpleNamespace(engine=ENGINE)), Observer())  # type: ignore[arg-type]
     answer = peer.decide_part(stream_part(20), PeerContext(part_metadata(sender)))  # type: ignore[arg-type]
     assert [result.case_id for result in answer.results] == [f"c{index}" for index in range(20)]
@@ -144,13 +147,13 @@ def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkey
             response.results.add(case_id=request.cases[index].case_id)
 
     assert siblings.worth_spreading_run(40)
-    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_open=2)
+    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=2)
     assert sibling.sent[0][STREAMS_KEY] == "2"
     assert [result.case_id for result in response.results] == [f"c{index}" for index in range(40)]  # all answered, in order
     assert sorted(decided) == list(range(40))
     assert not siblings.worth_spreading_run(40)  # resting: the stream's next runs are decided here
     resting_ends = batch_spread.time.monotonic() + REST_SECONDS
-    monkeypatch.setattr(batch_spread.time, "monotonic", lambda: resting_ends + 0.01)
+    monkeypatch.setattr(batch_spread, "time", SimpleNamespace(monotonic=lambda: resting_ends + 0.01))  # this module's clock only
     assert siblings.worth_spreading_run(40)  # asked again once the rest is over
 
 
@@ -165,7 +168,42 @@ def test_a_batch_part_still_goes_to_a_sibling_resting_from_streams(monkeypatch: 
         for index in cases:
             response.results.add(case_id=request.cases[index].case_id)
 
-    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_open=1)
+    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=1)
     assert not siblings.worth_spreading_run(40)
     siblings.spread(ENGINE, request, pb.DecideBatchResponse(), PeerContext(), lambda cases: None)
     assert len(sibling.sent) == 2 and STREAMS_KEY not in sibling.sent[1]  # a batch's part, sent without the stream count
+
+
+def test_a_stream_counts_as_busy_while_it_decides_and_not_while_it_waits_for_its_caller() -> None:
+    # What a sibling compares: an open stream whose caller sends nothing must not make it refuse parts.
+    from engine.registry import PolicyRegistry
+    from tests.conftest import REPO
+    from transport.servicer import CollectionStrategyServicer
+    from transport.streams import StreamLimits
+
+    limits = StreamLimits(max_streams=4, idle_seconds=30)
+    servicer = CollectionStrategyServicer(PolicyRegistry(REPO / "rules"), limits)
+    asked_again, release = threading.Event(), threading.Event()
+    case = pb.CaseSnapshot(case_id="c1", country="DE", time_zone="Europe/Berlin", amount_due="100.00", currency="EUR", days_past_due=5, segment="retail")
+
+    def requests() -> Iterator[bytes]:
+        yield pb.DecideStreamRequest(case=case).SerializeToString()
+        asked_again.set()
+        release.wait(30)
+
+    context = SimpleNamespace(is_active=lambda: True, time_remaining=lambda: None, invocation_metadata=lambda: (), abort=PeerContext().abort)
+    answers = servicer.DecideStream(requests(), context)  # type: ignore[arg-type]
+    busy_while_answering = []
+    consumer = threading.Thread(target=lambda: [busy_while_answering.append(servicer.streams_busy) for _ in answers])
+    consumer.start()
+    try:
+        assert asked_again.wait(30)
+        deadline = time.monotonic() + 10
+        while servicer.streams_busy and time.monotonic() < deadline:  # the answer handed over, the stream waits
+            time.sleep(0.01)
+        assert (servicer.streams_busy, limits.open) == (0, 1)
+    finally:
+        release.set()
+        consumer.join(30)
+    assert busy_while_answering == [1]  # counted while its answer was out
+    assert (servicer.streams_busy, limits.open) == (0, 0)

@@ -25,8 +25,9 @@ server's user can enter, and every worker the list of all slots' sockets
   as_of and no explain: sent as internal DecideBatch parts marked with
   METHOD_KEY, so that a sibling names and logs each case as a stream message
   ("case.", DecideStream), and each answer is what the message alone would get.
-- A stream's part goes only where it helps: the part carries the sender's open
-  streams (STREAMS_KEY), and a sibling with as many streams of its own open
+- A stream's part goes only where it helps: the part carries how many of the
+  sender's streams are deciding messages (STREAMS_KEY; a stream waiting for its
+  caller does not count), and a sibling with as many of its own deciding
   refuses it with RESOURCE_EXHAUSTED without deciding (its core is as busy with
   streams as the sender's: a part there only adds the cost of sending it). The
   sender decides the part itself and sends that sibling no stream part for
@@ -91,7 +92,7 @@ PEER_SECONDS = 60.0  # a sibling's longest time for its part when the caller gav
 POLICY_KEY = "cse-peer-policy"  # the receiving worker's policy fingerprint
 OFFSET_KEY = "cse-peer-offset"  # where the part begins in the caller's batch, for field names
 METHOD_KEY = "cse-peer-method"  # "DecideStream": the part is messages of a stream, each case named "case."
-STREAMS_KEY = "cse-peer-streams"  # a stream's part: how many streams the sender has open
+STREAMS_KEY = "cse-peer-streams"  # a stream's part: how many of the sender's streams are deciding
 _TRACE_KEYS = ("traceparent", "tracestate")
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
@@ -155,12 +156,12 @@ class Siblings:
 
     def spread(
         self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: Any,
-        decide_locally: Callable[[range], None], method: str = "DecideBatch", streams_open: int = 0,
+        decide_locally: Callable[[range], None], method: str = "DecideBatch", streams_busy: int | None = None,
     ) -> None:
         """Decide `request` into `response`: the first part here, the others by the siblings,
         each part a sibling does not answer in full decided here too, in the request's order.
         `method` "DecideStream": the cases are messages of a stream (named and logged as such),
-        sent with `streams_open`, this worker's open streams, for the sibling to judge."""
+        sent with `streams_busy`, this worker's streams deciding now, for the sibling to judge."""
         helpers = self._helpers(method)
         own, *rest = parts(len(request.cases), 1 + len(helpers))
         remaining = context.time_remaining()
@@ -172,12 +173,12 @@ class Siblings:
             for part, path in zip(rest, helpers):
                 piece = pb.DecideBatchRequest(cases=request.cases[part.start:part.stop], as_of=request.as_of)
                 metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), (METHOD_KEY, method), *trace]
-                if method == "DecideStream":
-                    metadata.append((STREAMS_KEY, str(streams_open)))
+                if streams_busy is not None:
+                    metadata.append((STREAMS_KEY, str(streams_busy)))
                 sent.append((part, path, self._method(path).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
             decide_locally(own)
             for part, path, call in sent:
-                if _collect(part, call, response, decide_locally) == "RESOURCE_EXHAUSTED" and method == "DecideStream":
+                if _collect(part, call, response, decide_locally, method) == "RESOURCE_EXHAUSTED" and method == "DecideStream":
                     self._resting[path] = time.monotonic() + REST_SECONDS
         finally:
             for _, _, call in sent:
@@ -198,7 +199,7 @@ def _trace_context(context: Any) -> list[tuple[str, str]]:
     return [(key, value) for key, value in (invocation() if invocation else ()) if key in _TRACE_KEYS]
 
 
-def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_locally: Callable[[range], None]) -> str | None:
+def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_locally: Callable[[range], None], method: str) -> str | None:
     """A sibling's answer for `part` appended to `response`; the part decided here when there is no
     complete one. Returns why the sibling did not decide it (a status code's name), else None."""
     before = len(response.results)
@@ -213,7 +214,7 @@ def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_lo
         why = type(error).__name__
     del response.results[before:]
     # A sibling busy with streams of its own refusing a stream's part is expected (then rested): not worth an info line.
-    level = logging.DEBUG if why == "RESOURCE_EXHAUSTED" else logging.INFO
+    level = logging.DEBUG if why == "RESOURCE_EXHAUSTED" and method == "DecideStream" else logging.INFO
     log.log(level, "a sibling did not decide %d cases (%s); deciding them here", len(part), why, extra={"event": "peer_part_local", "code": why})
     decide_locally(part)
     return why
@@ -230,10 +231,10 @@ class PeerService:
         call, code = self._observer.begin("DecideBatch", {key: metadata[key] for key in _TRACE_KEYS if key in metadata}), "UNKNOWN"
         try:
             if metadata.get(METHOD_KEY) == "DecideStream":  # refused before any work when it would not help
-                sender, own = metadata.get(STREAMS_KEY, ""), self._servicer.streams_open
-                if sender.isdigit() and own >= int(sender[:9]):
+                sender, own = metadata.get(STREAMS_KEY, ""), self._servicer.streams_busy
+                if sender.isdecimal() and own >= int(sender[:9]):
                     code = "RESOURCE_EXHAUSTED"
-                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"this worker has {own} streams of its own open, the sender {sender[:9]}: decide the part there")
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"this worker has {own} streams of its own deciding, the sender {sender[:9]}: decide the part there")
             request = parse_request(pb.DecideBatchRequest, data, context)
             engine = self._registry.current.engine
             if metadata.get(POLICY_KEY) != policy_fingerprint(engine):

@@ -120,9 +120,9 @@ class CollectionStrategyServicer:
         self._siblings = siblings  # the other workers a large batch is spread over (transport.batch_spread)
 
     @property
-    def streams_open(self) -> int:
-        """The streams open on this worker now: a sibling asked to decide a stream's part compares its own."""
-        return self._streams.open
+    def streams_busy(self) -> int:
+        """The streams deciding on this worker now: a sibling asked to decide a stream's part compares its own."""
+        return self._streams.busy
 
     def _decide(
         self, engine: StrategyEngine, case: pb.CaseSnapshot, request: Any, method: str, field_prefix: str = "case.", into: pb.Decision | None = None
@@ -243,7 +243,7 @@ class CollectionStrategyServicer:
             batch.as_of.GetCurrentTime()  # one instant for the run, however it is spread
         decided = pb.DecideBatchResponse()
         decide = functools.partial(self.decide_stream_cases, engine, batch, decided, context)
-        siblings.spread(engine, batch, decided, context, decide, "DecideStream", self._streams.open)
+        siblings.spread(engine, batch, decided, context, decide, "DecideStream", self._streams.busy)
         for result in decided.results:
             response = pb.DecideStreamResponse()
             response.result.CopyFrom(result)
@@ -272,15 +272,16 @@ class CollectionStrategyServicer:
             engine = self._registry.current.engine  # one policy version for the whole stream
             number = 0
             for chunk in self._streams.chunks(requests, context, most):
-                parsed: list[RequestT] = []
-                for data in chunk:
-                    number += 1
-                    try:
-                        parsed.append(request_type.FromString(data))
-                    except DecodeError:
-                        yield from answers(engine, parsed)
-                        parse_request(request_type, data, context, f"message {number} of the stream")  # raises INVALID_ARGUMENT
-                yield from answers(engine, parsed)
+                with self._streams.deciding():
+                    parsed: list[RequestT] = []
+                    for data in chunk:
+                        number += 1
+                        try:
+                            parsed.append(request_type.FromString(data))
+                        except DecodeError:
+                            yield from answers(engine, parsed)
+                            parse_request(request_type, data, context, f"message {number} of the stream")  # raises INVALID_ARGUMENT
+                    yield from answers(engine, parsed)
 
     # --- a person with several accounts ---------------------------------------------
 

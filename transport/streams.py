@@ -99,12 +99,29 @@ class StreamLimits:
         self.max_streams = max_streams
         self.idle_seconds = idle_seconds
         self._open = 0
+        self._busy = 0  # streams deciding messages now (an open stream may be waiting for its caller)
         self._lock = threading.Lock()
 
     @property
     def open(self) -> int:
-        """How many streams are open on this worker now (a sibling asked to help compares its own)."""
+        """How many streams are open on this worker now."""
         return self._open
+
+    @property
+    def busy(self) -> int:
+        """How many streams are deciding messages on this worker now (a sibling asked to help compares its own)."""
+        return self._busy
+
+    @contextlib.contextmanager
+    def deciding(self) -> Iterator[None]:
+        """Count the stream as busy while it decides (and answers) the messages it has read."""
+        with self._lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy -= 1
 
     @contextlib.contextmanager
     def admitted(self, context: grpc.ServicerContext) -> Iterator[None]:

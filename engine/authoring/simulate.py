@@ -21,8 +21,8 @@ only by a run that writes a page or its tables (--html, --export): jinja2 and th
 modules are otherwise a start-up cost of the one process that reads the file.
 
 The engine's durable_rules C code never releases the GIL, so the work is spread
-over processes (engine/authoring/workers.py), each building its engine once and
-deciding cases in chunks, each chunk's cases tallied where they are decided (the
+over processes (engine/authoring/workers.py), each deciding cases in chunks with an
+engine built once (a forked helper with a copy of this process's), each chunk's cases tallied where they are decided (the
 caller merges the tallies, simulate_report.Tally.merge). A case is validated and decided by engine.bulk.decide_one,
 as the `decide` command, DecideBatch and the Spark job do, so they all agree.
 """
@@ -164,8 +164,8 @@ def simulate(
     built: list[tuple[StrategyEngine, StrategyEngine | None]] = []
 
     def own() -> Callable[[list[tuple[int, Payload]]], Tally]:
-        # This process decides too. It builds its engines once the helpers are starting (they
-        # build theirs meanwhile), before the first case is read: rules that do not load stop here.
+        # This process decides too. It builds its engines before the first case is read (rules that
+        # do not load stop here); forked helpers decide with copies, spawned ones build their own.
         built.append((build_engine(rules_dir), build_engine(compare_dir) if compare_dir else None))
         return _Decider(rules_dir, compare_dir, as_of, built[0]).chunk
 

@@ -141,8 +141,8 @@ def spread(
     The caller is one: `local()` builds its work (its engine; rules that do not load
     raise here, before any batch). The others are `workers - 1` helper processes:
     forked after `local()`, working with the very same work (`start_method`), or
-    spawned before it and each set up by `make(*make_args)`, which must pickle
-    (module-level), as must the batches and results.
+    spawned (before it, or after it when it started a thread), each set up by
+    `make(*make_args)`, which must pickle (module-level), as must the batches and results.
     An executor, not a Pool: a process that dies raises BrokenProcessPool instead of hanging."""
     global _work
     helpers = workers - 1
