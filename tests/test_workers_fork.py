@@ -127,3 +127,35 @@ def test_a_helper_set_up_once_works_every_chunk_with_it(monkeypatch: pytest.Monk
     workers.set_up(doubles, (3,))
     assert workers._work_on([1, 2]) == [3, 6]
     assert workers._work_on([5]) == [15]
+
+
+# --- the caller hands chunks over without waiting on its own GIL ---------------------------------
+
+SWITCH = """
+import json, sys
+from engine.authoring import workers
+import tests.test_workers_fork as here
+
+before, seen = sys.getswitchinterval(), []
+
+def local():
+    def work(batch):
+        seen.append(sys.getswitchinterval())
+        return batch
+    return work
+
+rows = [row for part in workers.spread([[item] for item in range(40)], 2, local=local, make=here.doubles, make_args=(1,)) for row in part]
+print(json.dumps({"rows": rows, "before": before, "seen": sorted(set(seen)), "after": sys.getswitchinterval()}))
+"""
+
+
+def test_the_callers_gil_switch_interval_is_short_while_helpers_run_and_restored_after() -> None:
+    """The caller decides holding the GIL; the pool's threads that write a chunk to a helper and
+    read its results back wait for it at every step, up to the switch interval (5 ms by default,
+    a helper idling 13% of a run). While helpers run it is workers.SWITCH_SECONDS, then as before."""
+    result = subprocess.run([sys.executable, "-c", SWITCH], cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["rows"] == list(range(40))
+    assert answer["seen"] == [workers.SWITCH_SECONDS] < [answer["before"]]
+    assert answer["after"] == answer["before"]
