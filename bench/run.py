@@ -31,7 +31,9 @@
    unary) with min / median / max over the rounds.
 5. Debtors over gRPC: unary DecideDebtor with the same debtors as in 3, beside unary
    Decide of the same cases on the same server, T seconds of each per round in R
-   interleaved rounds; the same figures as 3.
+   interleaved rounds; the same figures as 3. And DecideDebtorBatch of 300 of the
+   debtors of 3 accounts from one caller (spread over the workers), T seconds per
+   round: its accounts/s beside unary DecideDebtor's for debtors of 3 in the round.
 6. HTTP/JSON beside gRPC: the server's CPU time per unary Decide over HTTP/1.1
    JSON (Connect protocol, transport/http_api.py) and over gRPC, the same
    cases to one worker, N calls of each per round in R interleaved rounds (the
@@ -525,6 +527,22 @@ def debtor_message(cases: list[pb.CaseSnapshot]) -> pb.Debtor:
     return debtor
 
 
+# DecideDebtorBatch: one caller's list of 300 persons of 3 accounts (900 of the 1,000 a call may hold).
+BATCH_DEBTORS = 300
+
+
+def debtor_batch_load(port: int, batch: pb.DecideDebtorBatchRequest, seconds: float) -> float:
+    """DecideDebtorBatch from a single caller, one call after another for `seconds` (at least one): accounts/s."""
+    accounts = sum(len(debtor.accounts) for debtor in batch.debtors)
+    with grpc.insecure_channel(f"localhost:{port}", options=OWN_CONNECTION) as channel:
+        call = pb_grpc.CollectionStrategyServiceStub(channel).DecideDebtorBatch
+        started, calls = time.perf_counter(), 0
+        while calls == 0 or time.perf_counter() - started < seconds:
+            call(batch, timeout=120)
+            calls += 1
+        return calls * accounts / (time.perf_counter() - started)
+
+
 def debtors_over_grpc(workers: int, rounds: int, seconds: float, in_flight: int, cases: int) -> None:
     pool = debtor_pool(cases)
     messages = [case_from_data(case) for case in synthetic_portfolio(pool, AS_OF, seed=13)]
@@ -534,6 +552,8 @@ def debtors_over_grpc(workers: int, rounds: int, seconds: float, in_flight: int,
     method = {name: "Decide" if name == "Decide" else "DecideDebtor" for name in requests}
     sizes = {name: 1 if name == "Decide" else int(name) for name in requests}
     names = list(requests)
+    threes = [request.debtor for request in requests["3"]]
+    batch = pb.DecideDebtorBatchRequest(debtors=[threes[index % len(threes)] for index in range(BATCH_DEBTORS)], as_of=as_of_stamp())
     port = free_port()
     process = start("engine", port, workers)
     try:
@@ -543,18 +563,28 @@ def debtors_over_grpc(workers: int, rounds: int, seconds: float, in_flight: int,
         assert not faults, f"debtors decided on a fault: {faults[:5]}"
         for name in names:  # warm up
             asyncio.run(unary_load(port, requests[name], min(seconds, 1.0), in_flight, method[name]))
+        debtor_batch_load(port, batch, 0)
         print(f"\n== Debtors over gRPC: DecideDebtor for debtors of {', '.join(map(str, DEBTOR_SIZES))} accounts beside unary Decide of the same {pool} cases, on the real server;")
         print(f"   {workers} workers, {in_flight} calls in flight, {seconds:g} s of each per round, {rounds} interleaved rounds, the order reversed every other round")
         rates: dict[str, list[float]] = {name: [] for name in names}
+        batch_rates: list[float] = []  # accounts/s
         print_round_header(names)
         for index in range(rounds):
-            order = names if index % 2 == 0 else names[::-1]
-            for name in order:
-                rates[name].append(asyncio.run(unary_load(port, requests[name], seconds, in_flight, method[name]))[0])
-            print_round(index, order[0], {name: rates[name][-1] for name in names}, sizes)
+            loads = [*names, "batch"] if index % 2 == 0 else ["batch", *names[::-1]]
+            for name in loads:
+                if name == "batch":
+                    batch_rates.append(debtor_batch_load(port, batch, seconds))
+                else:
+                    rates[name].append(asyncio.run(unary_load(port, requests[name], seconds, in_flight, method[name]))[0])
+            print_round(index, names[0] if index % 2 == 0 else names[-1], {name: rates[name][-1] for name in names}, sizes)
+            print(f"{'':>14}DecideDebtorBatch {batch_rates[-1]:>8,.0f} accounts/s, {batch_rates[-1] / (3 * rates['3'][-1]):.2f} x unary DecideDebtor of 3")
     finally:
         stop(process)
     print_spreads(rates, sizes, "Decide, requests/s")
+    label = f"DecideDebtorBatch of {BATCH_DEBTORS} debtors of 3, one caller"
+    print(f"{label + ', accounts/s':64}{spread(batch_rates, '{:,.0f}')}")
+    print(f"{'DecideDebtorBatch / DecideDebtor of 3, accounts/s':64}{spread([rate / (3 * three) for rate, three in zip(batch_rates, rates['3'])], '{:.2f}')}")
+    print("   (accounts/s of one caller's batches over those of unary DecideDebtor from all callers, in the same round)")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -104,18 +104,18 @@ def test_a_batch_on_two_workers_is_answered_as_one_worker_answers_it_and_the_sib
         ids = [result.decision.decision_id for result in answer.results if result.HasField("decision")]
         assert sorted(record["decision_id"] for records in files.values() for record in records) == sorted(ids)  # type: ignore[type-var]
         assert len(files) == 2 and sorted(len(records) for records in files.values()) == [494, 495]  # 500 cases each, less the invalid ones
-        metrics = _scrape(metrics_port)
-        assert _sample(metrics, "grpc_server_started_total", 'grpc_method="DecideBatch"') == 1  # the caller's call, not the internal one
-        assert _sample(metrics, "collection_decisions_total", "") == 989  # every decision counted once
+        metrics = scrape(metrics_port)
+        assert sample(metrics, "grpc_server_started_total", 'grpc_method="DecideBatch"') == 1  # the caller's call, not the internal one
+        assert sample(metrics, "collection_decisions_total", "") == 989  # every decision counted once
 
 
-def _scrape(port: int) -> str:
+def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text: str = response.read().decode()
         return text
 
 
-def _sample(text: str, name: str, labels: str) -> float:
+def sample(text: str, name: str, labels: str) -> float:
     """The sum of a metric's samples whose labels contain `labels`."""
     pattern = re.compile(rf"^{name}\{{([^}}]*)\}} (\S+)$", re.MULTILINE)
     return sum(float(value) for found, value in pattern.findall(text) if labels in found)

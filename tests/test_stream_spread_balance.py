@@ -137,7 +137,7 @@ class Sibling:
 def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkeypatch: pytest.MonkeyPatch) -> None:
     siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0)
     sibling = Sibling()
-    monkeypatch.setattr(siblings, "_method", lambda path: sibling)
+    monkeypatch.setattr(siblings, "_method", lambda path, rpc: sibling)
     request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"c{index}") for index in range(40)])
     response, decided = pb.DecideBatchResponse(), []
 
@@ -160,7 +160,7 @@ def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkey
 def test_a_batch_part_still_goes_to_a_sibling_resting_from_streams(monkeypatch: pytest.MonkeyPatch) -> None:
     siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0, spread_above=10)
     sibling = Sibling()
-    monkeypatch.setattr(siblings, "_method", lambda path: sibling)
+    monkeypatch.setattr(siblings, "_method", lambda path, rpc: sibling)
     request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"c{index}") for index in range(40)])
     response = pb.DecideBatchResponse()
 

@@ -1,4 +1,4 @@
-"""A large DecideBatch spread over the sibling workers, so that one caller's batch uses every core.
+"""A large DecideBatch (or DecideDebtorBatch) spread over the sibling workers, so that one caller's batch uses every core.
 
 Workers are processes (durable_rules never releases the GIL), and a caller's
 batch reaches one of them: alone it would use one core. The supervisor gives
@@ -34,37 +34,47 @@ server's user can enter, and every worker the list of all slots' sockets
   REST_SECONDS. So streams spread from a worker with more of them to one with
   fewer (one stream alone on two workers, three against one), and two workers
   with two streams each decide their own.
+- A DecideDebtorBatch spreads the same way above SPREAD_ABOVE accounts (a debtor
+  counts max(1, its accounts), as the servicer's limit counts them) and without
+  explain: contiguous parts of about equal accounts (weighed_parts; a part is off
+  its share by at most its heaviest debtor), each sent as an internal
+  DecideDebtorBatch, a second method on the peer socket, with the same metadata
+  (fields named debtors[<index in the caller's batch>]).
 - An internal call is never spread again, and the public port never takes
   one: internal calls arrive on a second grpc.Server listening on the peer
   socket only, so no metadata from an outside caller can make a call internal.
 
-Accounting: a case is counted (collection_decisions_total) and logged in the
-decision log by the worker that decided it, once. The peer server has no
-metrics interceptor, so the grpc_server_* metrics count the caller's call only
-(skipped rather than labelled: a label would add a series to every per-method
-metric for a call no operator makes). When a sibling dies or times out part way,
+Accounting: a case (a person) is counted (collection_decisions_total,
+collection_debtor_decisions_total) and logged in the decision log by the worker
+that decided it, once. The peer server has no metrics interceptor, so the
+grpc_server_* metrics count the caller's call only (skipped rather than
+labelled: a label would add a series to every per-method metric for a call no
+operator makes). When a sibling dies or times out part way,
 the cases it had decided are counted there and decided again locally: they are
 counted twice, and the caller sees only the local decisions' ids.
 
 Tracing: the internal call carries the W3C trace context, so the sibling's
-span ("DecideBatch", logged with protocol "peer") joins the caller's trace as a
-child of the receiving worker's span (transport.tracing makes the call's span
-current while it is handled); over HTTP, where none is current, beside it under
-the caller's.
+span ("DecideBatch" or "DecideDebtorBatch", logged with protocol "peer") joins
+the caller's trace as a child of the receiving worker's span (transport.tracing
+makes the call's span current while it is handled); over HTTP, where none is
+current, beside it under the caller's.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from transport.errors import parse_request
@@ -94,6 +104,7 @@ OFFSET_KEY = "cse-peer-offset"  # where the part begins in the caller's batch, f
 METHOD_KEY = "cse-peer-method"  # "DecideStream": the part is messages of a stream, each case named "case."
 STREAMS_KEY = "cse-peer-streams"  # a stream's part: how many of the sender's streams are deciding
 _TRACE_KEYS = ("traceparent", "tracestate")
+_SERVICE = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
@@ -113,18 +124,67 @@ def parts(count: int, workers: int) -> list[range]:
     return bounds
 
 
+def weighed_parts(weights: Sequence[int], workers: int) -> list[range]:
+    """Items of these `weights` cut into `workers` contiguous parts of about equal weight: each cut
+    where the weight before it is nearest its share, the later cut on a tie (the first part, decided
+    where the batch arrived, costs no sending), so a part is off its share by at most its heaviest item."""
+    before = list(itertools.accumulate(weights, initial=0))
+    cuts = [0]
+    for index in range(1, workers):
+        share = before[-1] * index / workers
+        at = bisect.bisect_left(before, share, lo=cuts[-1])  # the first cut with at least the share before it
+        if at > cuts[-1] and share - before[at - 1] < before[at] - share:
+            at -= 1  # the cut before it is nearer the share
+        cuts.append(at)
+    return [range(start, stop) for start, stop in zip(cuts, [*cuts[1:], len(weights)])]
+
+
+def debtor_weight(debtor: pb.Debtor) -> int:
+    """A debtor's share of a batch's work and limit: its accounts, at least one (one with none is still answered)."""
+    return max(1, len(debtor.accounts))
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a spread batch holds: the peer method its parts go to (the public method of the same
+    name and request type), the request's repeated field, and what an item weighs (None: one each)."""
+
+    rpc: str
+    items: str
+    request: type[Message]
+    response: type[Message]
+    weight: Callable[[Any], int] | None = None
+
+    def size(self, request: Any) -> int:
+        items = getattr(request, self.items)
+        return len(items) if self.weight is None else sum(map(self.weight, items))
+
+    def cut(self, request: Any, workers: int) -> list[range]:
+        items = getattr(request, self.items)
+        return parts(len(items), workers) if self.weight is None else weighed_parts([self.weight(item) for item in items], workers)
+
+
+CASES = Kind("DecideBatch", "cases", pb.DecideBatchRequest, pb.DecideBatchResponse)
+# A person's accounts are decided one by one: a part of debtors is as long to decide as its accounts.
+DEBTORS = Kind("DecideDebtorBatch", "debtors", pb.DecideDebtorBatchRequest, pb.DecideDebtorBatchResponse, debtor_weight)
+_KINDS = {"DecideBatch": CASES, "DecideStream": CASES, "DecideDebtorBatch": DEBTORS}  # by the caller's method
+
+
 class Siblings:
     """The other workers' peer sockets, and how a batch is spread over them."""
 
     def __init__(self, sockets: Sequence[Path], own: int, spread_above: int = SPREAD_ABOVE) -> None:
         self._others = [path for index, path in enumerate(sockets) if index != own]
         self._spread_above = spread_above
-        self._channels: dict[Path, grpc.UnaryUnaryMultiCallable] = {}
+        self._channels: dict[Path, grpc.Channel] = {}
+        self._methods: dict[tuple[Path, str], grpc.UnaryUnaryMultiCallable] = {}
         self._lock = threading.Lock()
         self._resting: dict[Path, float] = {}  # a sibling that refused a stream part as busy: until when (monotonic)
 
-    def worth_spreading(self, request: pb.DecideBatchRequest) -> bool:
-        return bool(self._others) and not request.explain and len(request.cases) > self._spread_above
+    def worth_spreading(self, request: pb.DecideBatchRequest | pb.DecideDebtorBatchRequest, method: str = "DecideBatch") -> bool:
+        """Whether the batch `request` of `method` is spread: more than spread_above cases (or a
+        debtor batch's accounts) and no explain."""
+        return bool(self._others) and not request.explain and _KINDS[method].size(request) > self._spread_above
 
     def worth_spreading_run(self, count: int) -> bool:
         """Whether `count` consecutive stream messages without explain, at one as_of, are spread
@@ -138,32 +198,36 @@ class Siblings:
         now = time.monotonic()
         return [path for path in self._others if self._resting.get(path, 0.0) <= now]
 
-    def _method(self, path: Path) -> grpc.UnaryUnaryMultiCallable:
-        """The DecideBatch of the sibling at `path`; one channel each, kept (it reconnects to a replacement)."""
+    def _method(self, path: Path, rpc: str) -> grpc.UnaryUnaryMultiCallable:
+        """The method `rpc` of the sibling at `path`; one channel each, kept (it reconnects to a replacement)."""
         with self._lock:
-            method = self._channels.get(path)
-            if method is None:
+            method = self._methods.get((path, rpc))
+            if method is not None:
+                return method
+            channel = self._channels.get(path)
+            if channel is None:
                 options = [
                     ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
                     # A replacement takes some seconds to start: retried often enough to be used soon after,
                     # not after grpc's default backoff of up to two minutes (meanwhile parts are decided here).
                     ("grpc.initial_reconnect_backoff_ms", 500), ("grpc.max_reconnect_backoff_ms", 5000),
                 ]
-                channel = grpc.insecure_channel(f"unix:{path}", options=options)
-                method = channel.unary_unary(f"/{pb.DESCRIPTOR.services_by_name['CollectionStrategyService'].full_name}/DecideBatch")
-                self._channels[path] = method
+                channel = self._channels[path] = grpc.insecure_channel(f"unix:{path}", options=options)
+            method = self._methods[(path, rpc)] = channel.unary_unary(f"/{_SERVICE}/{rpc}")
             return method
 
     def spread(
-        self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: Any,
+        self, engine: StrategyEngine, request: Any, response: Any, context: Any,
         decide_locally: Callable[[range], None], method: str = "DecideBatch", streams_busy: int | None = None,
     ) -> None:
         """Decide `request` into `response`: the first part here, the others by the siblings,
         each part a sibling does not answer in full decided here too, in the request's order.
         `method` "DecideStream": the cases are messages of a stream (named and logged as such),
-        sent with `streams_busy`, this worker's streams deciding now, for the sibling to judge."""
-        helpers = self._helpers(method)
-        own, *rest = parts(len(request.cases), 1 + len(helpers))
+        sent with `streams_busy`, this worker's streams deciding now, for the sibling to judge;
+        "DecideDebtorBatch": `request` and `response` are a debtor batch's, cut by accounts."""
+        kind, helpers = _KINDS[method], self._helpers(method)
+        items = getattr(request, kind.items)
+        own, *rest = kind.cut(request, 1 + len(helpers))
         remaining = context.time_remaining()
         timeout = PEER_SECONDS if remaining is None else min(remaining, PEER_SECONDS)
         trace = _trace_context(context)
@@ -171,11 +235,13 @@ class Siblings:
         sent: list[tuple[range, Path, Any]] = []
         try:
             for part, path in zip(rest, helpers):
-                piece = pb.DecideBatchRequest(cases=request.cases[part.start:part.stop], as_of=request.as_of)
+                if not part:  # debtors heavier than a share each: nothing for this sibling
+                    continue
+                piece = kind.request(**{kind.items: items[part.start:part.stop]}, as_of=request.as_of)
                 metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), (METHOD_KEY, method), *trace]
                 if streams_busy is not None:
                     metadata.append((STREAMS_KEY, str(streams_busy)))
-                sent.append((part, path, self._method(path).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
+                sent.append((part, path, self._method(path, kind.rpc).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
             decide_locally(own)
             for part, path, call in sent:
                 if _collect(part, call, response, decide_locally, method) == "RESOURCE_EXHAUSTED" and method == "DecideStream":
@@ -199,7 +265,7 @@ def _trace_context(context: Any) -> list[tuple[str, str]]:
     return [(key, value) for key, value in (invocation() if invocation else ()) if key in _TRACE_KEYS]
 
 
-def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_locally: Callable[[range], None], method: str) -> str | None:
+def _collect(part: range, call: Any, response: Any, decide_locally: Callable[[range], None], method: str) -> str | None:
     """A sibling's answer for `part` appended to `response`; the part decided here when there is no
     complete one. Returns why the sibling did not decide it (a status code's name), else None."""
     before = len(response.results)
@@ -207,7 +273,7 @@ def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_lo
         response.MergeFromString(call.result())  # repeated fields append: the part's results after those before
         if len(response.results) - before == len(part):
             return None
-        why = f"{len(response.results) - before} results for {len(part)} cases"
+        why = f"{len(response.results) - before} results for {len(part)} {_KINDS[method].items}"
     except grpc.RpcError as error:
         why = error.code().name if isinstance(error, grpc.Call) else type(error).__name__
     except (grpc.FutureCancelledError, DecodeError) as error:
@@ -215,27 +281,36 @@ def _collect(part: range, call: Any, response: pb.DecideBatchResponse, decide_lo
     del response.results[before:]
     # A sibling busy with streams of its own refusing a stream's part is expected (then rested): not worth an info line.
     level = logging.DEBUG if why == "RESOURCE_EXHAUSTED" and method == "DecideStream" else logging.INFO
-    log.log(level, "a sibling did not decide %d cases (%s); deciding them here", len(part), why, extra={"event": "peer_part_local", "code": why})
+    log.log(level, "a sibling did not decide %d %s (%s); deciding them here", len(part), _KINDS[method].items, why, extra={"event": "peer_part_local", "code": why})
     decide_locally(part)
     return why
 
 
 class PeerService:
-    """DecideBatch as a sibling asks it: one part of a batch, on this worker's policy version or refused."""
+    """DecideBatch and DecideDebtorBatch as a sibling asks them: one part of a batch, on this
+    worker's policy version or refused."""
 
     def __init__(self, servicer: CollectionStrategyServicer, registry: PolicyRegistry, observer: DecisionObserver) -> None:
         self._servicer, self._registry, self._observer = servicer, registry, observer
 
-    def decide_part(self, data: bytes, context: grpc.ServicerContext) -> pb.DecideBatchResponse:
+    def decide_part(self, data: bytes, context: grpc.ServicerContext) -> Message:
+        """A part of a DecideBatch, or of a DecideStream's waiting messages (METHOD_KEY)."""
+        return self._part(CASES, data, context)
+
+    def decide_debtor_part(self, data: bytes, context: grpc.ServicerContext) -> Message:
+        return self._part(DEBTORS, data, context)
+
+    def _part(self, kind: Kind, data: bytes, context: grpc.ServicerContext) -> Message:
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
-        call, code = self._observer.begin("DecideBatch", {key: metadata[key] for key in _TRACE_KEYS if key in metadata}), "UNKNOWN"
+        call, code = self._observer.begin(kind.rpc, {key: metadata[key] for key in _TRACE_KEYS if key in metadata}), "UNKNOWN"
+        stream = kind is CASES and metadata.get(METHOD_KEY) == "DecideStream"
         try:
-            if metadata.get(METHOD_KEY) == "DecideStream":  # refused before any work when it would not help
+            if stream:  # refused before any work when it would not help
                 sender, own = metadata.get(STREAMS_KEY, ""), self._servicer.streams_busy
                 if sender.isdecimal() and own >= int(sender[:9]):
                     code = "RESOURCE_EXHAUSTED"
                     context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"this worker has {own} streams of its own deciding, the sender {sender[:9]}: decide the part there")
-            request = parse_request(pb.DecideBatchRequest, data, context)
+            request: Any = parse_request(kind.request, data, context)
             engine = self._registry.current.engine
             if metadata.get(POLICY_KEY) != policy_fingerprint(engine):
                 code = "FAILED_PRECONDITION"
@@ -243,12 +318,15 @@ class PeerService:
             offset = metadata.get(OFFSET_KEY, "")
             if not offset.isdigit():
                 code = "INVALID_ARGUMENT"
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{OFFSET_KEY} must be a case index, got {offset[:20]!r}")
-            response = pb.DecideBatchResponse()
-            if metadata.get(METHOD_KEY) == "DecideStream":
-                self._servicer.decide_stream_cases(engine, request, response, context, range(len(request.cases)))
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{OFFSET_KEY} must be an index in the caller's batch, got {offset[:20]!r}")
+            response: Any = kind.response()
+            everything = range(len(getattr(request, kind.items)))
+            if kind is DEBTORS:
+                self._servicer.decide_debtors(engine, request, response, context, everything, int(offset))
+            elif stream:
+                self._servicer.decide_stream_cases(engine, request, response, context, everything)
             else:
-                self._servicer.decide_cases(engine, request, response, context, range(len(request.cases)), int(offset))
+                self._servicer.decide_cases(engine, request, response, context, everything, int(offset))
             code = "OK"
             return response
         finally:
@@ -263,9 +341,11 @@ def start_peer_server(service: PeerService, socket_path: Path, threads: int) -> 
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="peer"),
         options=[("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES), ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)],
     )
-    handler = grpc.unary_unary_rpc_method_handler(service.decide_part, response_serializer=pb.DecideBatchResponse.SerializeToString)
-    name = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, {"DecideBatch": handler}),))
+    handlers = {
+        kind.rpc: grpc.unary_unary_rpc_method_handler(decide, response_serializer=kind.response.SerializeToString)
+        for kind, decide in ((CASES, service.decide_part), (DEBTORS, service.decide_debtor_part))
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
     socket_path.unlink(missing_ok=True)  # left by the worker this one replaces
     server.add_insecure_port(f"unix:{socket_path}")
     socket_path.chmod(0o600)

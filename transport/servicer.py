@@ -2,7 +2,8 @@
 
 Cases (Decide, DecideBatch, DecideStream) and debtors, a person with several
 accounts (DecideDebtor, DecideDebtorBatch, DecideDebtorStream), are served
-alike: the same limits, the same errors naming fields from the request root.
+alike: the same limits, the same errors naming fields from the request root,
+and a large batch of either spread over the sibling workers (transport.batch_spread).
 
 Requests reach the handlers as bytes and are parsed here (see transport.errors
 for why), so the service is registered with `add_to_server`, not with the
@@ -33,7 +34,7 @@ from engine.policy.work import Queue
 from engine.registry import PolicyRegistry
 from engine.vocabulary import Channel
 from transport import metrics
-from transport.batch_spread import Siblings
+from transport.batch_spread import Siblings, debtor_weight
 from transport.case_reader import read_case
 from transport.decision_log import DecisionLog
 from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
@@ -328,7 +329,7 @@ class CollectionStrategyServicer:
 
     @_parsed(pb.DecideDebtorBatchRequest)
     def DecideDebtorBatch(self, request: pb.DecideDebtorBatchRequest, context: grpc.ServicerContext) -> pb.DecideDebtorBatchResponse:
-        accounts = sum(max(1, len(debtor.accounts)) for debtor in request.debtors)
+        accounts = sum(map(debtor_weight, request.debtors))
         if accounts > MAX_BATCH_ACCOUNTS:
             invalid_argument(
                 context,
@@ -344,12 +345,27 @@ class CollectionStrategyServicer:
                 [FieldProblem("explain", f"at most {MAX_EXPLAINED_CASES} accounts per call when true, got {accounts}")],
             )
         engine = self._registry.current.engine  # one policy version for the whole call, even across a reload
-        results = []
-        for index, debtor in enumerate(request.debtors):
+        if not request.HasField("as_of"):
+            request.as_of.GetCurrentTime()  # one instant for the whole batch, however it is spread
+        response = pb.DecideDebtorBatchResponse()
+        debtors = functools.partial(self.decide_debtors, engine, request, response, context)
+        if self._siblings is not None and self._siblings.worth_spreading(request, "DecideDebtorBatch"):
+            self._siblings.spread(engine, request, response, context, debtors, "DecideDebtorBatch")
+        else:
+            debtors(range(len(request.debtors)))
+        return response
+
+    def decide_debtors(
+        self, engine: StrategyEngine, request: pb.DecideDebtorBatchRequest, response: pb.DecideDebtorBatchResponse,
+        context: grpc.ServicerContext, debtors: range, offset: int = 0,
+    ) -> None:
+        """Decide request.debtors[debtors] into response.results, in order; fields are named from the
+        root of the caller's batch, in which these debtors began at `offset` (a sibling's part)."""
+        append = response.results.append
+        for index in debtors:
             if not context.is_active():  # deadline passed or client gone: stop working for nobody
-                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.debtors)} debtors")
-            results.append(self._debtor_result(engine, debtor, request, f"debtors[{index}].", "DecideDebtorBatch"))
-        return pb.DecideDebtorBatchResponse(results=results)
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index + offset} of {offset + len(request.debtors)} debtors")
+            append(self._debtor_result(engine, request.debtors[index], request, f"debtors[{index + offset}].", "DecideDebtorBatch"))
 
     def DecideDebtorStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideDebtorStreamResponse]:
         """Answer each debtor as it comes, tagged with its debtor_id, under DecideStream's limits."""
