@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import resource
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import IO, Any, Sequence
 
 from engine.engine import StrategyEngine
 from engine.errors import PolicyError
+from engine.gil import switch_interval
 from engine.isolation import SpareChild, try_rules
 from engine.last_good import LastGoodRules
 from engine.registry import SETTLE_ATTEMPTS, Active, Check, PolicyRegistry, Refusal, RulesChanged, rules_fingerprint, warm_up, build_engine, read_loaded, refuse_same_version
@@ -238,13 +238,9 @@ class FollowingRegistry(PolicyRegistry):
         started = time.thread_time()
         with open(self.handover.directory / BUILDING, "a") as lock:
             _take_turn(lock)
-            interval = sys.getswitchinterval()
-            sys.setswitchinterval(BUILD_SWITCH_SECONDS)
-            try:
+            with switch_interval(BUILD_SWITCH_SECONDS):
                 engine = self._compiled(word)
                 warm_up(engine)
-            finally:
-                sys.setswitchinterval(interval)
         self.build_cpu = time.thread_time() - started
         return Active(engine, datetime.now(timezone.utc), word.digest)
 

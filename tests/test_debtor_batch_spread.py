@@ -87,12 +87,18 @@ def test_debtor_parts_are_balanced_by_accounts_not_by_debtors() -> None:
 
 
 @pytest.mark.parametrize("weights", [[1] * 7, [50, 1, 1], [1, 1, 50], [3], [], [5, 5, 5, 5, 40], [2] * 9 + [30]])
-def test_every_part_is_within_its_heaviest_debtor_of_its_share(weights: list[int]) -> None:
-    for workers_count in (2, 3):
+def test_every_part_is_within_the_heaviest_debtor_of_its_share(weights: list[int]) -> None:
+    for workers_count in (2, 3, 4):
         cut = weighed_parts(weights, workers_count)
         assert len(cut) == workers_count and [index for part in cut for index in part] == list(range(len(weights)))
         share = sum(weights) / workers_count
         assert all(abs(sum(weights[index] for index in part) - share) <= max(weights, default=0) for part in cut)
+        assert cut[0] or not weights  # the worker the batch reached decides some of it
+
+
+def test_the_worker_the_batch_reached_keeps_a_debtor_even_when_one_outweighs_every_share() -> None:
+    # Cut by shares alone the first part was empty: this worker would only have sent the batch away.
+    assert weighed_parts([50, 1, 1, 1], 4) == [range(1), range(1, 1), range(1, 1), range(1, 4)]
 
 
 # --- a real server of two workers --------------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ server's user can enter, and every worker the list of all slots' sockets
 - A DecideDebtorBatch spreads the same way above SPREAD_ABOVE accounts (a debtor
   counts max(1, its accounts), as the servicer's limit counts them) and without
   explain: contiguous parts of about equal accounts (weighed_parts; a part is off
-  its share by at most its heaviest debtor), each sent as an internal
+  its share by at most the batch's heaviest debtor; contacts are not weighed,
+  though a debtor may carry up to 2,000), each sent as an internal
   DecideDebtorBatch, a second method on the peer socket, with the same metadata
   (fields named debtors[<index in the caller's batch>]).
 - An internal call is never spread again, and the public port never takes
@@ -77,6 +78,7 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
+from transport.debtor_mapping import debtor_weight
 from transport.errors import parse_request
 
 if TYPE_CHECKING:
@@ -127,7 +129,8 @@ def parts(count: int, workers: int) -> list[range]:
 def weighed_parts(weights: Sequence[int], workers: int) -> list[range]:
     """Items of these `weights` cut into `workers` contiguous parts of about equal weight: each cut
     where the weight before it is nearest its share, the later cut on a tie (the first part, decided
-    where the batch arrived, costs no sending), so a part is off its share by at most its heaviest item."""
+    where the batch arrived, costs no sending), so a part is off its share by at most the heaviest
+    item. The first part holds at least one item: the worker the batch reached never only waits."""
     before = list(itertools.accumulate(weights, initial=0))
     cuts = [0]
     for index in range(1, workers):
@@ -135,13 +138,10 @@ def weighed_parts(weights: Sequence[int], workers: int) -> list[range]:
         at = bisect.bisect_left(before, share, lo=cuts[-1])  # the first cut with at least the share before it
         if at > cuts[-1] and share - before[at - 1] < before[at] - share:
             at -= 1  # the cut before it is nearer the share
+        if index == 1 and weights:
+            at = max(at, 1)
         cuts.append(at)
     return [range(start, stop) for start, stop in zip(cuts, [*cuts[1:], len(weights)])]
-
-
-def debtor_weight(debtor: pb.Debtor) -> int:
-    """A debtor's share of a batch's work and limit: its accounts, at least one (one with none is still answered)."""
-    return max(1, len(debtor.accounts))
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class Siblings:
         sent: list[tuple[range, Path, Any]] = []
         try:
             for part, path in zip(rest, helpers):
-                if not part:  # debtors heavier than a share each: nothing for this sibling
+                if not part:  # more workers than items, or items heavier than a share: nothing for this sibling
                     continue
                 piece = kind.request(**{kind.items: items[part.start:part.stop]}, as_of=request.as_of)
                 metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), (METHOD_KEY, method), *trace]
@@ -298,6 +298,7 @@ class PeerService:
         return self._part(CASES, data, context)
 
     def decide_debtor_part(self, data: bytes, context: grpc.ServicerContext) -> Message:
+        """A part of a DecideDebtorBatch."""
         return self._part(DEBTORS, data, context)
 
     def _part(self, kind: Kind, data: bytes, context: grpc.ServicerContext) -> Message:

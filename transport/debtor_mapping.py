@@ -41,6 +41,11 @@ from transport.mapping import (
 )
 
 
+def debtor_weight(debtor: pb.Debtor) -> int:
+    """A debtor's share of a batch's limit and work: its accounts, at least one (one with none is still answered)."""
+    return max(1, len(debtor.accounts))
+
+
 def oversized(debtor: pb.Debtor) -> list[FieldProblem]:
     """The lists longer than validation would take, counted before anything is read:
     reading is what costs (about 15 µs a contact), so a message of 16 MiB of contacts

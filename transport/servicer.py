@@ -34,10 +34,10 @@ from engine.policy.work import Queue
 from engine.registry import PolicyRegistry
 from engine.vocabulary import Channel
 from transport import metrics
-from transport.batch_spread import Siblings, debtor_weight
+from transport.batch_spread import Siblings
 from transport.case_reader import read_case
 from transport.decision_log import DecisionLog
-from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, oversized
+from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, debtor_weight, oversized
 from transport.debtor_reader import read_debtor
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data

@@ -37,6 +37,9 @@ faults included (about 5,700, 23 MB of pages copied: gc.freeze() before the fork
 changed neither). Spawned, a helper's start-up is 1.1-1.3 s of CPU. A progress
 bar on a terminal must not run a thread while the helpers start, or they are
 spawned (tqdm's monitor thread: engine/authoring/progress.py).
+While helpers run, the caller's GIL switch interval is short (SWITCH_SECONDS):
+it decides holding the GIL, and the threads that pass chunks to the helpers and
+take their answers back must not wait 5 ms for it at each step.
 bench/bench_bulk.py measures whole commands.
 """
 
@@ -53,6 +56,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
 from engine.errors import PolicyError
+from engine.gil import switch_interval
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -64,10 +68,10 @@ QUEUED_PER_HELPER = 2
 # deciding while a helper starts, yet a helper that stalls cannot make it hold the whole
 # file (64 chunks of 100 rows is a few megabytes).
 HELD_PER_WORKER = 32
-# The GIL switch interval while helpers run. The caller's main thread decides holding the GIL,
-# and the pool's threads that hand a chunk to a helper (its pipe write is ~150 kB, in steps) and
-# take its results back wait for the GIL at every step, up to the interval: with the default
-# 5 ms a helper idled about 6 ms between its chunks of ~40 ms, 0.5-0.6 s in a 20,000-case run.
+# The GIL switch interval while helpers run (engine/gil.py). The caller's main thread decides
+# holding the GIL, and the pool's threads that hand a chunk to a helper (its pipe write is ~150 kB,
+# in steps) and take its results back wait for the GIL at every step, up to the interval: with
+# Python's default 5 ms a helper idled about 6 ms between chunks of 40 ms, 13% of its time.
 # Those threads otherwise sleep on pipes, so a short interval costs the caller almost nothing.
 SWITCH_SECONDS = 0.0005
 
@@ -170,12 +174,8 @@ def spread(
         except BaseException:  # rules that do not load: the helpers are stopped, not left to the interpreter's exit
             pool.shutdown(cancel_futures=True)
             raise
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_SECONDS)
-    try:
+    with switch_interval(SWITCH_SECONDS):
         yield from _share(batches, workers, pool, mine)
-    finally:
-        sys.setswitchinterval(interval)
 
 
 def _share(batches: Iterable[list[Item]], workers: int, pool: ProcessPoolExecutor, mine: Callable[[list[Item]], Result]) -> Iterator[Result]:
