@@ -28,7 +28,8 @@
    real server, beside a bare server answering constants with the same workers
    and message options, in interleaved rounds; issue 15's targets P1 (handler
    CPU per decision, the unary and p99 ratios) and P3 (batch and stream over
-   unary) with min / median / max over the rounds.
+   unary) with min / median / max over the rounds, and P3's ceiling for the stream:
+   the bare server's stream over its unary calls.
 5. Debtors over gRPC: unary DecideDebtor with the same debtors as in 3, beside unary
    Decide of the same cases on the same server, T seconds of each per round in R
    interleaved rounds; the same figures as 3. And DecideDebtorBatch of 300 of the
@@ -505,6 +506,10 @@ def over_grpc(workers: int, seconds: float, in_flight: int, rounds: int = 3, bat
         ("P3 DecideStream / unary Decide, dec/s", stream, f">= {P3_STREAM:.0f}", ".2f", statistics.median(stream) >= P3_STREAM),
     ):
         print(f"  {label:38}{spread3(values, shown):>24}   target {target:<8} {'met' if met else 'NOT met'}")
+    # A stream's answers cannot gain on unary calls more than gRPC's own stream gains on its own unary
+    # calls: with a decision costing D per message on top, (unary + D) / (stream + D) only falls as D grows.
+    ceiling = [bare_stream / bare_unary for bare_stream, bare_unary in zip(bare["stream"], bare["unary"])]
+    print(f"  {'P3 ceiling: bare stream / bare unary':38}{spread3(ceiling):>24}   what DecideStream / Decide would be if deciding cost nothing")
     print("  (handler CPU: the engine server's CPU per unary call less the bare server's, both processes and workers; bench/bench_handler.py splits it by stage)")
 
 
