@@ -41,6 +41,12 @@ server's user can enter, and every worker the list of all slots' sockets
   though a debtor may carry up to 2,000), each sent as an internal
   DecideDebtorBatch, a second method on the peer socket, with the same metadata
   (fields named debtors[<index in the caller's batch>]).
+- A DecideDebtorStream spreads as a DecideStream does, a run of waiting messages
+  of more than STREAM_SPREAD_ABOVE accounts (the work a part carries, as a debtor
+  batch counts it): internal DecideDebtorBatch parts cut by accounts, METHOD_KEY
+  "DecideDebtorStream" (each debtor named "debtor.", logged and counted under
+  DecideDebtorStream), the same STREAMS_KEY refusal and rest: a sibling resting
+  from streams gets no stream part of either kind.
 - An internal call is never spread again, and the public port never takes
   one: internal calls arrive on a second grpc.Server listening on the peer
   socket only, so no metadata from an outside caller can make a call internal.
@@ -95,7 +101,7 @@ log = logging.getLogger(__name__)
 SPREAD_ABOVE = 150
 # A DecideStream spreads the messages already waiting (at most transport.streams.READ_AHEAD):
 # fewer cases per call than a batch, but a stream's answers would otherwise all come from one
-# core. A run of this many or fewer is decided where it arrived.
+# core. A run of this many or fewer (cases; a DecideDebtorStream's accounts) is decided where it arrived.
 STREAM_SPREAD_ABOVE = 16
 # After a sibling refused a stream part as busy: no stream part is sent to it for this long
 # (a refusal costs a call for nothing; the streams on each worker change slowly).
@@ -103,7 +109,8 @@ REST_SECONDS = 1.0
 PEER_SECONDS = 60.0  # a sibling's longest time for its part when the caller gave no deadline
 POLICY_KEY = "cse-peer-policy"  # the receiving worker's policy fingerprint
 OFFSET_KEY = "cse-peer-offset"  # where the part begins in the caller's batch, for field names
-METHOD_KEY = "cse-peer-method"  # "DecideStream": the part is messages of a stream, each case named "case."
+# "DecideStream" or "DecideDebtorStream": the part is messages of a stream, each named as a message's ("case.", "debtor.")
+METHOD_KEY = "cse-peer-method"
 STREAMS_KEY = "cse-peer-streams"  # a stream's part: how many of the sender's streams are deciding
 _TRACE_KEYS = ("traceparent", "tracestate")
 _SERVICE = pb.DESCRIPTOR.services_by_name["CollectionStrategyService"].full_name
@@ -156,7 +163,10 @@ class Kind:
     weight: Callable[[Any], int] | None = None
 
     def size(self, request: Any) -> int:
-        items = getattr(request, self.items)
+        return self.weigh(getattr(request, self.items))
+
+    def weigh(self, items: Sequence[Any]) -> int:
+        """What these items weigh together: how many, or the sum of their weights."""
         return len(items) if self.weight is None else sum(map(self.weight, items))
 
     def cut(self, request: Any, workers: int) -> list[range]:
@@ -167,7 +177,9 @@ class Kind:
 CASES = Kind("DecideBatch", "cases", pb.DecideBatchRequest, pb.DecideBatchResponse)
 # A person's accounts are decided one by one: a part of debtors is as long to decide as its accounts.
 DEBTORS = Kind("DecideDebtorBatch", "debtors", pb.DecideDebtorBatchRequest, pb.DecideDebtorBatchResponse, debtor_weight)
-_KINDS = {"DecideBatch": CASES, "DecideStream": CASES, "DecideDebtorBatch": DEBTORS}  # by the caller's method
+_KINDS = {"DecideBatch": CASES, "DecideStream": CASES, "DecideDebtorBatch": DEBTORS, "DecideDebtorStream": DEBTORS}  # by the caller's method
+# The streams: their parts carry STREAMS_KEY, may be refused as busy, and rest the sibling that refused.
+_STREAMS = frozenset({"DecideStream", "DecideDebtorStream"})
 
 
 class Siblings:
@@ -186,14 +198,16 @@ class Siblings:
         debtor batch's accounts) and no explain."""
         return bool(self._others) and not request.explain and _KINDS[method].size(request) > self._spread_above
 
-    def worth_spreading_run(self, count: int) -> bool:
-        """Whether `count` consecutive stream messages without explain, at one as_of, are spread
-        (a sibling that lately refused a stream part as busy is not asked)."""
-        return count > STREAM_SPREAD_ABOVE and bool(self._helpers("DecideStream"))
+    def worth_spreading_run(self, count: int, method: str = "DecideStream") -> bool:
+        """Whether consecutive messages of the stream `method` without explain, at one as_of, are
+        spread: `count` is their size as the kind counts it (messages of DecideStream, accounts
+        of DecideDebtorStream, as its parts are cut). A sibling that lately refused a stream
+        part as busy is not asked."""
+        return count > STREAM_SPREAD_ABOVE and bool(self._helpers(method))
 
     def _helpers(self, method: str) -> list[Path]:
         """The siblings a part of `method` may go to: all of them for a batch; for a stream, those not resting."""
-        if method != "DecideStream" or not self._resting:
+        if method not in _STREAMS or not self._resting:
             return self._others
         now = time.monotonic()
         return [path for path in self._others if self._resting.get(path, 0.0) <= now]
@@ -222,10 +236,12 @@ class Siblings:
     ) -> None:
         """Decide `request` into `response`: the first part here, the others by the siblings,
         each part a sibling does not answer in full decided here too, in the request's order.
-        `method` "DecideStream": the cases are messages of a stream (named and logged as such),
-        sent with `streams_busy`, this worker's streams deciding now, for the sibling to judge;
-        "DecideDebtorBatch": `request` and `response` are a debtor batch's, cut by accounts."""
+        `method` "DecideStream" or "DecideDebtorStream": the items are messages of a stream (named
+        and logged as such), sent with `streams_busy`, this worker's streams deciding now, for the
+        sibling to judge; "DecideDebtor...": `request` and `response` are a debtor batch's, cut by accounts."""
         kind, helpers = _KINDS[method], self._helpers(method)
+        if not request.HasField("as_of"):  # the callers read the clock first; else each part would say 1970
+            request.as_of.GetCurrentTime()
         items = getattr(request, kind.items)
         own, *rest = kind.cut(request, 1 + len(helpers))
         remaining = context.time_remaining()
@@ -244,7 +260,7 @@ class Siblings:
                 sent.append((part, path, self._method(path, kind.rpc).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
             decide_locally(own)
             for part, path, call in sent:
-                if _collect(part, call, response, decide_locally, method) == "RESOURCE_EXHAUSTED" and method == "DecideStream":
+                if _collect(part, call, response, decide_locally, method) == "RESOURCE_EXHAUSTED" and method in _STREAMS:
                     self._resting[path] = time.monotonic() + REST_SECONDS
         finally:
             for _, _, call in sent:
@@ -280,7 +296,7 @@ def _collect(part: range, call: Any, response: Any, decide_locally: Callable[[ra
         why = type(error).__name__
     del response.results[before:]
     # A sibling busy with streams of its own refusing a stream's part is expected (then rested): not worth an info line.
-    level = logging.DEBUG if why == "RESOURCE_EXHAUSTED" and method == "DecideStream" else logging.INFO
+    level = logging.DEBUG if why == "RESOURCE_EXHAUSTED" and method in _STREAMS else logging.INFO
     log.log(level, "a sibling did not decide %d %s (%s); deciding them here", len(part), _KINDS[method].items, why, extra={"event": "peer_part_local", "code": why})
     decide_locally(part)
     return why
@@ -298,13 +314,14 @@ class PeerService:
         return self._part(CASES, data, context)
 
     def decide_debtor_part(self, data: bytes, context: grpc.ServicerContext) -> Message:
-        """A part of a DecideDebtorBatch."""
+        """A part of a DecideDebtorBatch, or of a DecideDebtorStream's waiting messages (METHOD_KEY)."""
         return self._part(DEBTORS, data, context)
 
     def _part(self, kind: Kind, data: bytes, context: grpc.ServicerContext) -> Message:
         metadata = {key: value for key, value in context.invocation_metadata() if isinstance(value, str)}
         call, code = self._observer.begin(kind.rpc, {key: metadata[key] for key in _TRACE_KEYS if key in metadata}), "UNKNOWN"
-        stream = kind is CASES and metadata.get(METHOD_KEY) == "DecideStream"
+        method = metadata.get(METHOD_KEY, "")
+        stream = method in _STREAMS and _KINDS[method] is kind  # messages of a stream of this kind
         try:
             if stream:  # refused before any work when it would not help
                 sender, own = metadata.get(STREAMS_KEY, ""), self._servicer.streams_busy
@@ -322,7 +339,9 @@ class PeerService:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{OFFSET_KEY} must be an index in the caller's batch, got {offset[:20]!r}")
             response: Any = kind.response()
             everything = range(len(getattr(request, kind.items)))
-            if kind is DEBTORS:
+            if kind is DEBTORS and stream:
+                self._servicer.decide_stream_debtors(engine, request, response, context, everything)
+            elif kind is DEBTORS:
                 self._servicer.decide_debtors(engine, request, response, context, everything, int(offset))
             elif stream:
                 self._servicer.decide_stream_cases(engine, request, response, context, everything)

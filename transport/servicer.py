@@ -3,7 +3,8 @@
 Cases (Decide, DecideBatch, DecideStream) and debtors, a person with several
 accounts (DecideDebtor, DecideDebtorBatch, DecideDebtorStream), are served
 alike: the same limits, the same errors naming fields from the request root,
-and a large batch of either spread over the sibling workers (transport.batch_spread).
+and a large batch, or a long enough run of a stream's waiting messages, of
+either spread over the sibling workers (transport.batch_spread).
 
 Requests reach the handlers as bytes and are parsed here (see transport.errors
 for why), so the service is registered with `add_to_server`, not with the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
@@ -34,7 +36,7 @@ from engine.policy.work import Queue
 from engine.registry import PolicyRegistry
 from engine.vocabulary import Channel
 from transport import metrics
-from transport.batch_spread import Siblings
+from transport.batch_spread import CASES, DEBTORS, Kind, Siblings
 from transport.case_reader import read_case
 from transport.decision_log import DecisionLog
 from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, debtor_weight, oversized
@@ -104,6 +106,21 @@ def _count_debtor(decision: DebtorDecision) -> None:
     for account in decision.accounts:
         _count(account)
     metrics.child(metrics.DEBTOR_DECISIONS, decision.action, decision.channel.value if decision.channel else "none").inc()
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """A request stream as its waiting messages are taken together: its method, the message's
+    field holding what is decided, the batch a run of them is spread as, and the stream's answer."""
+
+    method: str
+    item: str
+    batch: Kind
+    answer: type[Message]
+
+
+_CASE_STREAM = _Stream("DecideStream", "case", CASES, pb.DecideStreamResponse)
+_DEBTOR_STREAM = _Stream("DecideDebtorStream", "debtor", DEBTORS, pb.DecideDebtorStreamResponse)
 
 
 def _rooted(prefix: str, problems: list[FieldProblem]) -> list[FieldProblem]:
@@ -221,34 +238,46 @@ class CollectionStrategyServicer:
             self._result(engine, request.case, request, "case.", "DecideStream", response.result)
             return response
 
-        def answers(engine: StrategyEngine, chunk: list[pb.DecideStreamRequest]) -> Iterator[pb.DecideStreamResponse]:
+        yield from self._stream(pb.DecideStreamRequest, self._runs(_CASE_STREAM, answer, context), requests, context, self._read_ahead)
+
+    @property
+    def _read_ahead(self) -> int:
+        """How many of a stream's waiting messages are taken together at most."""
+        return READ_AHEAD if self._siblings is not None else 1  # alone, nothing is gained by waiting for more
+
+    def _runs(
+        self, stream: _Stream, answer: Callable[[StrategyEngine, Any], Message], context: grpc.ServicerContext
+    ) -> Callable[[StrategyEngine, list[Any]], Iterator[Message]]:
+        """The answers to a stream's waiting messages, in order: grouped in runs with one as_of and
+        explain, a run worth spreading decided as a batch over the siblings, the others one by one
+        by `answer`."""
+
+        def answers(engine: StrategyEngine, chunk: list[Any]) -> Iterator[Message]:
             for (explain, _), grouped in itertools.groupby(chunk, _stream_terms):
                 run = list(grouped)
-                if self._siblings is not None and not explain and self._siblings.worth_spreading_run(len(run)):
-                    yield from self._spread_run(self._siblings, engine, run, context)
+                size = stream.batch.weigh([getattr(request, stream.item) for request in run])  # messages, or a debtor stream's accounts
+                if self._siblings is not None and not explain and self._siblings.worth_spreading_run(size, stream.method):
+                    yield from self._spread_run(self._siblings, engine, run, context, stream)
                 else:
-                    yield from map(functools.partial(answer, engine), run)
+                    yield from (answer(engine, request) for request in run)
 
-        most = READ_AHEAD if self._siblings is not None else 1  # alone, nothing is gained by waiting for more
-        yield from self._stream(pb.DecideStreamRequest, answers, requests, context, most)
+        return answers
 
-    def _spread_run(
-        self, siblings: Siblings, engine: StrategyEngine, run: list[pb.DecideStreamRequest], context: grpc.ServicerContext
-    ) -> Iterator[pb.DecideStreamResponse]:
-        """The answers to `run`, consecutive messages with one as_of and no explain, decided as a
-        batch spread over the siblings; each message's answer as it would be alone."""
-        batch = pb.DecideBatchRequest(cases=[request.case for request in run])
+    def _spread_run(self, siblings: Siblings, engine: StrategyEngine, run: list[Any], context: grpc.ServicerContext, stream: _Stream) -> Iterator[Message]:
+        """The answers to `run`, consecutive messages of `stream` with one as_of and no explain,
+        decided as a batch spread over the siblings; each message's answer as it would be alone."""
+        kind = stream.batch
+        batch: Any = kind.request(**{kind.items: [getattr(request, stream.item) for request in run]})
         if run[0].HasField("as_of"):
             batch.as_of.CopyFrom(run[0].as_of)
         else:
             batch.as_of.GetCurrentTime()  # one instant for the run, however it is spread
-        decided = pb.DecideBatchResponse()
-        decide = functools.partial(self.decide_stream_cases, engine, batch, decided, context)
-        siblings.spread(engine, batch, decided, context, decide, "DecideStream", self._streams.busy)
+        decided: Any = kind.response()
+        part = self.decide_stream_cases if kind is CASES else self.decide_stream_debtors
+        decide = functools.partial(part, engine, batch, decided, context)
+        siblings.spread(engine, batch, decided, context, decide, stream.method, self._streams.busy)
         for result in decided.results:
-            response = pb.DecideStreamResponse()
-            response.result.CopyFrom(result)
-            yield response
+            yield stream.answer(result=result)
 
     def decide_stream_cases(
         self, engine: StrategyEngine, request: pb.DecideBatchRequest, response: pb.DecideBatchResponse, context: grpc.ServicerContext, cases: range
@@ -368,13 +397,27 @@ class CollectionStrategyServicer:
             append(self._debtor_result(engine, request.debtors[index], request, f"debtors[{index + offset}].", "DecideDebtorBatch"))
 
     def DecideDebtorStream(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[pb.DecideDebtorStreamResponse]:
-        """Answer each debtor as it comes, tagged with its debtor_id, under DecideStream's limits."""
+        """Answer each debtor as it comes, tagged with its debtor_id, under DecideStream's limits and
+        as DecideStream spreads: a run of waiting messages with one as_of and no explain, of more
+        accounts than a stream's run spreads above, decided over the siblings in parts of about equal
+        accounts."""
 
-        def answers(engine: StrategyEngine, chunk: list[pb.DecideDebtorStreamRequest]) -> Iterator[pb.DecideDebtorStreamResponse]:
-            for request in chunk:
-                yield pb.DecideDebtorStreamResponse(result=self._debtor_result(engine, request.debtor, request, "debtor.", "DecideDebtorStream"))
+        def answer(engine: StrategyEngine, request: pb.DecideDebtorStreamRequest) -> pb.DecideDebtorStreamResponse:
+            return pb.DecideDebtorStreamResponse(result=self._debtor_result(engine, request.debtor, request, "debtor.", "DecideDebtorStream"))
 
-        yield from self._stream(pb.DecideDebtorStreamRequest, answers, requests, context)
+        yield from self._stream(pb.DecideDebtorStreamRequest, self._runs(_DEBTOR_STREAM, answer, context), requests, context, self._read_ahead)
+
+    def decide_stream_debtors(
+        self, engine: StrategyEngine, request: pb.DecideDebtorBatchRequest, response: pb.DecideDebtorBatchResponse,
+        context: grpc.ServicerContext, debtors: range,
+    ) -> None:
+        """Decide request.debtors[debtors], messages of a stream, into response.results in order: each
+        named and logged as DecideDebtorStream names and logs a message's debtor."""
+        append = response.results.append
+        for index in debtors:
+            if not context.is_active():  # deadline passed or client gone: stop working for nobody
+                context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"deadline passed after {index} of {len(request.debtors)} messages taken together")
+            append(self._debtor_result(engine, request.debtors[index], request, "debtor.", "DecideDebtorStream"))
 
     @_parsed(pb.GetPolicyRequest)
     def GetPolicy(self, request: pb.GetPolicyRequest, context: grpc.ServicerContext) -> pb.GetPolicyResponse:
@@ -406,7 +449,7 @@ class CollectionStrategyServicer:
         return response
 
 
-def _stream_terms(request: pb.DecideStreamRequest) -> tuple[bool, bytes | None]:
+def _stream_terms(request: pb.DecideStreamRequest | pb.DecideDebtorStreamRequest) -> tuple[bool, bytes | None]:
     """What a run of stream messages decided together shares: explain, and as_of (None: unset)."""
     return request.explain, request.as_of.SerializeToString() if request.HasField("as_of") else None
 
