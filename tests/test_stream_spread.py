@@ -21,7 +21,7 @@ from tests.conftest import write_policy
 from tests.test_batch_spread import CALL_SECONDS, cases, logged, two_workers
 from tests.test_server import AS_OF, POLICY, case, free_port
 from tests.test_supervisor import running
-from transport.streams import READ_AHEAD, StreamLimits
+from transport.streams import READ_AHEAD, READ_AHEAD_BYTES, StreamLimits
 
 METHOD = "/collection_strategy.v1.CollectionStrategyService/DecideStream"
 LATER = timestamp_pb2.Timestamp(seconds=AS_OF.seconds + 86_400)
@@ -153,6 +153,33 @@ def test_the_messages_already_read_are_taken_together_and_the_reader_stays_withi
     time.sleep(0.5)
     assert pulled <= 5 + READ_AHEAD + 1  # the queue full, and one message in the reader's hands
     assert READ_AHEAD <= len(next(chunks)) <= 100  # what waited, and what came meanwhile up to the most asked
+    chunks.close()
+
+
+def test_the_reader_holds_back_once_the_messages_waiting_weigh_read_ahead_bytes() -> None:
+    """A caller sending large messages (the server takes up to 16 MiB each) cannot make a
+    worker hold READ_AHEAD of them per stream: the reader stops once those waiting weigh
+    READ_AHEAD_BYTES, and one message always goes through, however large."""
+    big = b"x" * (READ_AHEAD_BYTES // 2 + 1)  # two of them weigh more than the bound
+    pulled, go = 0, threading.Event()
+
+    def requests() -> Iterator[bytes]:
+        nonlocal pulled
+        yield b"first"
+        go.wait(CALL_SECONDS)
+        while pulled < 20:
+            pulled += 1
+            yield big
+
+    chunks: Generator[list[Any], None, None] = StreamLimits(1, idle_seconds=CALL_SECONDS).chunks(requests(), Context(), most=100)  # type: ignore[assignment]
+    received = next(chunks)
+    assert received == [b"first"]
+    go.set()
+    time.sleep(0.5)
+    assert pulled <= 2  # one large message waiting, the next in the reader's hands
+    while len(received) < 21:
+        received += next(chunks)
+    assert received == [b"first"] + [big] * 20  # every message, in order
     chunks.close()
 
 

@@ -13,7 +13,10 @@ call, health checks included, time out. Two limits keep a thread free:
 
 grpc's request iterator cannot be waited on with a timeout, so each stream's
 messages are read on a helper thread of its own. It reads at most READ_AHEAD
-messages ahead of the handler: a caller that sends faster than it is answered
+messages ahead of the handler, and no more once those waiting weigh
+READ_AHEAD_BYTES (one message is always let through, however large): a caller
+that sends large messages (up to the server's 16 MiB each) cannot make a worker
+hold 64 of them per stream. A caller that sends faster than it is answered
 is still held back by HTTP/2 flow control, and the handler can take every
 message already waiting at once (`StreamLimits.chunks`) instead of one thread
 handoff each way per message. The helper ends with its stream.
@@ -37,6 +40,9 @@ _END = object()  # the caller closed its side of the stream
 # Messages read ahead of the handler, at most: enough for a chunk worth spreading over the
 # sibling workers (transport.servicer), few enough that a fast caller waits for its answers.
 READ_AHEAD = 64
+# ...and no more than this many bytes of them (a valid debtor of 50 accounts and 2,000 contacts
+# is about 200 kB; a case a few kB): 64 messages of the largest size allowed would be 1 GiB.
+READ_AHEAD_BYTES = 4 * 1024 * 1024
 
 
 class _Reader:
@@ -46,6 +52,8 @@ class _Reader:
         self._messages = messages
         # Each item: a message, _END, or the error that ended the reading (a cancel).
         self._waiting: queue.Queue[Any] = queue.Queue(maxsize=READ_AHEAD)
+        self._room = threading.Condition()  # for the bytes of the messages waiting
+        self._bytes = 0
         self._closed = False
         self._error: BaseException | None = None  # met while taking what was waiting: raised at the next wait
         threading.Thread(target=self._read, name="stream-reader", daemon=True).start()
@@ -61,6 +69,10 @@ class _Reader:
             except Exception as error:  # the caller cancelled or went away: the handler raises it
                 self._waiting.put(error)
                 return
+            size = len(message) if isinstance(message, bytes) else 0
+            with self._room:  # held back while those waiting weigh enough; one always goes through
+                self._room.wait_for(lambda: self._closed or not self._bytes or self._bytes + size <= READ_AHEAD_BYTES)
+                self._bytes += size
             self._waiting.put(message)  # blocks while READ_AHEAD wait: the caller is held back
             if message is _END:
                 return
@@ -69,7 +81,7 @@ class _Reader:
         """The next message or _END; raises queue.Empty when none came within `timeout`."""
         if self._error is not None:
             raise self._error
-        item = self._waiting.get(timeout=timeout)
+        item = self._taken(self._waiting.get(timeout=timeout))
         if isinstance(item, BaseException):
             raise item
         return item
@@ -77,7 +89,7 @@ class _Reader:
     def waiting(self) -> Any:
         """The next message or _END if one is already read, else None (an error is kept for `next`)."""
         try:
-            item = self._waiting.get_nowait()
+            item = self._taken(self._waiting.get_nowait())
         except queue.Empty:
             return None
         if isinstance(item, BaseException):
@@ -85,9 +97,19 @@ class _Reader:
             return None
         return item
 
+    def _taken(self, item: Any) -> Any:
+        """`item`, no longer waiting: its bytes make room for the next."""
+        if isinstance(item, bytes):
+            with self._room:
+                self._bytes -= len(item)
+                self._room.notify()
+        return item
+
     def close(self) -> None:
         """The helper ends once a read in progress returns (the call is over by then)."""
-        self._closed = True
+        with self._room:
+            self._closed = True
+            self._room.notify()
         while self.waiting() is not None:  # a helper blocked on a full queue puts its message and sees the close
             pass
 
