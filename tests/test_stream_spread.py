@@ -161,25 +161,31 @@ def test_the_reader_holds_back_once_the_messages_waiting_weigh_read_ahead_bytes(
     worker hold READ_AHEAD of them per stream: the reader stops once those waiting weigh
     READ_AHEAD_BYTES, and one message always goes through, however large."""
     big = b"x" * (READ_AHEAD_BYTES // 2 + 1)  # two of them weigh more than the bound
+    giant = b"y" * (READ_AHEAD_BYTES + 1)  # more than the bound alone: let through all the same
+    sent = [big] * 10 + [giant] + [big] * 9
     pulled, go = 0, threading.Event()
 
     def requests() -> Iterator[bytes]:
         nonlocal pulled
         yield b"first"
         go.wait(CALL_SECONDS)
-        while pulled < 20:
+        for message in sent:
             pulled += 1
-            yield big
+            yield message
 
     chunks: Generator[list[Any], None, None] = StreamLimits(1, idle_seconds=CALL_SECONDS).chunks(requests(), Context(), most=100)  # type: ignore[assignment]
     received = next(chunks)
     assert received == [b"first"]
     go.set()
+    deadline = time.monotonic() + CALL_SECONDS
+    while pulled < 2:  # the reader reads one large message ahead, and the next
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     time.sleep(0.5)
-    assert pulled <= 2  # one large message waiting, the next in the reader's hands
-    while len(received) < 21:
+    assert pulled == 2  # one large message waiting, the next in the reader's hands: no further
+    while len(received) < 1 + len(sent):
         received += next(chunks)
-    assert received == [b"first"] + [big] * 20  # every message, in order
+    assert received == [b"first", *sent]  # every message, in order
     chunks.close()
 
 

@@ -146,15 +146,35 @@ def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkey
         for index in cases:
             response.results.add(case_id=request.cases[index].case_id)
 
-    assert siblings.worth_spreading_run(40)
+    assert siblings.worth_spreading_run(40, "DecideStream")
     siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=2)
     assert sibling.sent[0][STREAMS_KEY] == "2"
     assert [result.case_id for result in response.results] == [f"c{index}" for index in range(40)]  # all answered, in order
     assert sorted(decided) == list(range(40))
-    assert not siblings.worth_spreading_run(40)  # resting: the stream's next runs are decided here
+    assert not siblings.worth_spreading_run(40, "DecideStream")  # resting: the stream's next runs are decided here
     resting_ends = batch_spread.time.monotonic() + REST_SECONDS
     monkeypatch.setattr(batch_spread, "time", SimpleNamespace(monotonic=lambda: resting_ends + 0.01))  # this module's clock only
-    assert siblings.worth_spreading_run(40)  # asked again once the rest is over
+    assert siblings.worth_spreading_run(40, "DecideStream")  # asked again once the rest is over
+
+
+def test_a_part_larger_than_a_peer_message_is_decided_here_and_rests_no_sibling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sibling would refuse it with RESOURCE_EXHAUSTED, as it refuses when busy: not sent at all,
+    so the sibling is not taken for busy (and rested) for a part no sibling could take."""
+    siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0)
+    sibling = Sibling()
+    monkeypatch.setattr(siblings, "_method", lambda path, rpc: sibling)
+    monkeypatch.setattr(batch_spread, "_MAX_MESSAGE_BYTES", 100)  # this module's limit only: 20 cases are more
+    request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"case-{index:04d}") for index in range(40)])
+    response = pb.DecideBatchResponse()
+
+    def decide_locally(cases: range) -> None:
+        for index in cases:
+            response.results.add(case_id=request.cases[index].case_id)
+
+    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=2)
+    assert sibling.sent == []
+    assert [result.case_id for result in response.results] == [case.case_id for case in request.cases]
+    assert siblings.worth_spreading_run(40, "DecideStream")  # not resting
 
 
 def test_a_batch_part_still_goes_to_a_sibling_resting_from_streams(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +189,7 @@ def test_a_batch_part_still_goes_to_a_sibling_resting_from_streams(monkeypatch: 
             response.results.add(case_id=request.cases[index].case_id)
 
     siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=1)
-    assert not siblings.worth_spreading_run(40)
+    assert not siblings.worth_spreading_run(40, "DecideStream")
     siblings.spread(ENGINE, request, pb.DecideBatchResponse(), PeerContext(), lambda cases: None)
     assert len(sibling.sent) == 2 and STREAMS_KEY not in sibling.sent[1]  # a batch's part, sent without the stream count
 

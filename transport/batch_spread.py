@@ -198,7 +198,7 @@ class Siblings:
         debtor batch's accounts) and no explain."""
         return bool(self._others) and not request.explain and _KINDS[method].size(request) > self._spread_above
 
-    def worth_spreading_run(self, count: int, method: str = "DecideStream") -> bool:
+    def worth_spreading_run(self, count: int, method: str) -> bool:
         """Whether consecutive messages of the stream `method` without explain, at one as_of, are
         spread: `count` is their size as the kind counts it (messages of DecideStream, accounts
         of DecideDebtorStream, as its parts are cut). A sibling that lately refused a stream
@@ -253,18 +253,22 @@ class Siblings:
             for part, path in zip(rest, helpers):
                 if not part:  # more workers than items, or items heavier than a share: nothing for this sibling
                     continue
-                piece = kind.request(**{kind.items: items[part.start:part.stop]}, as_of=request.as_of)
+                piece = kind.request(**{kind.items: items[part.start:part.stop]}, as_of=request.as_of).SerializeToString()
+                if len(piece) > _MAX_MESSAGE_BYTES:  # the sibling would refuse it as RESOURCE_EXHAUSTED, read as busy
+                    sent.append((part, path, None))
+                    continue
                 metadata = [(POLICY_KEY, fingerprint), (OFFSET_KEY, str(part.start)), (METHOD_KEY, method), *trace]
                 if streams_busy is not None:
                     metadata.append((STREAMS_KEY, str(streams_busy)))
-                sent.append((part, path, self._method(path, kind.rpc).future(piece.SerializeToString(), timeout=timeout, metadata=metadata)))
+                sent.append((part, path, self._method(path, kind.rpc).future(piece, timeout=timeout, metadata=metadata)))
             decide_locally(own)
             for part, path, call in sent:
                 if _collect(part, call, response, decide_locally, method) == "RESOURCE_EXHAUSTED" and method in _STREAMS:
                     self._resting[path] = time.monotonic() + REST_SECONDS
         finally:
             for _, _, call in sent:
-                call.cancel()  # the caller went away or its deadline passed: the siblings stop too
+                if call is not None:
+                    call.cancel()  # the caller went away or its deadline passed: the siblings stop too
 
 
 def _trace_context(context: Any) -> list[tuple[str, str]]:
@@ -281,17 +285,26 @@ def _trace_context(context: Any) -> list[tuple[str, str]]:
     return [(key, value) for key, value in (invocation() if invocation else ()) if key in _TRACE_KEYS]
 
 
+class _TooLarge(Exception):
+    """A part larger than a peer message may be: decided where the batch arrived."""
+
+
 def _collect(part: range, call: Any, response: Any, decide_locally: Callable[[range], None], method: str) -> str | None:
     """A sibling's answer for `part` appended to `response`; the part decided here when there is no
-    complete one. Returns why the sibling did not decide it (a status code's name), else None."""
+    complete one (`call` None: the part was too large to send). Returns why the sibling did not
+    decide it (a status code's name), else None."""
     before = len(response.results)
     try:
+        if call is None:
+            raise _TooLarge
         response.MergeFromString(call.result())  # repeated fields append: the part's results after those before
         if len(response.results) - before == len(part):
             return None
         why = f"{len(response.results) - before} results for {len(part)} {_KINDS[method].items}"
     except grpc.RpcError as error:
         why = error.code().name if isinstance(error, grpc.Call) else type(error).__name__
+    except _TooLarge:
+        why = f"over {_MAX_MESSAGE_BYTES:,} bytes"
     except (grpc.FutureCancelledError, DecodeError) as error:
         why = type(error).__name__
     del response.results[before:]

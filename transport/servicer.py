@@ -255,8 +255,9 @@ class CollectionStrategyServicer:
         def answers(engine: StrategyEngine, chunk: list[Any]) -> Iterator[Message]:
             for (explain, _), grouped in itertools.groupby(chunk, _stream_terms):
                 run = list(grouped)
-                size = stream.batch.weigh([getattr(request, stream.item) for request in run])  # messages, or a debtor stream's accounts
-                if self._siblings is not None and not explain and self._siblings.worth_spreading_run(size, stream.method):
+                if self._siblings is not None and not explain and self._siblings.worth_spreading_run(
+                    stream.batch.weigh([getattr(request, stream.item) for request in run]), stream.method  # messages, or a debtor stream's accounts
+                ):
                     yield from self._spread_run(self._siblings, engine, run, context, stream)
                 else:
                     yield from (answer(engine, request) for request in run)

@@ -5,7 +5,8 @@ call's whole life, and a stream waiting for its next message holds its thread
 while it waits: a few idle streams with no credentials used to make every other
 call, health checks included, time out. Two limits keep a thread free:
 
-- at most `max_streams` request streams (DecideStream, reflection) are open per
+- at most `max_streams` request streams (DecideStream, DecideDebtorStream,
+  reflection) are open per
   worker, fewer than its threads; the next is refused at once with
   RESOURCE_EXHAUSTED;
 - a stream with no message for `idle_seconds` ends with DEADLINE_EXCEEDED
@@ -16,7 +17,8 @@ messages are read on a helper thread of its own. It reads at most READ_AHEAD
 messages ahead of the handler, and no more once those waiting weigh
 READ_AHEAD_BYTES (one message is always let through, however large): a caller
 that sends large messages (up to the server's 16 MiB each) cannot make a worker
-hold 64 of them per stream. A caller that sends faster than it is answered
+hold 64 of them per stream, only about READ_AHEAD_BYTES and two of the largest
+(one waiting or let through alone, one in the reader's hands). A caller that sends faster than it is answered
 is still held back by HTTP/2 flow control, and the handler can take every
 message already waiting at once (`StreamLimits.chunks`) instead of one thread
 handoff each way per message. The helper ends with its stream.
@@ -71,7 +73,7 @@ class _Reader:
                 return
             size = len(message) if isinstance(message, bytes) else 0
             with self._room:  # held back while those waiting weigh enough; one always goes through
-                self._room.wait_for(lambda: self._closed or not self._bytes or self._bytes + size <= READ_AHEAD_BYTES)
+                self._room.wait_for(lambda: self._closed or not size or not self._bytes or self._bytes + size <= READ_AHEAD_BYTES)
                 self._bytes += size
             self._waiting.put(message)  # blocks while READ_AHEAD wait: the caller is held back
             if message is _END:
