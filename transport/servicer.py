@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -31,8 +31,6 @@ from engine.decision_record import new_decision_id
 from engine.engine import StrategyEngine
 from engine.errors import FieldProblem, InvalidSnapshot
 from engine.policy.inputs import check_debtor_inputs
-from engine.policy.ir import Effective, GuardRule, Input, Rule
-from engine.policy.work import Queue
 from engine.registry import PolicyRegistry
 from engine.vocabulary import Channel
 from transport import metrics
@@ -43,6 +41,7 @@ from transport.debtor_mapping import debtor_data, debtor_decision_to_proto, debt
 from transport.debtor_reader import read_debtor
 from transport.errors import MAX_FIELD_BYTES, cut, invalid_argument, parse_request, summary
 from transport.mapping import as_of_from, case_error, decision_to_proto, snapshot_data
+from transport.policy_mapping import policy_to_proto
 from transport.streams import READ_AHEAD, StreamLimits
 
 RequestT = TypeVar("RequestT", bound=Message)
@@ -422,83 +421,12 @@ class CollectionStrategyServicer:
 
     @_parsed(pb.GetPolicyRequest)
     def GetPolicy(self, request: pb.GetPolicyRequest, context: grpc.ServicerContext) -> pb.GetPolicyResponse:
-        active = self._registry.current
-        ref = active.engine.ref
-        strategy = pb.PolicyInfo(
-            name=ref.name, version=ref.version, hash=ref.hash, kind="strategy", rule_count=len(active.engine.policy.rules),
-            dated_rules=_dated(active.engine.policy.rules), inputs=_declared_inputs(active.engine.policy.inputs),
-            queues=_queues(active.engine.policy.work.queues),
-        )
-        strategy.loaded_at.FromDatetime(active.loaded_at)
-        name, version = self._registry.guardrail_pack()
-        built_in = pb.PolicyInfo(name=name, version=version, hash="", kind="guardrails", applies_to=["*"])
-        packs = [
-            pb.PolicyInfo(
-                name=pack.name, version=pack.version, hash=pack.content_hash, kind="compliance", rule_count=len(pack.rules),
-                applies_to=_places(pack.countries, pack.regions), effective=_period(pack.effective), dated_rules=_dated(pack.rules),
-            )
-            for pack in active.engine.compliance.packs
-        ]
-        for info in [built_in, *packs]:
-            info.loaded_at.FromDatetime(active.loaded_at)
-        holidays, tzdata = metrics.data_versions()
-        response = pb.GetPolicyResponse(policies=[strategy, built_in, *packs], holidays_version=holidays, tzdata_version=tzdata)
-        refusal = self._registry.last_refusal
-        if refusal:  # the registry forgets a refusal once a newer version is swapped in
-            response.last_refusal.reason = refusal.reason
-            response.last_refusal.at.FromDatetime(refusal.at)
-        return response
+        return policy_to_proto(self._registry)
 
 
 def _stream_terms(request: pb.DecideStreamRequest | pb.DecideDebtorStreamRequest) -> tuple[bool, bytes | None]:
     """What a run of stream messages decided together shares: explain, and as_of (None: unset)."""
     return request.explain, request.as_of.SerializeToString() if request.HasField("as_of") else None
-
-
-def _period(effective: Effective | None) -> pb.EffectivePeriod | None:
-    if effective is None:
-        return None
-    return pb.EffectivePeriod(
-        effective_from=effective.start.isoformat() if effective.start else "", effective_until=effective.end.isoformat() if effective.end else ""
-    )
-
-
-def _dated(rules: Iterable[Rule | GuardRule]) -> list[pb.DatedRule]:
-    return [pb.DatedRule(rule_id=rule.id, period=_period(rule.effective)) for rule in rules if rule.effective]
-
-
-def _declared_inputs(inputs: Iterable[Input]) -> list[pb.DeclaredInput]:
-    return [
-        pb.DeclaredInput(
-            name=item.name, type=item.type, description=item.description, required=item.required,
-            min=_bound(item.minimum), max=_bound(item.maximum), values=item.values,
-        )
-        for item in inputs
-    ]
-
-
-def _bound(value: object) -> str:
-    """A declared bound as text: an int or a Decimal as written, a date as YYYY-MM-DD; none: empty."""
-    return "" if value is None else str(value)
-
-
-def _queues(queues: Iterable[Queue]) -> list[pb.WorkQueue]:
-    return [
-        pb.WorkQueue(
-            name=queue.name, description=queue.description or "", capacity_per_day=queue.capacity_per_day or 0,
-            priority=pb.WorkPriority.Value(f"WORK_PRIORITY_{queue.priority.upper()}"), due_in=queue.due.amount, due_unit=queue.due.unit,
-            default_for=sorted(action.value for action in queue.default_for),
-        )
-        for queue in queues
-    ]
-
-
-def _places(countries: frozenset[str] | None, regions: frozenset[str] | None) -> list[str]:
-    if countries is None:
-        return ["*"]
-    if regions is None:
-        return sorted(countries)
-    return sorted(f"{country}-{region}" for country in countries for region in regions)
 
 
 def add_to_server(servicer: CollectionStrategyServicer, server: grpc.Server) -> None:
