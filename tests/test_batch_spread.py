@@ -11,7 +11,7 @@ import re
 import signal
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,15 +104,21 @@ def test_a_batch_on_two_workers_is_answered_as_one_worker_answers_it_and_the_sib
         ids = [result.decision.decision_id for result in answer.results if result.HasField("decision")]
         assert sorted(record["decision_id"] for records in files.values() for record in records) == sorted(ids)  # type: ignore[type-var]
         assert len(files) == 2 and sorted(len(records) for records in files.values()) == [494, 495]  # 500 cases each, less the invalid ones
-        metrics = scrape(metrics_port)
+        metrics = scrape(metrics_port, until=lambda text: sample(text, "collection_decisions_total", "") >= 989)
         assert sample(metrics, "grpc_server_started_total", 'grpc_method="DecideBatch"') == 1  # the caller's call, not the internal one
         assert sample(metrics, "collection_decisions_total", "") == 989  # every decision counted once
 
 
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text: str = response.read().decode()
-        return text
+def scrape(port: int, until: Callable[[str], bool] = lambda text: True, seconds: float = 20) -> str:
+    """The metrics page: the first that holds `until`, or the last after `seconds`. A worker writes
+    what it counted every transport.metrics.FLUSH_SECONDS, so a page right after the calls may lag."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text: str = response.read().decode()
+        if until(text) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
 
 
 def sample(text: str, name: str, labels: str) -> float:

@@ -126,7 +126,8 @@ def test_a_debtor_batch_on_two_workers_is_answered_as_one_worker_answers_it_and_
         parts = [[answer.results[index].decision.decision_id for index in part if not invalid(index)] for part in DEBTORS.cut(request, 2)]
         assert 440 <= accounts(request, DEBTORS.cut(request, 2)[1]) <= 460
         assert sorted(sorted(str(record["decision_id"]) for record in records) for records in files.values()) == sorted(map(sorted, parts))
-        metrics = scrape(metrics_port)
+        metrics = scrape(metrics_port, until=lambda text: sample(text, "collection_invalid_cases_total", 'method="DecideDebtorBatch"') >= 8
+                         and sample(text, "collection_debtor_decisions_total", "") >= len(decided))
         assert sample(metrics, "grpc_server_started_total", 'grpc_method="DecideDebtorBatch"') == 1  # the caller's call, not the internal one
         assert sample(metrics, "collection_debtor_decisions_total", "") == len(decided)  # every person counted once
         assert sample(metrics, "collection_invalid_cases_total", 'method="DecideDebtorBatch"') == 8

@@ -70,7 +70,8 @@ def test_a_debtor_stream_on_two_workers_is_answered_as_one_worker_answers_it_and
         assert sorted(str(record["decision_id"]) for record in records) == sorted(ids)  # each person logged once
         assert {record["method"] for record in records} == {"DecideDebtorStream"}
         assert len(files) == 2 and all(files.values()), f"one worker decided the whole stream: {[len(found) for found in files.values()]}"
-        metrics = scrape(metrics_port)
+        metrics = scrape(metrics_port, until=lambda text: sample(text, "collection_invalid_cases_total", 'method="DecideDebtorStream"') >= 6
+                         and sample(text, "collection_debtor_decisions_total", "") >= len(ids))
         assert sample(metrics, "collection_invalid_cases_total", 'method="DecideDebtorStream"') == 6  # counted as the stream's, by either worker
         assert sample(metrics, "collection_debtor_decisions_total", "") == len(ids)
         assert sample(metrics, "grpc_server_started_total", 'grpc_method="DecideDebtorBatch"') == 0  # the internal parts are not callers' calls
