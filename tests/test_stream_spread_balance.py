@@ -17,7 +17,7 @@ import pytest
 
 from collection_strategy.v1 import collection_strategy_pb2 as pb
 from transport import batch_spread
-from transport.batch_spread import METHOD_KEY, OFFSET_KEY, POLICY_KEY, REST_SECONDS, STREAMS_KEY, PeerService, Siblings, policy_fingerprint
+from transport.batch_spread import METHOD_KEY, OFFSET_KEY, POLICY_KEY, REST_SECONDS, SPREAD_ABOVE, STREAMS_KEY, PeerService, Siblings, policy_fingerprint
 
 ENGINE: Any = SimpleNamespace(ref=SimpleNamespace(hash="strategy-hash"), compliance=SimpleNamespace(packs=[]))
 
@@ -134,23 +134,35 @@ class Sibling:
         return call
 
 
-def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkeypatch: pytest.MonkeyPatch) -> None:
-    siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0)
+def recorded(monkeypatch: pytest.MonkeyPatch, spread_above: int = SPREAD_ABOVE) -> tuple[Siblings, Sibling]:
+    """This worker's siblings: one, whose DecideBatch is `Sibling`'s."""
+    siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0, spread_above=spread_above)
     sibling = Sibling()
     monkeypatch.setattr(siblings, "_method", lambda path, rpc: sibling)
-    request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"c{index}") for index in range(40)])
-    response, decided = pb.DecideBatchResponse(), []
+    return siblings, sibling
 
-    def decide_locally(cases: range) -> None:
-        decided.extend(cases)
+
+class Local:
+    """This worker deciding a part of `request` itself: each case's id appended to `response`, in order."""
+
+    def __init__(self, request: pb.DecideBatchRequest) -> None:
+        self.request, self.response, self.decided = request, pb.DecideBatchResponse(), list[int]()
+
+    def __call__(self, cases: range) -> None:
+        self.decided.extend(cases)
         for index in cases:
-            response.results.add(case_id=request.cases[index].case_id)
+            self.response.results.add(case_id=self.request.cases[index].case_id)
 
+
+def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkeypatch: pytest.MonkeyPatch) -> None:
+    siblings, sibling = recorded(monkeypatch)
+    request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"c{index}") for index in range(40)])
+    local = Local(request)
     assert siblings.worth_spreading_run(40, "DecideStream")
-    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=2)
+    siblings.spread(ENGINE, request, local.response, PeerContext(), local, "DecideStream", streams_busy=2)
     assert sibling.sent[0][STREAMS_KEY] == "2"
-    assert [result.case_id for result in response.results] == [f"c{index}" for index in range(40)]  # all answered, in order
-    assert sorted(decided) == list(range(40))
+    assert [result.case_id for result in local.response.results] == [f"c{index}" for index in range(40)]  # all answered, in order
+    assert sorted(local.decided) == list(range(40))
     assert not siblings.worth_spreading_run(40, "DecideStream")  # resting: the stream's next runs are decided here
     resting_ends = batch_spread.time.monotonic() + REST_SECONDS
     monkeypatch.setattr(batch_spread, "time", SimpleNamespace(monotonic=lambda: resting_ends + 0.01))  # this module's clock only
@@ -160,35 +172,21 @@ def test_a_refused_stream_part_is_decided_here_and_the_busy_sibling_rests(monkey
 def test_a_part_larger_than_a_peer_message_is_decided_here_and_rests_no_sibling(monkeypatch: pytest.MonkeyPatch) -> None:
     """A sibling would refuse it with RESOURCE_EXHAUSTED, as it refuses when busy: not sent at all,
     so the sibling is not taken for busy (and rested) for a part no sibling could take."""
-    siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0)
-    sibling = Sibling()
-    monkeypatch.setattr(siblings, "_method", lambda path, rpc: sibling)
+    siblings, sibling = recorded(monkeypatch)
     monkeypatch.setattr(batch_spread, "_MAX_MESSAGE_BYTES", 100)  # this module's limit only: 20 cases are more
     request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"case-{index:04d}") for index in range(40)])
-    response = pb.DecideBatchResponse()
-
-    def decide_locally(cases: range) -> None:
-        for index in cases:
-            response.results.add(case_id=request.cases[index].case_id)
-
-    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=2)
+    local = Local(request)
+    siblings.spread(ENGINE, request, local.response, PeerContext(), local, "DecideStream", streams_busy=2)
     assert sibling.sent == []
-    assert [result.case_id for result in response.results] == [case.case_id for case in request.cases]
+    assert [result.case_id for result in local.response.results] == [case.case_id for case in request.cases]
     assert siblings.worth_spreading_run(40, "DecideStream")  # not resting
 
 
 def test_a_batch_part_still_goes_to_a_sibling_resting_from_streams(monkeypatch: pytest.MonkeyPatch) -> None:
-    siblings = Siblings([Path("own.sock"), Path("sibling.sock")], own=0, spread_above=10)
-    sibling = Sibling()
-    monkeypatch.setattr(siblings, "_method", lambda path, rpc: sibling)
+    siblings, sibling = recorded(monkeypatch, spread_above=10)
     request = pb.DecideBatchRequest(cases=[pb.CaseSnapshot(case_id=f"c{index}") for index in range(40)])
-    response = pb.DecideBatchResponse()
-
-    def decide_locally(cases: range) -> None:
-        for index in cases:
-            response.results.add(case_id=request.cases[index].case_id)
-
-    siblings.spread(ENGINE, request, response, PeerContext(), decide_locally, "DecideStream", streams_busy=1)
+    local = Local(request)
+    siblings.spread(ENGINE, request, local.response, PeerContext(), local, "DecideStream", streams_busy=1)
     assert not siblings.worth_spreading_run(40, "DecideStream")
     siblings.spread(ENGINE, request, pb.DecideBatchResponse(), PeerContext(), lambda cases: None)
     assert len(sibling.sent) == 2 and STREAMS_KEY not in sibling.sent[1]  # a batch's part, sent without the stream count
